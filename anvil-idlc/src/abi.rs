@@ -93,7 +93,11 @@ fn param(m: &Model, p: &Param) -> ParamAbi {
     };
     ParamAbi {
         name: p.name.clone(),
-        ty: m.type_name(p.ty),
+        // Rights are recorded apart from the type, so a change of rights is reported as such.
+        ty: match p.ty {
+            Ty::Cap { object, .. } => m.type_name(Ty::Cap { object, rights: 0 }),
+            t => m.type_name(t),
+        },
         rights,
         moved: p.moved,
     }

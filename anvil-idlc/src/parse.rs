@@ -37,15 +37,38 @@ fn syntax_error(file: usize, text: &str, e: pest::error::Error<Rule>) -> Diagnos
     let found = if start >= text.len() {
         "end of file".to_string()
     } else {
-        format!(
-            "`{}`",
-            text[start..end].chars().take(40).collect::<String>()
-        )
+        let tok: String = text[start..end].chars().take(40).collect();
+        format!("`{}`", tok.escape_debug())
     };
-    let expected = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => describe(positives),
-        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    let (expected, closing) = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => (
+            describe(positives),
+            !positives.is_empty()
+                && positives
+                    .iter()
+                    .all(|r| matches!(r, Rule::semi | Rule::rbrace | Rule::rparen | Rule::rangle)),
+        ),
+        pest::error::ErrorVariant::CustomError { message } => (message.clone(), false),
     };
+    // When the unexpected token starts a new line, the mistake is almost always at the end of
+    // the previous line (a missing `;` or `}`): point there, as rustc does.
+    let before = &text[..start.min(text.len())];
+    let prev_end = before.trim_end().len();
+    if closing && prev_end > 0 && before[prev_end..].contains('\n') {
+        let last = before[..prev_end]
+            .chars()
+            .next_back()
+            .map_or(1, char::len_utf8);
+        let span = Span {
+            file,
+            start: prev_end - last,
+            end: prev_end,
+        };
+        return Diagnostic::new(
+            span,
+            format!("syntax error: expected {expected} after this, found {found}"),
+        );
+    }
     Diagnostic::new(
         Span { file, start, end },
         format!("syntax error: unexpected {found}"),
@@ -69,6 +92,12 @@ fn next_token_end(text: &str, start: usize) -> usize {
 }
 
 fn describe(rules: &[Rule]) -> String {
+    // A doc comment may precede almost anything; naming it only helps when nothing else fits.
+    let rules: Vec<Rule> = if rules.len() > 1 {
+        rules.iter().copied().filter(|r| *r != Rule::doc).collect()
+    } else {
+        rules.to_vec()
+    };
     let mut names: Vec<&str> = rules
         .iter()
         .map(|r| match r {
@@ -87,7 +116,18 @@ fn describe(rules: &[Rule]) -> String {
             Rule::field => "a field `name: type;`",
             Rule::method => "a method `ordinal: name(...)`",
             Rule::params | Rule::param => "a parameter",
-            Rule::results => "`->`",
+            Rule::results | Rule::arrow => "`->`",
+            Rule::semi => "`;`",
+            Rule::colon => "`:`",
+            Rule::eq => "`=`",
+            Rule::lbrace => "`{`",
+            Rule::rbrace => "`}`",
+            Rule::lparen => "`(`",
+            Rule::rparen => "`)`",
+            Rule::langle => "`<`",
+            Rule::rangle => "`>`",
+            Rule::comma => "`,`",
+            Rule::kw_library => "`library <name>;`",
             Rule::error_clause => "`error`",
             Rule::type_ref | Rule::cap_type | Rule::sized_type => "a type",
             Rule::rights => "rights",
@@ -242,19 +282,27 @@ impl Cx {
     }
 
     fn attr(&self, p: Pair<Rule>) -> Attr {
-        let span = self.span(&p);
+        let mut span = self.span(&p);
         let mut inner = p.into_inner();
         let name = inner
             .next()
             .map(|n| self.ident(n))
             .unwrap_or_else(|| self.missing());
-        let arg = inner
-            .next()
-            .and_then(|a| a.into_inner().next())
-            .map(|a| match a.as_rule() {
-                Rule::int => AttrArg::Int(self.int(a)),
-                _ => AttrArg::Ident(self.ident(a)),
-            });
+        // The span ends at the name or the closing parenthesis, not at trailing whitespace.
+        span.end = name.span.end;
+        let mut arg = None;
+        for q in inner {
+            match q.as_rule() {
+                Rule::attr_arg => {
+                    arg = q.into_inner().next().map(|a| match a.as_rule() {
+                        Rule::int => AttrArg::Int(self.int(a)),
+                        _ => AttrArg::Ident(self.ident(a)),
+                    })
+                }
+                Rule::rparen => span.end = q.as_span().end(),
+                _ => {}
+            }
+        }
         Attr { name, arg, span }
     }
 
@@ -265,7 +313,8 @@ impl Cx {
                 Rule::doc => docs.push(doc_text(q.as_str())),
                 Rule::attr => attrs.push(self.attr(q)),
                 Rule::ident => name = Some(self.ident(q)),
-                _ => value = Some(self.int(q)),
+                Rule::int => value = Some(self.int(q)),
+                _ => {}
             }
         }
         let name = name.unwrap_or_else(|| self.missing());
@@ -288,7 +337,8 @@ impl Cx {
                 Rule::doc => docs.push(doc_text(q.as_str())),
                 Rule::attr => attrs.push(self.attr(q)),
                 Rule::ident => name = Some(self.ident(q)),
-                _ => ty = Some(self.type_ref(q)),
+                Rule::type_ref => ty = Some(self.type_ref(q)),
+                _ => {}
             }
         }
         let name = name.unwrap_or_else(|| self.missing());
@@ -308,15 +358,16 @@ impl Cx {
         let span = self.span(&inner);
         match inner.as_rule() {
             Rule::cap_type => {
-                let mut it = inner.into_inner();
-                let object = it
-                    .next()
-                    .map(|o| self.ident(o))
-                    .unwrap_or_else(|| self.missing());
-                let rights = it
-                    .next()
-                    .map(|r| r.into_inner().map(|i| self.ident(i)).collect())
-                    .unwrap_or_default();
+                let mut object = None;
+                let mut rights = Vec::new();
+                for q in inner.into_inner() {
+                    match q.as_rule() {
+                        Rule::ident => object = Some(self.ident(q)),
+                        Rule::rights => rights = q.into_inner().map(|i| self.ident(i)).collect(),
+                        _ => {}
+                    }
+                }
+                let object = object.unwrap_or_else(|| self.missing());
                 TypeRef::Cap {
                     object,
                     rights,
@@ -324,15 +375,18 @@ impl Cx {
                 }
             }
             Rule::sized_type => {
-                let mut it = inner.into_inner();
-                let kind = match it.next().map(|k| k.as_str()) {
-                    Some("string") => SizedKind::String,
-                    _ => SizedKind::Bytes,
-                };
-                let bound = it.next().map(|b| self.int(b)).unwrap_or(Int {
+                let mut kind = SizedKind::Bytes;
+                let mut bound = Int {
                     value: Some(0),
                     span,
-                });
+                };
+                for q in inner.into_inner() {
+                    match q.as_rule() {
+                        Rule::sized_kind if q.as_str() == "string" => kind = SizedKind::String,
+                        Rule::int => bound = self.int(q),
+                        _ => {}
+                    }
+                }
                 TypeRef::Sized { kind, bound, span }
             }
             _ => TypeRef::Named(self.ident(inner)),
@@ -340,7 +394,10 @@ impl Cx {
     }
 
     fn params(&self, p: Pair<Rule>) -> Vec<Field> {
-        p.into_inner().map(|q| self.field(q)).collect()
+        p.into_inner()
+            .filter(|q| q.as_rule() == Rule::param)
+            .map(|q| self.field(q))
+            .collect()
     }
 
     fn method(&self, p: Pair<Rule>) -> Method {
@@ -355,7 +412,7 @@ impl Cx {
                 Rule::ident => name = Some(self.ident(q)),
                 Rule::params => params = self.params(q),
                 Rule::results => {
-                    if let Some(ps) = q.into_inner().next() {
+                    if let Some(ps) = q.into_inner().find(|p| p.as_rule() == Rule::params) {
                         results = self.params(ps);
                     }
                 }

@@ -175,6 +175,7 @@ fn ret_ty(m: &Model, ty: Ty) -> TokenStream {
         } => handle_path(m, o),
         Ty::Cap { object: None, .. } => quote!(super::abi::Cap),
         Ty::Bytes(_) | Ty::String(_) => quote!(usize),
+        Ty::Struct(_) => inline_ty(m, ty),
         t => arg_ty(m, t),
     }
 }
