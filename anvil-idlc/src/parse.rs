@@ -191,7 +191,8 @@ impl Cx {
                     for q in p.into_inner() {
                         match q.as_rule() {
                             Rule::doc => docs.push(doc_text(q.as_str())),
-                            _ => library = Some(self.ident(q)),
+                            Rule::lib_name => library = Some(self.ident(q)),
+                            _ => {}
                         }
                     }
                 }
