@@ -1,0 +1,126 @@
+//! Per-CPU descriptor tables and data: GDT, TSS with interrupt stacks, the GS-based per-CPU
+//! block, and the MSRs that route `syscall` to the kernel.
+
+use alloc::boxed::Box;
+
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::model_specific::{GsBase, KernelGsBase, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+/// Interrupt stack table slots (1-based in the IDT, 0-based in the TSS).
+pub const IST_DOUBLE_FAULT: u16 = 1;
+pub const IST_NMI: u16 = 2;
+pub const IST_MACHINE_CHECK: u16 = 3;
+
+const IST_STACK_SIZE: usize = 16 * 1024;
+
+/// The per-CPU block GS points at while in the kernel. The assembly in `trap.rs` uses the
+/// offsets of the first three fields; keep them in this order.
+#[repr(C)]
+pub struct PerCpu {
+    /// Address of this block (gs:0), so Rust code can find it with one load.
+    pub self_ptr: u64,
+    /// Kernel stack top for `syscall` entry (gs:8).
+    pub kernel_rsp: u64,
+    /// Scratch for the user stack pointer during `syscall` entry (gs:16).
+    pub user_rsp: u64,
+    pub index: u32,
+    pub apic_id: u32,
+    tss: *mut TaskStateSegment,
+}
+
+/// Selectors in the order `syscall`/`sysret` require: kernel code, kernel data, then user data
+/// before user code.
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    pub kernel_code: SegmentSelector,
+    pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
+    pub tss: SegmentSelector,
+}
+
+/// An interrupt stack with a guard page below it (in the kernel stack area).
+fn ist_stack() -> VirtAddr {
+    crate::mm::kstack::alloc(IST_STACK_SIZE).map(|s| VirtAddr::new(s.top)).unwrap_or_else(|| {
+        panic!("no memory for interrupt stacks");
+    })
+}
+
+/// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.
+/// `boot_rsp` is the stack the CPU runs on now; it serves as the ring-0 stack until a thread runs.
+pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64) -> &'static PerCpu {
+    let tss: &'static mut TaskStateSegment = Box::leak(Box::new(TaskStateSegment::new()));
+    tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] = ist_stack();
+    tss.interrupt_stack_table[(IST_NMI - 1) as usize] = ist_stack();
+    tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = ist_stack();
+    tss.privilege_stack_table[0] = VirtAddr::new(boot_rsp);
+    let tss_ptr: *mut TaskStateSegment = tss;
+
+    let gdt: &'static mut GlobalDescriptorTable = Box::leak(Box::new(GlobalDescriptorTable::new()));
+    let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+    let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
+    // SAFETY: the TSS is leaked, so it lives for the rest of the kernel's life, and it is only
+    // changed through `set_kernel_stack`, which writes rsp0 of this CPU's own TSS.
+    let tss_sel = gdt.append(Descriptor::tss_segment(unsafe { &*tss_ptr }));
+    let gdt: &'static GlobalDescriptorTable = gdt;
+    gdt.load();
+    // SAFETY: the selectors come from the GDT just loaded and name segments of the right kind.
+    unsafe {
+        CS::set_reg(kernel_code);
+        SS::set_reg(kernel_data);
+        DS::set_reg(SegmentSelector(0));
+        ES::set_reg(SegmentSelector(0));
+        load_tss(tss_sel);
+    }
+    let sel = Selectors { kernel_code, kernel_data, user_data, user_code, tss: tss_sel };
+    SELECTORS.call_once(|| sel);
+
+    let percpu: &'static mut PerCpu =
+        Box::leak(Box::new(PerCpu { self_ptr: 0, kernel_rsp: boot_rsp, user_rsp: 0, index, apic_id, tss: tss_ptr }));
+    percpu.self_ptr = percpu as *mut PerCpu as u64;
+    GsBase::write(VirtAddr::new(percpu.self_ptr));
+    KernelGsBase::write(VirtAddr::new(0));
+
+    // Star checks the selector layout sysret needs (user data = user code - 8, kernel data = kernel code + 8).
+    if let Err(e) = Star::write(user_code, user_data, kernel_code, kernel_data) {
+        panic!("GDT layout unusable for sysret: {e}");
+    }
+    LStar::write(VirtAddr::new(super::trap::syscall_entry_addr()));
+    // Interrupts stay off in the kernel, and the direction and trap flags are cleared.
+    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+    percpu
+}
+
+pub static SELECTORS: spin::Once<Selectors> = spin::Once::new();
+
+/// The selectors of the user segments, with RPL 3, as pushed for `iretq`.
+pub fn user_selectors() -> (u64, u64) {
+    let s = SELECTORS.get().copied();
+    s.map_or((0, 0), |s| (u64::from(s.user_code.0), u64::from(s.user_data.0)))
+}
+
+/// This CPU's per-CPU block.
+pub fn this_cpu() -> &'static PerCpu {
+    let p = GsBase::read().as_u64() as *const PerCpu;
+    // SAFETY: GS base points at this CPU's leaked `PerCpu` whenever the kernel runs (entry
+    // paths swap GS before reaching Rust), so the pointer is valid for 'static.
+    unsafe { &*p }
+}
+
+/// Sets the stack the CPU switches to on an interrupt or syscall from user mode.
+pub fn set_kernel_stack(top: u64) {
+    let cpu = this_cpu();
+    // SAFETY: `cpu.tss` is this CPU's leaked TSS; only this CPU writes it, with interrupts
+    // off in the kernel, and the hardware reads rsp0 only on the next privilege change.
+    unsafe { (*cpu.tss).privilege_stack_table[0] = VirtAddr::new(top) };
+    let p = cpu.self_ptr as *mut PerCpu;
+    // SAFETY: as above: the block is this CPU's own, and no other reference writes it now.
+    unsafe { (*p).kernel_rsp = top };
+}

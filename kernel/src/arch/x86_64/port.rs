@@ -1,0 +1,46 @@
+//! Port I/O: the serial console, QEMU's exit device, and user I/O-port capabilities.
+
+use x86_64::instructions::port::Port;
+
+/// Writes one byte to an I/O port.
+pub fn outb(port: u16, value: u8) {
+    // SAFETY: callers pass ports the kernel owns (COM1, the QEMU exit device) or a port that
+    // an I/O-port capability granted; writing them has no effect on kernel memory.
+    unsafe { Port::<u8>::new(port).write(value) }
+}
+
+/// Reads one byte from an I/O port.
+pub fn inb(port: u16) -> u8 {
+    // SAFETY: as for `outb`; reading a port does not touch memory.
+    unsafe { Port::<u8>::new(port).read() }
+}
+
+pub fn outw(port: u16, value: u16) {
+    // SAFETY: as for `outb`.
+    unsafe { Port::<u16>::new(port).write(value) }
+}
+
+pub fn inw(port: u16) -> u16 {
+    // SAFETY: as for `inb`.
+    unsafe { Port::<u16>::new(port).read() }
+}
+
+pub fn outl(port: u16, value: u32) {
+    // SAFETY: as for `outb`.
+    unsafe { Port::<u32>::new(port).write(value) }
+}
+
+pub fn inl(port: u16) -> u32 {
+    // SAFETY: as for `inb`.
+    unsafe { Port::<u32>::new(port).read() }
+}
+
+/// Ends the QEMU run through the `isa-debug-exit` device at 0xf4: QEMU exits with
+/// `(code << 1) | 1`. Without that device the write is ignored and the CPU halts.
+pub fn qemu_exit(code: u8) -> ! {
+    outb(0xf4, code);
+    loop {
+        x86_64::instructions::interrupts::disable();
+        x86_64::instructions::hlt();
+    }
+}

@@ -1,0 +1,311 @@
+//! Trap entry and exit: the IDT, one assembly stub per vector, the `syscall` entry stub, and
+//! the saved-register frame they all build. The stubs save registers and call safe Rust
+//! (`crate::interrupts::trap`, `crate::syscall::entry`) at once.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use x86_64::structures::idt::InterruptDescriptorTable;
+use x86_64::VirtAddr;
+
+use super::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
+
+/// Registers saved on entry, in stack order (lowest address first). `vector` is the
+/// interrupt vector, or `SYSCALL_VECTOR` for a `syscall`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+pub const SYSCALL_VECTOR: u64 = 0x100;
+const USER_CS: u64 = 0x23;
+const USER_SS: u64 = 0x1b;
+
+impl TrapFrame {
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// A frame that enters user mode at `rip` with stack `rsp` and interrupts enabled.
+    pub fn new_user(rip: u64, rsp: u64) -> TrapFrame {
+        TrapFrame { rip, rsp, cs: USER_CS, ss: USER_SS, rflags: 0x202, ..Default::default() }
+    }
+
+    /// The six syscall argument registers, in ABI order.
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    pub fn set_syscall_result(&mut self, status: u64, r: [u64; 6]) {
+        self.rax = status;
+        self.rdi = r[0];
+        self.rsi = r[1];
+        self.rdx = r[2];
+        self.r10 = r[3];
+        self.r8 = r[4];
+        self.r9 = r[5];
+    }
+}
+
+impl fmt::Display for TrapFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "  rip={:#018x} cs={:#x} rflags={:#x} rsp={:#018x} ss={:#x}", self.rip, self.cs, self.rflags, self.rsp, self.ss)?;
+        writeln!(f, "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", self.rax, self.rbx, self.rcx, self.rdx)?;
+        writeln!(f, "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", self.rsi, self.rdi, self.rbp, self.r8)?;
+        writeln!(f, "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", self.r9, self.r10, self.r11, self.r12)?;
+        write!(f, "  r13={:#018x} r14={:#018x} r15={:#018x}", self.r13, self.r14, self.r15)
+    }
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text
+    .balign 16
+    .global anvil_isr_base
+anvil_isr_base:
+    .set vec, 0
+    .rept 256
+    .balign 16
+    .if (vec == 8) || (vec == 10) || (vec == 11) || (vec == 12) || (vec == 13) || (vec == 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .byte 0x68
+    .long vec
+    .else
+    .byte 0x6a, 0
+    .byte 0x68
+    .long vec
+    .endif
+    jmp anvil_trap_common
+    .set vec, vec + 1
+    .endr
+
+anvil_trap_common:
+    test qword ptr [rsp + 24], 3
+    jz 1f
+    swapgs
+1:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    cld
+    call anvil_trap
+    .global anvil_trap_return
+anvil_trap_return:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    test qword ptr [rsp + 8], 3
+    jz 2f
+    swapgs
+2:
+    iretq
+
+    .global anvil_syscall_entry
+anvil_syscall_entry:
+    swapgs
+    mov qword ptr gs:[16], rsp
+    mov rsp, qword ptr gs:[8]
+    push 0x1b
+    push qword ptr gs:[16]
+    push r11
+    push 0x23
+    push rcx
+    push 0
+    push 0x100
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    cld
+    call anvil_syscall
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    pop rcx
+    add rsp, 8
+    pop r11
+    pop rsp
+    swapgs
+    sysretq
+
+    .global anvil_enter_frame
+anvil_enter_frame:
+    mov rsp, rdi
+    jmp anvil_trap_return
+"#
+);
+
+extern "C" {
+    static anvil_isr_base: u8;
+    static anvil_syscall_entry: u8;
+    fn anvil_enter_frame(frame: *const TrapFrame) -> !;
+}
+
+#[no_mangle]
+extern "C" fn anvil_trap(frame: &mut TrapFrame) {
+    crate::interrupts::trap(frame);
+}
+
+#[no_mangle]
+extern "C" fn anvil_syscall(frame: &mut TrapFrame) {
+    crate::syscall::entry(frame);
+}
+
+pub fn syscall_entry_addr() -> u64 {
+    // SAFETY: only the label's address is taken.
+    unsafe { &raw const anvil_syscall_entry as u64 }
+}
+
+/// Loads the IDT: every vector goes to its stub; double fault, NMI and machine check run on
+/// their own interrupt stacks so that they work even when the kernel stack is gone.
+pub fn init_idt() {
+    // SAFETY: only the label's address is taken.
+    let base = unsafe { &raw const anvil_isr_base as u64 };
+    let addr = |v: u64| VirtAddr::new(base + 16 * v);
+    let idt: &'static mut InterruptDescriptorTable = Box::leak(Box::new(InterruptDescriptorTable::new()));
+    macro_rules! set {
+        ($($field:ident = $v:expr),* $(,)?) => {
+            $(
+                // SAFETY: the address is the stub for this vector, which saves a TrapFrame
+                // matching the vector's error-code convention and returns with iretq.
+                unsafe { idt.$field.set_handler_addr(addr($v)); }
+            )*
+        };
+    }
+    set!(
+        divide_error = 0, debug = 1, breakpoint = 3, overflow = 4, bound_range_exceeded = 5,
+        invalid_opcode = 6, device_not_available = 7, invalid_tss = 10, segment_not_present = 11,
+        stack_segment_fault = 12, general_protection_fault = 13, page_fault = 14,
+        x87_floating_point = 16, alignment_check = 17, simd_floating_point = 19, virtualization = 20,
+        cp_protection_exception = 21, hv_injection_exception = 28, vmm_communication_exception = 29,
+        security_exception = 30,
+    );
+    // SAFETY: as above; the IST indexes name stacks that `gdt::init_cpu` installed.
+    unsafe {
+        idt.double_fault.set_handler_addr(addr(8)).set_stack_index(IST_DOUBLE_FAULT - 1);
+        idt.non_maskable_interrupt.set_handler_addr(addr(2)).set_stack_index(IST_NMI - 1);
+        idt.machine_check.set_handler_addr(addr(18)).set_stack_index(IST_MACHINE_CHECK - 1);
+    }
+    for v in 32u8..=255 {
+        // SAFETY: as above, for the interrupt vectors.
+        unsafe { idt[v].set_handler_addr(addr(u64::from(v))) };
+    }
+    let idt: &'static InterruptDescriptorTable = idt;
+    IDT.call_once(|| idt).load();
+}
+
+static IDT: spin::Once<&'static InterruptDescriptorTable> = spin::Once::new();
+
+/// Loads the already built IDT on another CPU.
+pub fn load_idt() {
+    if let Some(idt) = IDT.get() {
+        idt.load();
+    }
+}
+
+/// Enters user mode (or resumes any frame) from `frame`, which must live on the current
+/// thread's kernel stack at its top, where the next trap will save registers again.
+pub fn enter(frame: &TrapFrame) -> ! {
+    // SAFETY: `frame` is a complete TrapFrame whose cs/ss are user selectors (checked by the
+    // caller's constructor) or a kernel frame saved by a trap; the return path restores it.
+    unsafe { anvil_enter_frame(frame) }
+}
+
+/// Human-readable name of an exception vector.
+pub fn exception_name(v: u64) -> &'static str {
+    match v {
+        0 => "divide error (#DE)",
+        1 => "debug (#DB)",
+        2 => "non-maskable interrupt",
+        3 => "breakpoint (#BP)",
+        4 => "overflow (#OF)",
+        5 => "bound range exceeded (#BR)",
+        6 => "invalid opcode (#UD)",
+        7 => "device not available (#NM)",
+        8 => "double fault (#DF)",
+        10 => "invalid TSS (#TS)",
+        11 => "segment not present (#NP)",
+        12 => "stack-segment fault (#SS)",
+        13 => "general protection fault (#GP)",
+        14 => "page fault (#PF)",
+        16 => "x87 floating-point error (#MF)",
+        17 => "alignment check (#AC)",
+        18 => "machine check (#MC)",
+        19 => "SIMD floating-point error (#XM)",
+        20 => "virtualization exception (#VE)",
+        21 => "control protection (#CP)",
+        _ => "exception",
+    }
+}

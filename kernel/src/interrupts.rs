@@ -1,0 +1,74 @@
+//! What the kernel does with a trap: interrupts are acknowledged, a fault in user mode stops
+//! the faulting thread and reports which program faulted, a fault in the kernel is fatal and
+//! prints a full report.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::x86_64::trap::{exception_name, TrapFrame};
+use crate::arch::x86_64::{apic, cpu, usercopy};
+
+pub static TICKS: AtomicU64 = AtomicU64::new(0);
+
+pub fn trap(frame: &mut TrapFrame) {
+    match frame.vector {
+        v if v == u64::from(apic::TIMER_VECTOR) => {
+            TICKS.fetch_add(1, Ordering::Relaxed);
+            apic::eoi();
+        }
+        v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
+        v if v >= 32 => apic::eoi(),
+        14 if !frame.from_user() => {
+            if let Some(fix) = usercopy::fixup_for(frame.rip) {
+                frame.rip = fix;
+                return;
+            }
+            kernel_fault(frame);
+        }
+        _ if frame.from_user() => user_fault(frame),
+        _ => kernel_fault(frame),
+    }
+}
+
+fn user_fault(frame: &TrapFrame) -> ! {
+    let t = crate::sched::current();
+    let (id, name) = t.as_ref().map_or((0, "?"), |t| (t.id, t.name.as_str()));
+    let extra = if frame.vector == 14 {
+        alloc::format!(" accessing {:#x} ({})", cpu::cr2(), pf_reason(frame.error))
+    } else {
+        alloc::string::String::new()
+    };
+    crate::kwarn!(
+        "user fault: process `{name}` thread {id}: {} at rip={:#x}{extra}, error={:#x}; thread stopped",
+        exception_name(frame.vector),
+        frame.rip,
+        frame.error
+    );
+    drop(t);
+    crate::sched::exit_current();
+}
+
+fn pf_reason(err: u64) -> &'static str {
+    match (err & 1 != 0, err & 2 != 0, err & 16 != 0) {
+        (_, _, true) => "instruction fetch",
+        (false, false, _) => "read of an unmapped page",
+        (false, true, _) => "write to an unmapped page",
+        (true, true, _) => "write to a protected page",
+        (true, false, _) => "read of a protected page",
+    }
+}
+
+fn kernel_fault(frame: &TrapFrame) -> ! {
+    crate::log::emergency(format_args!(
+        "\n[fatal] KERNEL {} (vector {}) error={:#x} cr2={:#x}\n{}\n",
+        exception_name(frame.vector),
+        frame.vector,
+        frame.error,
+        cpu::cr2(),
+        frame
+    ));
+    if frame.vector == 8 {
+        crate::log::emergency(format_args!("[fatal] double fault: likely a kernel stack overflow into a guard page\n"));
+    }
+    crate::log::emergency(format_args!("[fatal] kernel halted\n"));
+    crate::arch::x86_64::port::qemu_exit(1)
+}

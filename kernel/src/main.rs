@@ -1,0 +1,167 @@
+//! The Anvil kernel: boot sequence from the loader's entry to the first user program.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod abi;
+mod arch;
+mod interrupts;
+mod log;
+mod mm;
+mod object;
+mod sched;
+mod syscall;
+mod uaccess;
+mod userboot;
+
+use alloc::string::String;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use anvil_kcore::{bootinfo, cmdline, memmap};
+
+use arch::x86_64::{apic, cpu, gdt, trap};
+
+/// With `exit_when_idle` on the command line, QEMU exits when no thread is left (tests).
+pub static EXIT_WHEN_IDLE: AtomicBool = AtomicBool::new(false);
+
+/// Logs free frames and heap use, for leak checks by the test harness.
+pub fn report_memory() {
+    let (free, total) = mm::frame::stats();
+    kinfo!("memory: {free} of {total} frames free, heap {} bytes used", mm::heap::used());
+}
+
+/// Called by the boot assembly with the loader's eax and ebx, on the boot stack, with the boot
+/// page tables (first 4 GiB mapped at the direct map and the kernel image in the higher half).
+#[no_mangle]
+extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
+    mm::heap::init();
+    log::init();
+    let t0 = cpu::rdtsc();
+    let boot_map = mm::DirectMap { limit: 4 << 30 };
+    // Copy the boot information before any frame is allocated: it lies in usable memory.
+    let info = match bootinfo::parse(&boot_map, eax, ebx) {
+        Ok(i) => i,
+        Err(e) => panic!("cannot read boot information ({e:?}); boot through PVH or Multiboot2"),
+    };
+    match cmdline::get(&info.cmdline, "log") {
+        Some("debug") => log::set_level(log::Level::Debug),
+        Some("warn") => log::set_level(log::Level::Warn),
+        _ => {}
+    }
+    EXIT_WHEN_IDLE.store(cmdline::flag(&info.cmdline, "exit_when_idle"), Ordering::Relaxed);
+    kinfo!("Anvil kernel booting ({} boot, command line \"{}\")", info.loader, info.cmdline);
+
+    let (kstart, kend) = mm::paging::image_phys();
+    let mut reserved = alloc::vec![memmap::Range { start: kstart, end: kend }];
+    for m in &info.modules {
+        reserved.push(memmap::Range { start: m.base, end: m.base.saturating_add(m.len) });
+    }
+    let free = memmap::free_ranges(&info.memory, &reserved);
+    mm::frame::init(&free);
+    let ram_top = memmap::top_of_ram(&info.memory);
+    let (frames, _) = mm::frame::stats();
+    kinfo!("memory: {} MiB usable RAM, {frames} free frames, RAM ends at {ram_top:#x}", frames * 4 / 1024);
+
+    let madt = info.rsdp.and_then(|r| match anvil_kcore::acpi::find_madt(&boot_map, r) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            kwarn!("ACPI: no usable MADT ({e:?}); assuming one CPU");
+            None
+        }
+    });
+    let lapic = madt.as_ref().map_or(0xFEE0_0000, |m| m.local_apic_addr);
+    let mut mmio = alloc::vec![lapic];
+    if let Some(m) = &madt {
+        mmio.extend(m.ioapics.iter().map(|i| u64::from(i.addr)));
+        kinfo!("ACPI: {} CPUs (APIC ids {:?}), {} I/O APICs, local APIC at {lapic:#x}", m.cpus.len(), m.cpus, m.ioapics.len());
+        for io in &m.ioapics {
+            kinfo!("ACPI: I/O APIC id {} at {:#x}, GSI base {}", io.id, io.addr, io.gsi_base);
+        }
+    }
+    mm::paging::init(ram_top, &mmio);
+    let (s, t, r, e) = mm::paging::image_bounds();
+    kinfo!("paging: kernel text {s:#x}..{t:#x} RX, rodata ..{r:#x} R, data ..{e:#x} RW+NX; direct map of all RAM NX");
+
+    let feats = cpu::enable_protections();
+    arch::x86_64::usercopy::set_smap(feats.smap);
+    kinfo!("cpu: NX {}, SMEP {}, SMAP {}", feats.nx, feats.smep, feats.smap);
+
+    // SAFETY: only the address of the boot stack's top is taken.
+    let boot_rsp = unsafe { &raw const boot_stack_top as u64 };
+    gdt::init_cpu(0, 0, boot_rsp);
+    trap::init_idt();
+    apic::disable_legacy_pic();
+    apic::init(mm::phys_to_virt(lapic));
+    apic::start_timer(625_000);
+    kinfo!("apic: local APIC id {} enabled, timer at vector {}", apic::id(), apic::TIMER_VECTOR);
+    kinfo!("syscall: entry at {:#x}, {} syscalls from idl/", trap::syscall_entry_addr(), abi::SYSCALLS.len());
+
+    run_tests_from_cmdline(&info.cmdline);
+
+    let Some(module) = info.modules.first() else {
+        panic!("no initrd: pass one with -initrd");
+    };
+    // SAFETY: the module range was reserved from the frame allocator and is mapped by the
+    // direct map; nothing writes it.
+    let initrd = unsafe { core::slice::from_raw_parts(mm::phys_to_virt(module.base) as *const u8, module.len as usize) };
+    let init_name = String::from(cmdline::get(&info.cmdline, "init").unwrap_or("init"));
+    let Some(image) = userboot::find(initrd, &init_name) else {
+        kerr!("initrd has no `{init_name}`");
+        sched::idle();
+    };
+    let t = match userboot::load(&init_name, image) {
+        Ok(t) => t,
+        Err(msg) => {
+            kerr!("cannot start init: {msg}");
+            sched::idle();
+        }
+    };
+    let cycles = cpu::rdtsc().wrapping_sub(t0);
+    kinfo!("starting `{init_name}` as init (thread {}), {} Mcycles after entry", t.id, cycles / 1_000_000);
+    sched::run(t)
+}
+
+extern "C" {
+    static boot_stack_top: u8;
+}
+
+/// Deliberate kernel failures, selected by `ktest=` on the command line, to show that the
+/// kernel reports them (the harness expects these boots to fail).
+fn run_tests_from_cmdline(cmd: &str) {
+    match cmdline::get(cmd, "ktest") {
+        Some("panic") => panic!("test panic requested on the command line"),
+        Some("page_fault") => {
+            let p = 0xFFFF_9000_DEAD_0000u64 as *const u64;
+            // SAFETY: deliberately unsound: reads an unmapped kernel address to show the
+            // kernel page-fault report. Only runs with `ktest=page_fault`.
+            let v = unsafe { p.read_volatile() };
+            kinfo!("unreachable: read {v}");
+        }
+        Some("stack_overflow") => {
+            kinfo!("recursing until the boot stack's guard page");
+            recurse(0);
+        }
+        Some(other) => kwarn!("unknown ktest `{other}`"),
+        None => {}
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    let buf = [n; 64];
+    core::hint::black_box(&buf);
+    recurse(n + 1) + buf[0]
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let loc = info.location().map(|l| alloc::format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    log::emergency(format_args!(
+        "\n[fatal] KERNEL PANIC at {}: {}\n[fatal] kernel halted\n",
+        loc.as_deref().unwrap_or("?"),
+        info.message()
+    ));
+    arch::x86_64::port::qemu_exit(1)
+}

@@ -1,0 +1,89 @@
+//! Starting the first user program: find it in the CPIO initrd, check its ELF, build its
+//! address space, stack and IPC buffer, and give it the boot capabilities.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+
+use anvil_kcore::elf::{self, Plan};
+
+use crate::abi::types::{self, Rights};
+use crate::arch::x86_64::trap::TrapFrame;
+use crate::mm::{phys_to_virt, PAGE};
+use crate::object::cnode::CNode;
+use crate::object::debug::DebugConsole;
+use crate::object::tcb::Tcb;
+use crate::object::vspace::{Access, VSpace};
+use crate::object::{Capability, Object};
+
+/// Top of the initial user stack; the page below its lowest page stays unmapped as a guard.
+pub const USER_STACK_TOP: u64 = 0x7FFF_FFFF_0000;
+pub const USER_STACK_SIZE: u64 = 64 * 1024;
+/// The IPC buffer page of the first thread (below the stack's guard page).
+pub const IPC_BUFFER: u64 = USER_STACK_TOP - USER_STACK_SIZE - 2 * PAGE;
+
+/// Finds `name` in the CPIO archive.
+pub fn find<'a>(initrd: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    cpio_reader::iter_files(initrd).find(|e| e.name() == name).map(|e| e.file())
+}
+
+/// Builds the thread for program `name` from `image`. Errors are messages for the log.
+pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
+    let plan = elf::plan(image).map_err(|e| alloc::format!("`{name}` is not a valid program: {e}"))?;
+    let vs = Arc::new(VSpace::new().map_err(|e| alloc::format!("{e:?}"))?);
+    map_segments(&vs, &plan, image).map_err(|e| alloc::format!("loading `{name}`: {e:?}"))?;
+    let rw = Access { write: true, exec: false };
+    let mut va = USER_STACK_TOP - USER_STACK_SIZE;
+    while va < USER_STACK_TOP {
+        vs.map_new_page(va, rw).map_err(|e| alloc::format!("stack of `{name}`: {e:?}"))?;
+        va += PAGE;
+    }
+    vs.map_new_page(IPC_BUFFER, rw).map_err(|e| alloc::format!("IPC buffer of `{name}`: {e:?}"))?;
+
+    let t = Tcb::new(name).map_err(|e| alloc::format!("thread of `{name}`: {e:?}"))?;
+    let cnode = Arc::new(CNode::new(types::BOOT_CNODE_SLOTS as usize));
+    let all = Rights::ALL;
+    let caps = [
+        (types::BOOT_SLOT_CNODE, Object::CNode(cnode.clone())),
+        (types::BOOT_SLOT_VSPACE, Object::VSpace(vs.clone())),
+        (types::BOOT_SLOT_TCB, Object::Tcb(t.clone())),
+        (types::BOOT_SLOT_DEBUG, Object::Debug(Arc::new(DebugConsole))),
+    ];
+    for (slot, obj) in caps {
+        cnode.set(slot, Capability::new(obj, all)).map_err(|e| alloc::format!("boot capability: {e:?}"))?;
+    }
+    {
+        let mut i = t.inner.lock();
+        i.vspace = Some(vs);
+        i.cnode = Some(cnode);
+        i.ipc_buffer = IPC_BUFFER;
+        let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP);
+        f.rdi = IPC_BUFFER;
+        i.start = f;
+    }
+    Ok(t)
+}
+
+fn map_segments(vs: &VSpace, plan: &Plan, image: &[u8]) -> Result<(), types::Status> {
+    for s in &plan.segments {
+        let start = s.vaddr & !(PAGE - 1);
+        let end = (s.vaddr + s.memsz + PAGE - 1) & !(PAGE - 1);
+        let access = Access { write: s.write, exec: s.exec };
+        let mut va = start;
+        while va < end {
+            let pa = vs.map_new_page(va, access)?;
+            // Copy the part of the file that falls into this page; the rest stays zero (bss).
+            let file_lo = s.vaddr.max(va);
+            let file_hi = (s.vaddr + s.filesz).min(va + PAGE);
+            if file_lo < file_hi {
+                let src = (s.file_offset + (file_lo - s.vaddr)) as usize;
+                let n = (file_hi - file_lo) as usize;
+                let dst = phys_to_virt(pa) + (file_lo - va);
+                // SAFETY: `dst..dst+n` lies in the new frame (reached by the direct map) and
+                // `src..src+n` in the image; `elf::plan` checked the file range.
+                unsafe { core::ptr::copy_nonoverlapping(image[src..src + n].as_ptr(), dst as *mut u8, n) };
+            }
+            va += PAGE;
+        }
+    }
+    Ok(())
+}

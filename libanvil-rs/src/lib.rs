@@ -1,0 +1,147 @@
+//! libanvil: the runtime for Rust services on Anvil. It provides the entry point (`entry!`),
+//! the panic handler, `print!`/`println!`, and the bindings generated from `idl/` (typed
+//! capability handles with syscall methods, protocol clients and server traits).
+
+#![no_std]
+
+/// Everything generated from `idl/`: one module per library.
+#[allow(clippy::all, missing_docs)]
+pub mod sys {
+    include!(concat!(env!("OUT_DIR"), "/anvil_bindings.rs"));
+}
+
+pub use sys::abi::{Cap, Handle};
+pub use sys::kernel::*;
+pub use sys::types::{self, MapFlags, Regs, Rights, Status};
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Address of this thread's IPC buffer, as the kernel passed it at start.
+static IPC_BUFFER: AtomicU64 = AtomicU64::new(0);
+
+/// The capabilities the kernel or init placed in this process's CNode at start.
+pub mod boot {
+    use super::*;
+
+    pub fn cnode() -> CNode {
+        CNode::from_slot(types::BOOT_SLOT_CNODE)
+    }
+    pub fn vspace() -> VSpace {
+        VSpace::from_slot(types::BOOT_SLOT_VSPACE)
+    }
+    pub fn tcb() -> Tcb {
+        Tcb::from_slot(types::BOOT_SLOT_TCB)
+    }
+    pub fn debug() -> Debug {
+        Debug::from_slot(types::BOOT_SLOT_DEBUG)
+    }
+}
+
+pub fn ipc_buffer() -> u64 {
+    IPC_BUFFER.load(Ordering::Relaxed)
+}
+
+/// Called by `entry!` before `main`.
+#[doc(hidden)]
+pub fn runtime_init(ipc_buffer: u64) {
+    IPC_BUFFER.store(ipc_buffer, Ordering::Relaxed);
+}
+
+/// Ends the calling thread with `code`.
+pub fn exit(code: u64) -> ! {
+    Tcb::exit(code)
+}
+
+struct Console;
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Output goes through one function, so that it can move to the IO server later.
+        console_write(s);
+        Ok(())
+    }
+}
+
+/// Writes text to the console (the kernel debug console until the IO server exists).
+pub fn console_write(s: &str) {
+    for chunk in s.as_bytes().chunks(4096) {
+        // Chunks of a valid str split at arbitrary bytes may not be valid UTF-8 on their own;
+        // send whole-character chunks.
+        let text = core::str::from_utf8(chunk).unwrap_or("?");
+        let _ = boot::debug().write(text);
+    }
+}
+
+#[doc(hidden)]
+pub fn print_fmt(args: fmt::Arguments) {
+    let mut buf = Buffered { buf: [0; 256], len: 0 };
+    let _ = buf.write_fmt(args);
+    buf.flush();
+}
+
+/// Collects small writes so that one `println!` becomes one syscall.
+struct Buffered {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Buffered {
+    fn flush(&mut self) {
+        if self.len > 0 {
+            if let Ok(s) = core::str::from_utf8(&self.buf[..self.len]) {
+                console_write(s);
+            }
+            self.len = 0;
+        }
+    }
+}
+
+impl Write for Buffered {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.len + s.len() > self.buf.len() {
+            self.flush();
+        }
+        if s.len() > self.buf.len() {
+            return Console.write_str(s);
+        }
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+        Ok(())
+    }
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($t:tt)*) => { $crate::print_fmt(format_args!($($t)*)) };
+}
+
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($t:tt)*) => { $crate::print_fmt(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// Declares the service's entry point: `entry!(main)` with `fn main() -> u64`; the return value
+/// becomes the thread's exit code.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[no_mangle]
+        pub extern "C" fn _start(ipc_buffer: u64) -> ! {
+            $crate::runtime_init(ipc_buffer);
+            let code: u64 = $main();
+            $crate::exit(code)
+        }
+    };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if let Some(l) = info.location() {
+        print_fmt(format_args!("panic at {}:{}: {}\n", l.file(), l.line(), info.message()));
+    } else {
+        print_fmt(format_args!("panic: {}\n", info.message()));
+    }
+    exit(101)
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds Anvil (kernel, services, initrd) and boots it in QEMU; also the entry for tests.
+#
+#   ./run.sh [--cpus N] [--mem SIZE] [--append "kernel command line"] [--debug]
+#   ./run.sh build          build everything, boot nothing
+#   ./run.sh test           run every test (host unit tests, compiler tests, boot tests)
+#
+# On a fresh Debian machine as root, missing tools are installed (rustup target, qemu,
+# cpio, gcc, cmake). Without root, the command to install them is printed instead.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD="$ROOT/build"
+PROFILE=release
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+ensure_tools() {
+    local missing=()
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    command -v cpio >/dev/null || missing+=(cpio)
+    command -v gcc >/dev/null || missing+=(gcc)
+    command -v cmake >/dev/null || missing+=(cmake)
+    command -v make >/dev/null || missing+=(make)
+    if ((${#missing[@]})); then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            log "installing ${missing[*]}"
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        else
+            die "missing tools; run: sudo apt-get install -y ${missing[*]}"
+        fi
+    fi
+    command -v cargo >/dev/null || die "Rust is not installed; see https://rustup.rs (stable is enough)"
+    if ! rustup target list --installed 2>/dev/null | grep -q '^x86_64-unknown-none$'; then
+        log "adding the x86_64-unknown-none target"
+        rustup target add x86_64-unknown-none || die "run: rustup target add x86_64-unknown-none"
+    fi
+}
+
+build() {
+    ensure_tools
+    log "building the kernel"
+    (cd "$ROOT/kernel" && cargo build --profile "$PROFILE" -q)
+    log "building the services"
+    (cd "$ROOT/services" && cargo build --profile "$PROFILE" -q)
+    mkdir -p "$BUILD/initrd" "$BUILD/test-initrd"
+    cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
+    local bin="$ROOT/services/target/x86_64-unknown-none/$PROFILE"
+    # The boot image: what init starts.
+    cp "$bin/init" "$BUILD/initrd/init"
+    (cd "$BUILD/initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/initrd.cpio"
+    # The test image: the same plus test programs and deliberately broken files.
+    cp "$bin/init" "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$BUILD/test-initrd/"
+    head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
+    printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
+    (cd "$BUILD/test-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/test-initrd.cpio"
+}
+
+boot() {
+    local cpus=1 mem=256M append="" debug=()
+    while (($#)); do
+        case "$1" in
+            --cpus) cpus="$2"; shift 2 ;;
+            --mem) mem="$2"; shift 2 ;;
+            --append) append="$2"; shift 2 ;;
+            --debug) debug=(-d int,cpu_reset -D "$BUILD/qemu.log"); shift ;;
+            -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+            *) die "unknown option $1 (try --help)" ;;
+        esac
+    done
+    build
+    log "booting Anvil: $cpus CPU(s), $mem; leave QEMU with Ctrl-A X"
+    exec qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
+        -kernel "$BUILD/kernel.elf" -initrd "$BUILD/initrd.cpio" -append "$append" \
+        -serial mon:stdio -display none -no-reboot \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${debug[@]}"
+}
+
+run_tests() {
+    build
+    log "host tests: IDL compiler"
+    (cd "$ROOT" && cargo test -p anvil-idlc --release)
+    log "host tests: kernel logic"
+    (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release)
+    log "boot tests"
+    (cd "$ROOT" && ANVIL_BUILD="$BUILD" cargo test --manifest-path tests/boot/Cargo.toml --release -- --test-threads 2)
+}
+
+case "${1:-}" in
+    build) build ;;
+    test) run_tests ;;
+    *) boot "$@" ;;
+esac
