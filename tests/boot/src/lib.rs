@@ -1,0 +1,160 @@
+//! The QEMU boot harness: boots `build/kernel.elf` with an initrd under TCG, reads the serial
+//! console, checks expected lines in order, rejects forbidden ones, and takes QEMU's exit
+//! status (set by the kernel through `isa-debug-exit`) as the verdict.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// QEMU's exit status when the kernel writes `code` to the isa-debug-exit port.
+pub const fn debug_exit(code: u8) -> i32 {
+    ((code as i32) << 1) | 1
+}
+
+/// A boot scenario.
+pub struct Scenario<'a> {
+    pub cpus: u32,
+    pub mem: &'a str,
+    pub append: &'a str,
+    /// `initrd.cpio` (what `./run.sh` boots) or `test-initrd.cpio`.
+    pub initrd: &'a str,
+    /// Lines (substrings) that must appear, in this order.
+    pub expect: &'a [&'a str],
+    /// Substrings that must not appear anywhere.
+    pub forbid: &'a [&'a str],
+    /// Expected QEMU exit status.
+    pub exit: i32,
+}
+
+impl Default for Scenario<'_> {
+    fn default() -> Self {
+        Scenario {
+            cpus: 1,
+            mem: "256M",
+            append: "exit_when_idle",
+            initrd: "test-initrd.cpio",
+            expect: &[],
+            forbid: &["[fatal]"],
+            exit: debug_exit(0),
+        }
+    }
+}
+
+pub struct Outcome {
+    pub log: String,
+    pub status: Option<i32>,
+    pub elapsed: Duration,
+    /// Time from QEMU start to the first line printed by user space (`init:`), if any.
+    pub to_init: Option<Duration>,
+}
+
+pub fn build_dir() -> PathBuf {
+    std::env::var_os("ANVIL_BUILD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build"))
+}
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Boots the scenario and returns what happened.
+pub fn boot(s: &Scenario) -> Outcome {
+    let dir = build_dir();
+    let kernel = dir.join("kernel.elf");
+    assert!(kernel.exists(), "{} is missing: run `./run.sh build` first (./run.sh test does)", kernel.display());
+    let start = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-machine", "q35", "-cpu", "max", "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-smp", &s.cpus.to_string(), "-m", s.mem, "-append", s.append])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(dir.join(s.initrd))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-x86_64 must be installed (./run.sh installs it)");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<(Vec<u8>, Instant)>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send((buf[..n].to_vec(), Instant::now())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let mut to_init = None;
+    let status = loop {
+        while let Ok((chunk, at)) = rx.try_recv() {
+            log.extend_from_slice(&chunk);
+            if to_init.is_none() && String::from_utf8_lossy(&log).contains("init:") {
+                to_init = Some(at - start);
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(st)) => break st.code(),
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => break None,
+        }
+    };
+    let _ = reader.join();
+    while let Ok((chunk, at)) = rx.try_recv() {
+        log.extend_from_slice(&chunk);
+        if to_init.is_none() && String::from_utf8_lossy(&log).contains("init:") {
+            to_init = Some(at - start);
+        }
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let mut log = String::from_utf8_lossy(&log).replace('\r', "");
+    if !err.is_empty() {
+        log.push_str("\n--- qemu stderr ---\n");
+        log.push_str(&err);
+    }
+    Outcome { log, status, elapsed: start.elapsed(), to_init }
+}
+
+/// Boots and checks; panics with the whole log on any mismatch.
+pub fn check(name: &str, s: &Scenario) -> Outcome {
+    let o = boot(s);
+    let mut problems = Vec::new();
+    let mut pos = 0;
+    for e in s.expect {
+        match o.log[pos..].find(e) {
+            Some(i) => pos += i + e.len(),
+            None => problems.push(format!("expected (in order) but not found: {e:?}")),
+        }
+    }
+    for f in s.forbid {
+        if o.log.contains(f) {
+            problems.push(format!("forbidden text found: {f:?}"));
+        }
+    }
+    match o.status {
+        None => problems.push(format!("timed out after {TIMEOUT:?}")),
+        Some(c) if c != s.exit => problems.push(format!("QEMU exit status {c}, expected {}", s.exit)),
+        _ => {}
+    }
+    if !problems.is_empty() {
+        panic!("boot scenario `{name}` failed:\n  {}\n--- serial log ---\n{}", problems.join("\n  "), o.log);
+    }
+    let init = o.to_init.map_or(String::from("-"), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3));
+    println!("boot `{name}`: ok in {:.0} ms (first user line after {init})", o.elapsed.as_secs_f64() * 1e3);
+    o
+}

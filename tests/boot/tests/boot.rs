@@ -1,0 +1,142 @@
+//! Boot scenarios: each test boots the real kernel in QEMU and checks the serial log and the
+//! exit status. `./run.sh test` builds the images first.
+
+use anvil_boot_tests::{check, debug_exit, Scenario};
+
+const FATAL: &[&str] = &["[fatal]"];
+
+fn init_lines() -> &'static [&'static str] {
+    &[
+        "Anvil kernel booting (pvh boot",
+        "cpu: NX true, SMEP true, SMAP true",
+        "starting `init` as init",
+        "init: hello from user space",
+        "init: empty slot refused with INVALID_CAP",
+        "init: wrong object type refused with WRONG_TYPE",
+        "init: done",
+        "thread 1 (init) exited with code 0",
+        "no runnable threads, idle",
+    ]
+}
+
+#[test]
+fn normal_boot_reaches_init() {
+    let o = check("normal", &Scenario { initrd: "initrd.cpio", expect: init_lines(), ..Default::default() });
+    if let Some(t) = o.to_init {
+        println!("boot to init's first line: {:.0} ms under TCG", t.as_secs_f64() * 1e3);
+    }
+}
+
+#[test]
+fn boots_with_four_cpus() {
+    check("smp4", &Scenario { cpus: 4, expect: &["ACPI: 4 CPUs", "init: done"], ..Default::default() });
+}
+
+#[test]
+fn boots_with_128_mib() {
+    check("mem128", &Scenario { mem: "128M", expect: &["memory: 118 MiB usable RAM", "init: done"], ..Default::default() });
+}
+
+#[test]
+fn boots_with_2_gib() {
+    check("mem2g", &Scenario { mem: "2G", expect: &["memory: 2038 MiB usable RAM", "init: done"], ..Default::default() });
+}
+
+fn fault(name: &str, append: &str, report: &str) {
+    check(
+        name,
+        &Scenario {
+            append,
+            expect: &[&format!("user fault: process `{name}` thread 1: "), report, "thread stopped", "no runnable threads, idle", "memory:"],
+            forbid: FATAL,
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn user_page_fault_is_contained() {
+    fault("fault_pf", "exit_when_idle init=fault_pf", "page fault (#PF) at rip=0x4");
+}
+
+#[test]
+fn user_ud2_is_contained() {
+    fault("fault_ud2", "exit_when_idle init=fault_ud2", "invalid opcode (#UD)");
+}
+
+#[test]
+fn user_write_to_kernel_is_contained() {
+    fault("fault_kwrite", "exit_when_idle init=fault_kwrite", "accessing 0xffffffff80100000 (write to a protected page)");
+}
+
+#[test]
+fn user_jump_to_kernel_is_contained() {
+    fault("fault_kexec", "exit_when_idle init=fault_kexec", "rip=0xffffffff80100000 accessing 0xffffffff80100000 (instruction fetch)");
+}
+
+#[test]
+fn malformed_elf_is_rejected() {
+    check(
+        "bad_truncated",
+        &Scenario {
+            append: "exit_when_idle init=bad_truncated",
+            expect: &["cannot start init: `bad_truncated` is not a valid program: program headers lie outside the file", "idle"],
+            ..Default::default()
+        },
+    );
+    check(
+        "bad_text",
+        &Scenario {
+            append: "exit_when_idle init=bad_text",
+            expect: &["cannot start init: `bad_text` is not a valid program: not an ELF file", "idle"],
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn missing_init_is_reported() {
+    check("no_init", &Scenario { append: "exit_when_idle init=nonexistent", expect: &["initrd has no `nonexistent`"], ..Default::default() });
+}
+
+#[test]
+fn kernel_panic_fails_the_run_with_location() {
+    check(
+        "panic",
+        &Scenario {
+            append: "exit_when_idle ktest=panic",
+            expect: &["[fatal] KERNEL PANIC at src/main.rs:", "test panic requested on the command line", "kernel halted"],
+            forbid: &[],
+            exit: debug_exit(1),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn kernel_page_fault_is_reported_with_registers() {
+    check(
+        "kernel_pf",
+        &Scenario {
+            append: "exit_when_idle ktest=page_fault",
+            expect: &["[fatal] KERNEL page fault (#PF) (vector 14)", "cr2=0xffff9000dead0000", "rip=0xffffffff8", "rax=", "r15=", "kernel halted"],
+            forbid: &[],
+            exit: debug_exit(1),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn kernel_stack_overflow_hits_the_guard_page() {
+    check(
+        "stack_overflow",
+        &Scenario {
+            append: "exit_when_idle ktest=stack_overflow",
+            expect: &["[fatal] KERNEL double fault (#DF) (vector 8)", "guard page", "kernel halted"],
+            forbid: &[],
+            exit: debug_exit(1),
+            ..Default::default()
+        },
+    );
+}
