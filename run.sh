@@ -80,12 +80,17 @@ boot() {
 
 run_tests() {
     build
+    local out="$BUILD/test.log"
+    : > "$out"
     log "host tests: IDL compiler"
-    (cd "$ROOT" && cargo test -p anvil-idlc --release)
+    (cd "$ROOT" && cargo test -p anvil-idlc --release --tests 2>&1) | tee -a "$out"
     log "host tests: kernel logic"
-    (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release)
-    log "boot tests"
-    (cd "$ROOT" && ANVIL_BUILD="$BUILD" cargo test --manifest-path tests/boot/Cargo.toml --release -- --test-threads 2)
+    (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release --tests 2>&1) | tee -a "$out"
+    log "boot tests (QEMU, TCG)"
+    (cd "$ROOT" && ANVIL_BUILD="$BUILD" cargo test --manifest-path tests/boot/Cargo.toml --release --tests \
+        -- --test-threads 2 2>&1) | tee -a "$out"
+    # One closing line over every suite, counted from cargo's own result lines.
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }' "$out"
 }
 
 case "${1:-}" in

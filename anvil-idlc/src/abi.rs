@@ -119,27 +119,15 @@ fn msg(m: &Model, ps: &[Param], l: &MsgLayout) -> MsgAbi {
 pub fn from_model(m: &Model) -> Abi {
     let enum_abi = |e: &crate::model::Enum| EnumAbi {
         underlying: e.underlying.name().into(),
-        members: e
-            .members
-            .iter()
-            .map(|mm| (mm.name.clone(), mm.value))
-            .collect(),
+        members: e.members.iter().map(|mm| (mm.name.clone(), mm.value)).collect(),
     };
     let mut abi = Abi {
         format: 1,
         ..Default::default()
     };
     abi.consts = m.consts.iter().map(|c| (c.name.clone(), c.value)).collect();
-    abi.enums = m
-        .enums
-        .iter()
-        .map(|e| (e.name.clone(), enum_abi(e)))
-        .collect();
-    abi.bits = m
-        .bits
-        .iter()
-        .map(|e| (e.name.clone(), enum_abi(e)))
-        .collect();
+    abi.enums = m.enums.iter().map(|e| (e.name.clone(), enum_abi(e))).collect();
+    abi.bits = m.bits.iter().map(|e| (e.name.clone(), enum_abi(e))).collect();
     abi.structs = m
         .structs
         .iter()
@@ -226,18 +214,10 @@ pub fn parse(name: &str, text: &str) -> Result<Abi, String> {
 pub fn diff(old: &Abi, new: &Abi) -> (Vec<String>, Vec<String>) {
     let mut breaks = Vec::new();
     let mut adds = Vec::new();
-    map_diff(
-        "const",
-        &old.consts,
-        &new.consts,
-        &mut breaks,
-        &mut adds,
-        |n, a, b| vec![format!("const `{n}` changed value from {a} to {b}")],
-    );
-    for (kind, o, nw) in [
-        ("enum", &old.enums, &new.enums),
-        ("bits", &old.bits, &new.bits),
-    ] {
+    map_diff("const", &old.consts, &new.consts, &mut breaks, &mut adds, |n, a, b| {
+        vec![format!("const `{n}` changed value from {a} to {b}")]
+    });
+    for (kind, o, nw) in [("enum", &old.enums, &new.enums), ("bits", &old.bits, &new.bits)] {
         map_diff(kind, o, nw, &mut breaks, &mut adds, |n, a, b| {
             let mut v = Vec::new();
             if a.underlying != b.underlying {
@@ -249,9 +229,9 @@ pub fn diff(old: &Abi, new: &Abi) -> (Vec<String>, Vec<String>) {
             for (mn, mv) in &a.members {
                 match b.members.get(mn) {
                     None => v.push(format!("{kind} `{n}` lost member `{mn}`")),
-                    Some(nv) if nv != mv => v.push(format!(
-                        "{kind} `{n}` member `{mn}` changed value from {mv} to {nv}"
-                    )),
+                    Some(nv) if nv != mv => {
+                        v.push(format!("{kind} `{n}` member `{mn}` changed value from {mv} to {nv}"))
+                    }
                     _ => {}
                 }
             }
@@ -307,20 +287,8 @@ pub fn diff(old: &Abi, new: &Abi) -> (Vec<String>, Vec<String>) {
                     a.number, b.number
                 ));
             }
-            params_diff(
-                &format!("syscall `{n}`"),
-                "parameters",
-                &a.params,
-                &b.params,
-                &mut v,
-            );
-            params_diff(
-                &format!("syscall `{n}`"),
-                "results",
-                &a.results,
-                &b.results,
-                &mut v,
-            );
+            params_diff(&format!("syscall `{n}`"), "parameters", &a.params, &b.params, &mut v);
+            params_diff(&format!("syscall `{n}`"), "results", &a.results, &b.results, &mut v);
             if a.error != b.error {
                 v.push(format!(
                     "syscall `{n}` changed its error type from {} to {}",
@@ -347,18 +315,14 @@ pub fn diff(old: &Abi, new: &Abi) -> (Vec<String>, Vec<String>) {
                     None => v.push(format!("{what} was removed")),
                     Some(bm) => {
                         if am.ordinal != bm.ordinal {
-                            v.push(format!(
-                                "{what} changed ordinal from {} to {}",
-                                am.ordinal, bm.ordinal
-                            ));
+                            v.push(format!("{what} changed ordinal from {} to {}", am.ordinal, bm.ordinal));
                         }
                         for (dir, x, y) in [
                             ("request", &am.request, &bm.request),
                             ("response", &am.response, &bm.response),
                         ] {
                             params_diff(&what, dir, &x.params, &y.params, &mut v);
-                            if x.params == y.params
-                                && (x.offsets != y.offsets || x.size != y.size || x.caps != y.caps)
+                            if x.params == y.params && (x.offsets != y.offsets || x.size != y.size || x.caps != y.caps)
                             {
                                 v.push(format!("{what} changed its {dir} layout"));
                             }
@@ -415,10 +379,7 @@ fn params_diff(what: &str, dir: &str, a: &[ParamAbi], b: &[ParamAbi], v: &mut Ve
                 y.rights.join(" | ")
             ));
         } else if x.moved != y.moved {
-            v.push(format!(
-                "{what} {dir}: `{}` changed between copied and moved",
-                x.name
-            ));
+            v.push(format!("{what} {dir}: `{}` changed between copied and moved", x.name));
         }
     }
 }

@@ -47,28 +47,12 @@ pub struct Item {
 
 #[derive(Debug, Clone)]
 pub enum ItemKind {
-    Const {
-        ty: Ident,
-        value: Int,
-    },
-    Enum {
-        underlying: Ident,
-        members: Vec<Member>,
-    },
-    Bits {
-        underlying: Ident,
-        members: Vec<Member>,
-    },
-    Struct {
-        fields: Vec<Field>,
-    },
-    Object {
-        id: Int,
-        methods: Vec<Method>,
-    },
-    Protocol {
-        methods: Vec<Method>,
-    },
+    Const { ty: Ident, value: Int },
+    Enum { underlying: Ident, members: Vec<Member> },
+    Bits { underlying: Ident, members: Vec<Member> },
+    Struct { fields: Vec<Field> },
+    Object { id: Int, methods: Vec<Method> },
+    Protocol { methods: Vec<Method> },
 }
 
 #[derive(Debug, Clone)]

@@ -10,19 +10,17 @@ use crate::model::*;
 /// Names that cannot be used for fields, parameters or declarations because a backend
 /// would emit them as identifiers in C or Rust.
 const RESERVED: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
 ];
 
 /// C keywords: fields and parameters become bare C identifiers, while declarations and
 /// methods always get the `anvil_` prefix in C.
 const C_RESERVED: &[&str] = &[
-    "auto", "case", "char", "default", "double", "float", "goto", "inline", "int", "long",
-    "register", "restrict", "short", "signed", "sizeof", "switch", "typedef", "union", "unsigned",
-    "void", "volatile", "bool", "errno",
+    "auto", "case", "char", "default", "double", "float", "goto", "inline", "int", "long", "register", "restrict",
+    "short", "signed", "sizeof", "switch", "typedef", "union", "unsigned", "void", "volatile", "bool", "errno",
 ];
 
 const MAX_BOUND: u64 = 1 << 20;
@@ -103,10 +101,7 @@ struct Checker<'a> {
 }
 
 /// Checks parsed files and builds the model. Returns every diagnostic found.
-pub fn check(
-    sources: Vec<SourceFile>,
-    files: &[ast::File],
-) -> Result<Model, (Vec<SourceFile>, Vec<Diagnostic>)> {
+pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Vec<SourceFile>, Vec<Diagnostic>)> {
     let model = Model {
         files: sources,
         libraries: Vec::new(),
@@ -158,9 +153,7 @@ impl Checker<'_> {
         self.visible = vec![HashSet::new(); nsrc];
         for f in self.files {
             if let Some(&prev) = by_name.get(&f.library.name) {
-                let prev_file = self.model.files[self.model.libraries[prev].file]
-                    .name
-                    .clone();
+                let prev_file = self.model.files[self.model.libraries[prev].file].name.clone();
                 self.err_help(
                     f.library.span,
                     format!("library `{}` is declared twice", f.library.name),
@@ -195,15 +188,10 @@ impl Checker<'_> {
                             format!("libraries in this run: {}", known.join(", ")),
                         );
                     }
-                    Some(&l) if l == lib => {
-                        self.err(imp.span, format!("library `{}` imports itself", imp.name))
-                    }
+                    Some(&l) if l == lib => self.err(imp.span, format!("library `{}` imports itself", imp.name)),
                     Some(&l) => {
                         if !seen.insert(l) {
-                            self.err(
-                                imp.span,
-                                format!("library `{}` is imported twice", imp.name),
-                            );
+                            self.err(imp.span, format!("library `{}` is imported twice", imp.name));
                         } else if self.model.libraries[lib].file == f.file {
                             self.model.libraries[lib].imports.push(l);
                         }
@@ -251,11 +239,7 @@ impl Checker<'_> {
                             .flat_map(|f| &f.imports)
                             .find(|i| i.name == to_name)
                             .map_or(Span::default(), |i| i.span);
-                        self.err_help(
-                            span,
-                            "import cycle",
-                            format!("the cycle is {}", chain.join(" -> ")),
-                        );
+                        self.err_help(span, "import cycle", format!("the cycle is {}", chain.join(" -> ")));
                         // Break the edge so the rest of the graph is still checked once.
                         self.model.libraries[lib].imports.retain(|&l| l != to);
                         if let Some(top) = stack.last_mut() {
@@ -294,9 +278,7 @@ impl Checker<'_> {
                     ItemKind::Enum { .. } => Decl::Enum(self.model.enums.len()),
                     ItemKind::Bits { .. } => Decl::Bits(self.model.bits.len()),
                     ItemKind::Struct { .. } => Decl::Struct(self.model.structs.len()),
-                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => {
-                        Decl::Interface(self.model.interfaces.len())
-                    }
+                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => Decl::Interface(self.model.interfaces.len()),
                 };
                 let (name, docs) = (item.name.name.clone(), item.docs.clone());
                 // Placeholders; filled in by the later passes once types can be resolved.
@@ -330,15 +312,13 @@ impl Checker<'_> {
                         size: 0,
                         align: 1,
                     }),
-                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => {
-                        self.model.interfaces.push(Interface {
-                            lib,
-                            name: name.clone(),
-                            docs,
-                            object_id: None,
-                            methods: Vec::new(),
-                        })
-                    }
+                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => self.model.interfaces.push(Interface {
+                        lib,
+                        name: name.clone(),
+                        docs,
+                        object_id: None,
+                        methods: Vec::new(),
+                    }),
                 }
                 self.check_name(&item.name, "a declaration");
                 if Scalar::from_name(&name).is_some() || name == "any" || name == "cap" {
@@ -350,8 +330,7 @@ impl Checker<'_> {
                 }
                 if let Some((_, _, prev)) = self.decls.get(&name) {
                     let prev = *prev;
-                    let (l, _) =
-                        crate::diag::line_col(&self.model.files[prev.file].text, prev.start);
+                    let (l, _) = crate::diag::line_col(&self.model.files[prev.file].text, prev.start);
                     let where_ = format!("{}:{}", self.model.files[prev.file].name, l);
                     self.err_help(
                         item.name.span,
@@ -419,7 +398,9 @@ impl Checker<'_> {
                 let mut d = Diagnostic::new(id.span, format!("unknown type `{}`", id.name));
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
-                    None => d.help("expected a scalar (u8..u64, i8..i64, bool), bytes<N>, string<N>, cap<...> or a declared type"),
+                    None => d.help(
+                        "expected a scalar (u8..u64, i8..i64, bool), bytes<N>, string<N>, cap<...> or a declared type",
+                    ),
                 };
                 self.diags.push(d);
                 None
@@ -429,7 +410,10 @@ impl Checker<'_> {
                     let lname = self.model.libraries[lib].name.clone();
                     self.err_help(
                         id.span,
-                        format!("`{}` is declared in library `{lname}`, which this file does not import", id.name),
+                        format!(
+                            "`{}` is declared in library `{lname}`, which this file does not import",
+                            id.name
+                        ),
                         format!("add `import {lname};`"),
                     );
                     return None;
@@ -508,19 +492,13 @@ impl Checker<'_> {
                         };
                         let v = self.int(value).unwrap_or(0);
                         if v > s.max_literal() {
-                            self.err(
-                                value.span,
-                                format!("value {v} does not fit in `{}`", s.name()),
-                            );
+                            self.err(value.span, format!("value {v} does not fit in `{}`", s.name()));
                         }
                         self.model.consts[ci].ty = s;
                         self.model.consts[ci].value = v;
                         ci += 1;
                     }
-                    ItemKind::Enum {
-                        underlying,
-                        members,
-                    } => {
+                    ItemKind::Enum { underlying, members } => {
                         let present = self.attrs(&item.attrs, Place::Enum);
                         let u = self.underlying(underlying, "an enum");
                         let ms = self.members(members, u, false);
@@ -529,9 +507,7 @@ impl Checker<'_> {
                                 let prev = self.model.enums[prev].name.clone();
                                 self.err(
                                     item.name.span,
-                                    format!(
-                                        "two enums are marked `@status` (`{prev}` and this one)"
-                                    ),
+                                    format!("two enums are marked `@status` (`{prev}` and this one)"),
                                 );
                             } else {
                                 self.model.status = Some(ei);
@@ -541,10 +517,7 @@ impl Checker<'_> {
                         self.model.enums[ei].members = ms;
                         ei += 1;
                     }
-                    ItemKind::Bits {
-                        underlying,
-                        members,
-                    } => {
+                    ItemKind::Bits { underlying, members } => {
                         let present = self.attrs(&item.attrs, Place::Bits);
                         let u = self.underlying(underlying, "a bits");
                         let ms = self.members(members, u, true);
@@ -553,9 +526,7 @@ impl Checker<'_> {
                                 let prev = self.model.bits[prev].name.clone();
                                 self.err(
                                     item.name.span,
-                                    format!(
-                                        "two bits are marked `@rights` (`{prev}` and this one)"
-                                    ),
+                                    format!("two bits are marked `@rights` (`{prev}` and this one)"),
                                 );
                             } else {
                                 self.model.rights = Some(bi);
@@ -580,27 +551,18 @@ impl Checker<'_> {
             self.check_name(&m.name, "a member");
             let v = self.int(&m.value).unwrap_or(0);
             if !names.insert(m.name.name.clone()) {
-                self.err(
-                    m.name.span,
-                    format!("member `{}` is declared twice", m.name.name),
-                );
+                self.err(m.name.span, format!("member `{}` is declared twice", m.name.name));
                 continue;
             }
             if v > u.max_literal() {
                 self.err(
                     m.value.span,
-                    format!(
-                        "value {v:#x} does not fit in the underlying type `{}`",
-                        u.name()
-                    ),
+                    format!("value {v:#x} does not fit in the underlying type `{}`", u.name()),
                 );
             } else if bits && !v.is_power_of_two() {
                 self.err_help(
                     m.value.span,
-                    format!(
-                        "bits member `{}` must be a single bit, not {v:#x}",
-                        m.name.name
-                    ),
+                    format!("bits member `{}` must be a single bit, not {v:#x}", m.name.name),
                     "use a power of two such as 0x1, 0x2, 0x4",
                 );
             } else if let Some(prev) = values.get(&v) {
@@ -706,11 +668,7 @@ impl Checker<'_> {
                         } else {
                             "a const is a value; use its type instead".to_string()
                         };
-                        self.err_help(
-                            id.span,
-                            format!("`{}` is {}, not a type", id.name, d.kind()),
-                            help,
-                        );
+                        self.err_help(id.span, format!("`{}` is {}, not a type", id.name, d.kind()), help);
                         None
                     }
                 }
@@ -783,10 +741,7 @@ impl Checker<'_> {
         let mut k = 0;
         for f in self.files {
             for item in &f.items {
-                if matches!(
-                    item.kind,
-                    ItemKind::Object { .. } | ItemKind::Protocol { .. }
-                ) {
+                if matches!(item.kind, ItemKind::Object { .. } | ItemKind::Protocol { .. }) {
                     if k == i {
                         return matches!(item.kind, ItemKind::Object { .. });
                     }
@@ -816,19 +771,13 @@ impl Checker<'_> {
             let mut names = HashSet::new();
             let mut tys = Vec::new();
             if fields.is_empty() {
-                self.err(
-                    item.name.span,
-                    format!("struct `{}` has no fields", item.name.name),
-                );
+                self.err(item.name.span, format!("struct `{}` has no fields", item.name.name));
             }
             for fd in fields {
                 self.attrs(&fd.attrs, Place::Field);
                 self.check_name(&fd.name, "a field");
                 if !names.insert(fd.name.name.clone()) {
-                    self.err(
-                        fd.name.span,
-                        format!("field `{}` is declared twice", fd.name.name),
-                    );
+                    self.err(fd.name.span, format!("field `{}` is declared twice", fd.name.name));
                 }
                 let t = self.ty(*file, &fd.ty);
                 if let Some(Ty::Cap { .. }) = t {
@@ -853,13 +802,7 @@ impl Checker<'_> {
     }
 
     /// Lays out struct `s` after the structs it contains; reports containment cycles.
-    fn layout(
-        &mut self,
-        start: usize,
-        asts: &[(usize, &ast::Item)],
-        resolved: &[Vec<Option<Ty>>],
-        state: &mut [u8],
-    ) {
+    fn layout(&mut self, start: usize, asts: &[(usize, &ast::Item)], resolved: &[Vec<Option<Ty>>], state: &mut [u8]) {
         // Iterative post-order walk: struct nesting comes from input and may be deep.
         if state[start] != 0 {
             return;
@@ -939,16 +882,11 @@ impl Checker<'_> {
                         if v == 0 || v > MAX_OBJECT_ID {
                             self.err(
                                 id.span,
-                                format!(
-                                    "object id {v} is out of range: expected 1 to {MAX_OBJECT_ID}"
-                                ),
+                                format!("object id {v} is out of range: expected 1 to {MAX_OBJECT_ID}"),
                             );
                         } else if let Some(prev) = ids.get(&v) {
                             let prev = prev.clone();
-                            self.err(
-                                id.span,
-                                format!("object id {v} is already used by `{prev}`"),
-                            );
+                            self.err(id.span, format!("object id {v} is already used by `{prev}`"));
                         } else {
                             ids.insert(v, item.name.name.clone());
                         }
@@ -985,29 +923,19 @@ impl Checker<'_> {
             if !names.insert(m.name.name.clone()) {
                 self.err(
                     m.name.span,
-                    format!(
-                        "method `{}` is declared twice in `{}`",
-                        m.name.name, item.name.name
-                    ),
+                    format!("method `{}` is declared twice in `{}`", m.name.name, item.name.name),
                 );
             }
             let ord = self.int(&m.ordinal).unwrap_or(0);
             if ord == 0 || ord > max_ord {
-                let what = if is_object {
-                    "a kernel object"
-                } else {
-                    "a protocol"
-                };
+                let what = if is_object { "a kernel object" } else { "a protocol" };
                 self.err_help(
                     m.ordinal.span,
                     format!("ordinal {ord} is out of range for {what}"),
                     format!("expected 1 to {max_ord}"),
                 );
             } else if let Some(prev) = ords.get(&ord) {
-                self.err(
-                    m.ordinal.span,
-                    format!("ordinal {ord} is already used by `{prev}`"),
-                );
+                self.err(m.ordinal.span, format!("ordinal {ord} is already used by `{prev}`"));
             } else {
                 ords.insert(ord, m.name.name.clone());
             }
@@ -1030,10 +958,7 @@ impl Checker<'_> {
             let mut names_all = HashSet::new();
             for p in m.params.iter().chain(&m.results) {
                 if !names_all.insert(p.name.name.clone()) {
-                    self.err(
-                        p.name.span,
-                        format!("parameter `{}` is declared twice", p.name.name),
-                    );
+                    self.err(p.name.span, format!("parameter `{}` is declared twice", p.name.name));
                 }
             }
             let noreturn = present.contains("noreturn");
@@ -1058,10 +983,7 @@ impl Checker<'_> {
                         ei
                     }
                     Some(d) => {
-                        self.err(
-                            e.span,
-                            format!("error type `{}` is {}, not an enum", e.name, d.kind()),
-                        );
+                        self.err(e.span, format!("error type `{}` is {}, not an enum", e.name, d.kind()));
                         0
                     }
                     None => 0,
@@ -1110,10 +1032,7 @@ impl Checker<'_> {
                     .map_or(p.name.span, |a| a.span);
                 self.err_help(
                     span,
-                    format!(
-                        "`@move` needs a capability, but `{}` is not one",
-                        p.name.name
-                    ),
+                    format!("`@move` needs a capability, but `{}` is not one", p.name.name),
                     "only `cap<...>` values can be moved",
                 );
             }
@@ -1132,7 +1051,10 @@ impl Checker<'_> {
         if used > SYSCALL_REGS {
             self.err_help(
                 m.name.span,
-                format!("syscall `{}` needs {used} argument registers, but the ABI has {SYSCALL_REGS}", m.name.name),
+                format!(
+                    "syscall `{}` needs {used} argument registers, but the ABI has {SYSCALL_REGS}",
+                    m.name.name
+                ),
                 "bytes and strings take two registers (pointer and length); pass a struct by pointer instead",
             );
         }
@@ -1140,11 +1062,7 @@ impl Checker<'_> {
             if matches!(p.ty, Ty::Bytes(_) | Ty::String(_) | Ty::Struct(_)) {
                 self.err_help(
                     r.ty.span(),
-                    format!(
-                        "syscall result `{}` cannot be `{}`",
-                        p.name,
-                        self.model.type_name(p.ty)
-                    ),
+                    format!("syscall result `{}` cannot be `{}`", p.name, self.model.type_name(p.ty)),
                     "syscall results travel in registers: use scalars, enums, bits or capabilities",
                 );
             }
@@ -1215,7 +1133,12 @@ impl Checker<'_> {
             if l.caps.len() as u32 > self.model.msg_max_caps && self.model.msg_data_bytes > 0 {
                 self.err(
                     m.name.span,
-                    format!("the {what} of `{}` carries {} capabilities, more than a message carries ({})", m.name.name, l.caps.len(), self.model.msg_max_caps),
+                    format!(
+                        "the {what} of `{}` carries {} capabilities, more than a message carries ({})",
+                        m.name.name,
+                        l.caps.len(),
+                        self.model.msg_max_caps
+                    ),
                 );
             }
         }

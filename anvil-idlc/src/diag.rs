@@ -96,12 +96,7 @@ pub fn render(files: &[SourceFile], diags: &[Diagnostic]) -> String {
         };
         let caret_col = col.min(shown.chars().count() + 1);
         let width = width.min(200usize.saturating_sub(caret_col - 1)).max(1);
-        let _ = writeln!(
-            out,
-            " {pad} | {}{}",
-            " ".repeat(caret_col - 1),
-            "^".repeat(width)
-        );
+        let _ = writeln!(out, " {pad} | {}{}", " ".repeat(caret_col - 1), "^".repeat(width));
         if let Some(h) = &d.help {
             let _ = writeln!(out, " {pad} = help: {h}");
         }

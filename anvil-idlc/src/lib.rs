@@ -75,19 +75,18 @@ pub fn compile_dir(dir: &Path) -> Result<Model, String> {
     for path in files {
         let name = format!(
             "{prefix}/{}",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
         );
-        let bytes = std::fs::read(&path)
-            .map_err(|e| diag::file_error(&name, &format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(&path).map_err(|e| diag::file_error(&name, &format!("cannot read: {e}")))?;
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
                 let (l, c) = diag::line_col(&valid, at);
-                return Err(format!("{name}:{l}:{c}: error: the file is not valid UTF-8 (byte offset {at})\n1 error found\n"));
+                return Err(format!(
+                    "{name}:{l}:{c}: error: the file is not valid UTF-8 (byte offset {at})\n1 error found\n"
+                ));
             }
         };
         sources.push(SourceFile { name, text });
@@ -98,8 +97,7 @@ pub fn compile_dir(dir: &Path) -> Result<Model, String> {
 /// The `.idl` files of a directory, sorted; an error if there are none.
 pub fn idl_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let name = dir.display().to_string();
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| diag::file_error(&name, &format!("cannot read directory: {e}")))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| diag::file_error(&name, &format!("cannot read directory: {e}")))?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -164,14 +162,12 @@ pub fn write_outputs(out_dir: &Path, outs: &[Output]) -> Result<(), String> {
     for o in outs {
         let path = out_dir.join(&o.path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("{}: error: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: error: {e}", parent.display()))?;
         }
         if std::fs::read_to_string(&path).is_ok_and(|old| old == o.contents) {
             continue;
         }
-        std::fs::write(&path, &o.contents)
-            .map_err(|e| format!("{}: error: {e}", path.display()))?;
+        std::fs::write(&path, &o.contents).map_err(|e| format!("{}: error: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -34,10 +34,7 @@ impl Scalar {
     }
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(s, _)| s)
+        Self::ALL.iter().find(|(_, k)| *k == self).map_or("?", |(s, _)| s)
     }
 
     pub fn size(self) -> u32 {
@@ -58,9 +55,7 @@ impl Scalar {
         match self {
             Scalar::Bool => 1,
             Scalar::U64 => u64::MAX,
-            Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::I64 => {
-                (1u64 << (self.size() * 8 - 1)) - 1
-            }
+            Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::I64 => (1u64 << (self.size() * 8 - 1)) - 1,
             _ => (1u64 << (self.size() * 8)) - 1,
         }
     }
@@ -276,14 +271,8 @@ impl Model {
     pub fn size_align(&self, ty: Ty) -> (u32, u32) {
         match ty {
             Ty::Scalar(s) => (s.size(), s.size()),
-            Ty::Enum(e) => (
-                self.enums[e].underlying.size(),
-                self.enums[e].underlying.size(),
-            ),
-            Ty::Bits(b) => (
-                self.bits[b].underlying.size(),
-                self.bits[b].underlying.size(),
-            ),
+            Ty::Enum(e) => (self.enums[e].underlying.size(), self.enums[e].underlying.size()),
+            Ty::Bits(b) => (self.bits[b].underlying.size(), self.bits[b].underlying.size()),
             Ty::Struct(s) => (self.structs[s].size, self.structs[s].align),
             Ty::Bytes(n) | Ty::String(n) => (n, 1),
             Ty::Cap { .. } => (8, 8),
@@ -313,10 +302,7 @@ impl Model {
 
     /// The source file names a library was declared in, for banners.
     pub fn source_names(&self) -> Vec<String> {
-        self.libraries
-            .iter()
-            .map(|l| self.files[l.file].name.clone())
-            .collect()
+        self.libraries.iter().map(|l| self.files[l.file].name.clone()).collect()
     }
 }
 
@@ -334,16 +320,11 @@ pub fn snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             // Length of the run of capitals ending just before `c`: `VSpace` stays `vspace`,
             // `HTTPServer` becomes `http_server`.
-            let run = chars[..i]
-                .iter()
-                .rev()
-                .take_while(|p| p.is_ascii_uppercase())
-                .count();
+            let run = chars[..i].iter().rev().take_while(|p| p.is_ascii_uppercase()).count();
             if i > 0 && (prev_lower || (run >= 2 && next_lower)) {
                 out.push('_');
             }

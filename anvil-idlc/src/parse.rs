@@ -15,14 +15,7 @@ struct IdlParser;
 pub fn parse_file(file: usize, text: &str) -> Result<File, Diagnostic> {
     let mut pairs = IdlParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
     let Some(root) = pairs.next() else {
-        return Err(Diagnostic::new(
-            Span {
-                file,
-                start: 0,
-                end: 0,
-            },
-            "empty parse",
-        ));
+        return Err(Diagnostic::new(Span { file, start: 0, end: 0 }, "empty parse"));
     };
     let cx = Cx { file };
     Ok(cx.file(root))
@@ -55,10 +48,7 @@ fn syntax_error(file: usize, text: &str, e: pest::error::Error<Rule>) -> Diagnos
     let before = &text[..start.min(text.len())];
     let prev_end = before.trim_end().len();
     if closing && prev_end > 0 && before[prev_end..].contains('\n') {
-        let last = before[..prev_end]
-            .chars()
-            .next_back()
-            .map_or(1, char::len_utf8);
+        let last = before[..prev_end].chars().next_back().map_or(1, char::len_utf8);
         let span = Span {
             file,
             start: prev_end - last,
@@ -69,11 +59,8 @@ fn syntax_error(file: usize, text: &str, e: pest::error::Error<Rule>) -> Diagnos
             format!("syntax error: expected {expected} after this, found {found}"),
         );
     }
-    Diagnostic::new(
-        Span { file, start, end },
-        format!("syntax error: unexpected {found}"),
-    )
-    .help(format!("expected {expected}"))
+    Diagnostic::new(Span { file, start, end }, format!("syntax error: unexpected {found}"))
+        .help(format!("expected {expected}"))
 }
 
 fn next_token_end(text: &str, start: usize) -> usize {
@@ -108,9 +95,7 @@ fn describe(rules: &[Rule]) -> String {
             Rule::import => "`import`",
             Rule::doc => "a doc comment",
             Rule::attr => "an attribute",
-            Rule::const_decl | Rule::enum_decl | Rule::bits_decl | Rule::struct_decl => {
-                "a declaration"
-            }
+            Rule::const_decl | Rule::enum_decl | Rule::bits_decl | Rule::struct_decl => "a declaration",
             Rule::object_decl | Rule::protocol_decl => "a declaration",
             Rule::member => "a member `NAME = value;`",
             Rule::field => "a field `name: type;`",
@@ -247,10 +232,7 @@ impl Cx {
             span: name.span,
         });
         let kind = match rule {
-            Rule::const_decl => ItemKind::Const {
-                ty: second,
-                value: int,
-            },
+            Rule::const_decl => ItemKind::Const { ty: second, value: int },
             Rule::enum_decl => ItemKind::Enum {
                 underlying: second,
                 members,
@@ -285,10 +267,7 @@ impl Cx {
     fn attr(&self, p: Pair<Rule>) -> Attr {
         let mut span = self.span(&p);
         let mut inner = p.into_inner();
-        let name = inner
-            .next()
-            .map(|n| self.ident(n))
-            .unwrap_or_else(|| self.missing());
+        let name = inner.next().map(|n| self.ident(n)).unwrap_or_else(|| self.missing());
         // The span ends at the name or the closing parenthesis, not at trailing whitespace.
         span.end = name.span.end;
         let mut arg = None;
@@ -344,12 +323,7 @@ impl Cx {
         }
         let name = name.unwrap_or_else(|| self.missing());
         let ty = ty.unwrap_or_else(|| TypeRef::Named(name.clone()));
-        Field {
-            docs,
-            attrs,
-            name,
-            ty,
-        }
+        Field { docs, attrs, name, ty }
     }
 
     fn type_ref(&self, p: Pair<Rule>) -> TypeRef {
@@ -369,18 +343,11 @@ impl Cx {
                     }
                 }
                 let object = object.unwrap_or_else(|| self.missing());
-                TypeRef::Cap {
-                    object,
-                    rights,
-                    span,
-                }
+                TypeRef::Cap { object, rights, span }
             }
             Rule::sized_type => {
                 let mut kind = SizedKind::Bytes;
-                let mut bound = Int {
-                    value: Some(0),
-                    span,
-                };
+                let mut bound = Int { value: Some(0), span };
                 for q in inner.into_inner() {
                     match q.as_rule() {
                         Rule::sized_kind if q.as_str() == "string" => kind = SizedKind::String,
@@ -403,8 +370,7 @@ impl Cx {
 
     fn method(&self, p: Pair<Rule>) -> Method {
         let (mut docs, mut attrs) = (Vec::new(), Vec::new());
-        let (mut ordinal, mut name, mut params, mut results, mut error) =
-            (None, None, Vec::new(), Vec::new(), None);
+        let (mut ordinal, mut name, mut params, mut results, mut error) = (None, None, Vec::new(), Vec::new(), None);
         for q in p.into_inner() {
             match q.as_rule() {
                 Rule::doc => docs.push(doc_text(q.as_str())),

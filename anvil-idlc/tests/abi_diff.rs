@@ -69,11 +69,7 @@ fn each_kind_of_break_is_rejected() {
             "required rights",
         ),
         ("(size: u64)", "(size: u32)", "changed type"),
-        (
-            "(size: u64)",
-            "(size: u64, more: u8)",
-            "number of parameters",
-        ),
+        ("(size: u64)", "(size: u64, more: u8)", "number of parameters"),
         ("-> (t: cap<Thing>)", "", "number of results"),
         (
             "struct S { a: u32; b: u64; }",
@@ -85,16 +81,8 @@ fn each_kind_of_break_is_rejected() {
         ("INVALID_ARGS = 4;", "INVALID_ARGS = 9;", "changed value"),
         ("EXTRA = 6;", "", "lost member"),
         ("WRITE = 0x2;", "WRITE = 0x4;", "changed value"),
-        (
-            "const LIMIT: u32 = 10;",
-            "const LIMIT: u32 = 11;",
-            "changed value",
-        ),
-        (
-            "    2: poke(t: cap<Thing, WRITE>, s: S);\n",
-            "",
-            "was removed",
-        ),
+        ("const LIMIT: u32 = 10;", "const LIMIT: u32 = 11;", "changed value"),
+        ("    2: poke(t: cap<Thing, WRITE>, s: S);\n", "", "was removed"),
         (
             "protocol P {\n    1: get(key: u32) -> (value: u64);\n}\n",
             "",
@@ -125,11 +113,7 @@ fn cli_rejects_breaks_and_bad_json() {
         .unwrap()
     };
     std::fs::write(&old, abi::to_json(&m(BASE))).unwrap();
-    std::fs::write(
-        &new,
-        abi::to_json(&m(&BASE.replace("1: make(", "4: make("))),
-    )
-    .unwrap();
+    std::fs::write(&new, abi::to_json(&m(&BASE.replace("1: make(", "4: make(")))).unwrap();
     let out = std::process::Command::new(exe)
         .arg("abi-diff")
         .arg(&old)
@@ -137,8 +121,9 @@ fn cli_rejects_breaks_and_bad_json() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("BREAKING: syscall `Thing.make` changed number from 65 to 68"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("BREAKING: syscall `Thing.make` changed number from 65 to 68")
+    );
     let out = std::process::Command::new(exe)
         .arg("abi-diff")
         .arg(&old)
@@ -154,6 +139,5 @@ fn cli_rejects_breaks_and_bad_json() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("new.json:1:2: error: not an anvil ABI description"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("new.json:1:2: error: not an anvil ABI description"));
 }

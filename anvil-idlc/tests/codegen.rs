@@ -17,10 +17,7 @@ fn golden_outputs_of_the_fixture() {
     let mut failures = Vec::new();
     for backend in anvil_idlc::BACKENDS {
         for o in outputs(&fixture, backend) {
-            let path = common::root()
-                .join("tests/golden")
-                .join(backend)
-                .join(&o.path);
+            let path = common::root().join("tests/golden").join(backend).join(&o.path);
             if let Some(f) = common::check_expected(&path, &o.contents) {
                 failures.push(f);
             }
@@ -41,11 +38,7 @@ fn generated_files_carry_the_banner() {
                 "{backend} {}",
                 o.path
             );
-            assert!(
-                o.contents.contains("change the .idl file"),
-                "{backend} {}",
-                o.path
-            );
+            assert!(o.contents.contains("change the .idl file"), "{backend} {}", o.path);
         }
     }
 }
@@ -53,9 +46,7 @@ fn generated_files_carry_the_banner() {
 fn compile_c(name: &str, idl: &Path) {
     let dir = common::scratch(name);
     anvil_idlc::write_outputs(&dir, &outputs(idl, "c")).unwrap();
-    let mut src = String::from(
-        "/* Includes every generated header; inline functions are compiled in full. */\n",
-    );
+    let mut src = String::from("/* Includes every generated header; inline functions are compiled in full. */\n");
     for e in std::fs::read_dir(dir.join("anvil")).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
         src.push_str(&format!("#include <anvil/{n}>\n"));
@@ -106,15 +97,7 @@ fn compile_rust(name: &str, idl: &Path) {
     std::fs::write(dir.join("lib.rs"), lib).unwrap();
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(rustc)
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "--crate-name",
-            "gen",
-            "-O",
-        ])
+        .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "gen", "-O"])
         .arg(dir.join("lib.rs"))
         .arg("--out-dir")
         .arg(&dir)
@@ -144,11 +127,7 @@ fn reference_docs_are_fresh() {
             failures.push(f);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "docs/reference is stale: {}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "docs/reference is stale: {}", failures.join("\n"));
 }
 
 #[test]

@@ -35,9 +35,7 @@ fn diagnostics_match_snapshots() {
         cases += 1;
         let rendered = match result {
             Ok(_) => {
-                failures.push(format!(
-                    "{name}: compiled without errors, but it is a bad input"
-                ));
+                failures.push(format!("{name}: compiled without errors, but it is a bad input"));
                 continue;
             }
             Err(e) => e,
@@ -77,27 +75,14 @@ fn cli_exit_status_and_position() {
     let exe = env!("CARGO_BIN_EXE_anvil-idlc");
     let dir = common::scratch("cli");
     std::fs::write(dir.join("bad.idl"), "library t;\nstruct S { a: Nope; }\n").unwrap();
-    let out = std::process::Command::new(exe)
-        .arg("check")
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(exe).arg("check").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("cli/bad.idl:2:15: error: unknown type `Nope`"),
-        "{err}"
-    );
-    let out = std::process::Command::new(exe)
-        .arg("--help")
-        .output()
-        .unwrap();
+    assert!(err.starts_with("cli/bad.idl:2:15: error: unknown type `Nope`"), "{err}");
+    let out = std::process::Command::new(exe).arg("--help").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("USAGE"));
-    let out = std::process::Command::new(exe)
-        .arg("frobnicate")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(exe).arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = std::process::Command::new(exe)
         .arg("check")

@@ -16,10 +16,7 @@ fn compile(text: String) -> Result<(), String> {
 
 fn valid_files() -> Vec<String> {
     let mut v = Vec::new();
-    for dir in [
-        common::repo().join("idl"),
-        common::root().join("tests/fixture"),
-    ] {
+    for dir in [common::repo().join("idl"), common::root().join("tests/fixture")] {
         for f in anvil_idlc::idl_files(&dir).unwrap() {
             v.push(std::fs::read_to_string(f).unwrap());
         }
@@ -75,9 +72,5 @@ fn deep_and_huge_inputs_end_in_diagnostics() {
     let e = compile(huge).unwrap_err();
     assert!(e.contains("more than the limit"), "{e}");
     // A very long identifier.
-    assert!(compile(format!(
-        "library t;\nstruct S {{ a: {}; }}",
-        "x".repeat(1_000_000)
-    ))
-    .is_err());
+    assert!(compile(format!("library t;\nstruct S {{ a: {}; }}", "x".repeat(1_000_000))).is_err());
 }

@@ -17,14 +17,14 @@ pub fn trap(frame: &mut TrapFrame) {
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
         v if v >= 32 => apic::eoi(),
-        14 if !frame.from_user() => {
+        14 if !frame.is_user() => {
             if let Some(fix) = usercopy::fixup_for(frame.rip) {
                 frame.rip = fix;
                 return;
             }
             kernel_fault(frame);
         }
-        _ if frame.from_user() => user_fault(frame),
+        _ if frame.is_user() => user_fault(frame),
         _ => kernel_fault(frame),
     }
 }
@@ -67,7 +67,9 @@ fn kernel_fault(frame: &TrapFrame) -> ! {
         frame
     ));
     if frame.vector == 8 {
-        crate::log::emergency(format_args!("[fatal] double fault: likely a kernel stack overflow into a guard page\n"));
+        crate::log::emergency(format_args!(
+            "[fatal] double fault: likely a kernel stack overflow into a guard page\n"
+        ));
     }
     crate::log::emergency(format_args!("[fatal] kernel halted\n"));
     crate::arch::x86_64::port::qemu_exit(1)

@@ -29,7 +29,10 @@ pub static EXIT_WHEN_IDLE: AtomicBool = AtomicBool::new(false);
 /// Logs free frames and heap use, for leak checks by the test harness.
 pub fn report_memory() {
     let (free, total) = mm::frame::stats();
-    kinfo!("memory: {free} of {total} frames free, heap {} bytes used", mm::heap::used());
+    kinfo!(
+        "memory: {free} of {total} frames free, heap {} bytes used",
+        mm::heap::used()
+    );
 }
 
 /// Called by the boot assembly with the loader's eax and ebx, on the boot stack, with the boot
@@ -51,33 +54,58 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         _ => {}
     }
     EXIT_WHEN_IDLE.store(cmdline::flag(&info.cmdline, "exit_when_idle"), Ordering::Relaxed);
-    kinfo!("Anvil kernel booting ({} boot, command line \"{}\")", info.loader, info.cmdline);
+    kinfo!(
+        "Anvil kernel booting ({} boot, command line \"{}\")",
+        info.loader,
+        info.cmdline
+    );
 
     let (kstart, kend) = mm::paging::image_phys();
-    let mut reserved = alloc::vec![memmap::Range { start: kstart, end: kend }];
+    let mut reserved = alloc::vec![memmap::Range {
+        start: kstart,
+        end: kend
+    }];
     for m in &info.modules {
-        reserved.push(memmap::Range { start: m.base, end: m.base.saturating_add(m.len) });
+        reserved.push(memmap::Range {
+            start: m.base,
+            end: m.base.saturating_add(m.len),
+        });
     }
     let free = memmap::free_ranges(&info.memory, &reserved);
     mm::frame::init(&free);
     let ram_top = memmap::top_of_ram(&info.memory);
     let (frames, _) = mm::frame::stats();
-    kinfo!("memory: {} MiB usable RAM, {frames} free frames, RAM ends at {ram_top:#x}", frames * 4 / 1024);
+    kinfo!(
+        "memory: {} MiB usable RAM, {frames} free frames, RAM ends at {ram_top:#x}",
+        frames * 4 / 1024
+    );
 
-    let madt = info.rsdp.and_then(|r| match anvil_kcore::acpi::find_madt(&boot_map, r) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            kwarn!("ACPI: no usable MADT ({e:?}); assuming one CPU");
-            None
-        }
-    });
+    let madt = info
+        .rsdp
+        .and_then(|r| match anvil_kcore::acpi::find_madt(&boot_map, r) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                kwarn!("ACPI: no usable MADT ({e:?}); assuming one CPU");
+                None
+            }
+        });
     let lapic = madt.as_ref().map_or(0xFEE0_0000, |m| m.local_apic_addr);
     let mut mmio = alloc::vec![lapic];
     if let Some(m) = &madt {
         mmio.extend(m.ioapics.iter().map(|i| u64::from(i.addr)));
-        kinfo!("ACPI: {} CPUs (APIC ids {:?}), {} I/O APICs, local APIC at {lapic:#x}", m.cpus.len(), m.cpus, m.ioapics.len());
+        kinfo!(
+            "ACPI: {} CPUs (APIC ids {:?}), {} I/O APICs, local APIC at {lapic:#x}",
+            m.cpus.len(),
+            m.cpus,
+            m.ioapics.len()
+        );
         for io in &m.ioapics {
-            kinfo!("ACPI: I/O APIC id {} at {:#x}, GSI base {}", io.id, io.addr, io.gsi_base);
+            kinfo!(
+                "ACPI: I/O APIC id {} at {:#x}, GSI base {}",
+                io.id,
+                io.addr,
+                io.gsi_base
+            );
         }
     }
     mm::paging::init(ram_top, &mmio);
@@ -88,15 +116,22 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     arch::x86_64::usercopy::set_smap(feats.smap);
     kinfo!("cpu: NX {}, SMEP {}, SMAP {}", feats.nx, feats.smep, feats.smap);
 
-    // SAFETY: only the address of the boot stack's top is taken.
-    let boot_rsp = unsafe { &raw const boot_stack_top as u64 };
+    let boot_rsp = &raw const boot_stack_top as u64;
     gdt::init_cpu(0, 0, boot_rsp);
     trap::init_idt();
     apic::disable_legacy_pic();
     apic::init(mm::phys_to_virt(lapic));
     apic::start_timer(625_000);
-    kinfo!("apic: local APIC id {} enabled, timer at vector {}", apic::id(), apic::TIMER_VECTOR);
-    kinfo!("syscall: entry at {:#x}, {} syscalls from idl/", trap::syscall_entry_addr(), abi::SYSCALLS.len());
+    kinfo!(
+        "apic: local APIC id {} enabled, timer at vector {}",
+        apic::id(),
+        apic::TIMER_VECTOR
+    );
+    kinfo!(
+        "syscall: entry at {:#x}, {} syscalls from idl/",
+        trap::syscall_entry_addr(),
+        abi::SYSCALLS.len()
+    );
 
     run_tests_from_cmdline(&info.cmdline);
 
@@ -105,7 +140,8 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     };
     // SAFETY: the module range was reserved from the frame allocator and is mapped by the
     // direct map; nothing writes it.
-    let initrd = unsafe { core::slice::from_raw_parts(mm::phys_to_virt(module.base) as *const u8, module.len as usize) };
+    let initrd =
+        unsafe { core::slice::from_raw_parts(mm::phys_to_virt(module.base) as *const u8, module.len as usize) };
     let init_name = String::from(cmdline::get(&info.cmdline, "init").unwrap_or("init"));
     let Some(image) = userboot::find(initrd, &init_name) else {
         kerr!("initrd has no `{init_name}`");
@@ -119,7 +155,11 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         }
     };
     let cycles = cpu::rdtsc().wrapping_sub(t0);
-    kinfo!("starting `{init_name}` as init (thread {}), {} Mcycles after entry", t.id, cycles / 1_000_000);
+    kinfo!(
+        "starting `{init_name}` as init (thread {}), {} Mcycles after entry",
+        t.id,
+        cycles / 1_000_000
+    );
     sched::run(t)
 }
 
@@ -157,7 +197,9 @@ fn recurse(n: u64) -> u64 {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let loc = info.location().map(|l| alloc::format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let loc = info
+        .location()
+        .map(|l| alloc::format!("{}:{}:{}", l.file(), l.line(), l.column()));
     log::emergency(format_args!(
         "\n[fatal] KERNEL PANIC at {}: {}\n[fatal] kernel halted\n",
         loc.as_deref().unwrap_or("?"),

@@ -31,7 +31,10 @@ pub fn entry(frame: &mut TrapFrame) {
         crate::kerr!("syscall with no current thread");
         crate::arch::x86_64::cpu::halt_forever();
     };
-    let mut ctx = Ctx { thread: &thread, after: After::Return };
+    let mut ctx = Ctx {
+        thread: &thread,
+        after: After::Return,
+    };
     let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
     frame.set_syscall_result(status, results);
     match ctx.after {
@@ -93,7 +96,15 @@ impl Kernel for Ctx<'_> {
     fn cap_copy(&mut self, _src: Capability, _s: u64, _dst: Capability, _d: u64, _r: Rights) -> Result<(), Status> {
         unsupported()
     }
-    fn cap_mint(&mut self, _src: Capability, _s: u64, _dst: Capability, _d: u64, _r: Rights, _b: u64) -> Result<(), Status> {
+    fn cap_mint(
+        &mut self,
+        _src: Capability,
+        _s: u64,
+        _dst: Capability,
+        _d: u64,
+        _r: Rights,
+        _b: u64,
+    ) -> Result<(), Status> {
         unsupported()
     }
     fn cap_transfer(&mut self, _src: Capability, _s: u64, _dst: Capability, _d: u64) -> Result<(), Status> {
@@ -106,14 +117,23 @@ impl Kernel for Ctx<'_> {
         unsupported()
     }
     fn cap_identify(&mut self, cnode: Capability, slot: u64) -> Result<(u32, Rights, u64), Status> {
-        let Object::CNode(cn) = cnode.object else { return Err(Status::WRONG_TYPE) };
+        let Object::CNode(cn) = cnode.object else {
+            return Err(Status::WRONG_TYPE);
+        };
         let cap = cn.get(slot)?;
         Ok((cap.object.object_type() as u32, cap.rights, cap.badge))
     }
     fn tcb_create(&mut self, _quota: Capability) -> Result<Capability, Status> {
         unsupported()
     }
-    fn tcb_configure(&mut self, _t: Capability, _v: Capability, _c: Capability, _ipc: u64, _prio: u8) -> Result<(), Status> {
+    fn tcb_configure(
+        &mut self,
+        _t: Capability,
+        _v: Capability,
+        _c: Capability,
+        _ipc: u64,
+        _prio: u8,
+    ) -> Result<(), Status> {
         unsupported()
     }
     fn tcb_set_regs(&mut self, _t: Capability, _regs: crate::abi::types::Regs) -> Result<(), Status> {
@@ -141,13 +161,27 @@ impl Kernel for Ctx<'_> {
     fn vspace_create(&mut self, _quota: Capability) -> Result<Capability, Status> {
         unsupported()
     }
-    fn vspace_map(&mut self, _v: Capability, _m: Capability, _va: u64, _off: u64, _len: u64, _f: crate::abi::types::MapFlags) -> Result<(), Status> {
+    fn vspace_map(
+        &mut self,
+        _v: Capability,
+        _m: Capability,
+        _va: u64,
+        _off: u64,
+        _len: u64,
+        _f: crate::abi::types::MapFlags,
+    ) -> Result<(), Status> {
         unsupported()
     }
     fn vspace_unmap(&mut self, _v: Capability, _va: u64, _len: u64) -> Result<(), Status> {
         unsupported()
     }
-    fn vspace_alloc(&mut self, _v: Capability, _q: Capability, _len: u64, _f: crate::abi::types::MapFlags) -> Result<u64, Status> {
+    fn vspace_alloc(
+        &mut self,
+        _v: Capability,
+        _q: Capability,
+        _len: u64,
+        _f: crate::abi::types::MapFlags,
+    ) -> Result<u64, Status> {
         unsupported()
     }
     fn vmo_create(&mut self, _quota: Capability, _size: u64) -> Result<Capability, Status> {

@@ -29,10 +29,6 @@ impl UserSlice {
         self.len as usize
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Copies the range into kernel memory.
     pub fn read_to_vec(&self) -> Result<Vec<u8>, Status> {
         let mut v = vec![0u8; self.len()];
@@ -46,6 +42,10 @@ impl UserSlice {
     }
 
     /// Copies `data` (at most `len` bytes) into the range.
+    #[allow(
+        dead_code,
+        reason = "used by syscalls that return bulk data, which come with the object work"
+    )]
     pub fn write(&self, data: &[u8]) -> Result<(), Status> {
         if data.len() > self.len() {
             return Err(Status::INVALID_ARGS);
@@ -66,7 +66,13 @@ impl UserSlice {
         }
         let mut v = core::mem::MaybeUninit::<T>::uninit();
         // SAFETY: `v` has room for a T; the source is checked user memory with recovery.
-        let ok = unsafe { usercopy::copy(v.as_mut_ptr().cast::<u8>(), self.ptr as *const u8, core::mem::size_of::<T>()) };
+        let ok = unsafe {
+            usercopy::copy(
+                v.as_mut_ptr().cast::<u8>(),
+                self.ptr as *const u8,
+                core::mem::size_of::<T>(),
+            )
+        };
         if ok {
             // SAFETY: all bytes were written, and `T: Pod` makes any bit pattern a valid T.
             Ok(unsafe { v.assume_init() })

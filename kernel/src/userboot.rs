@@ -23,7 +23,9 @@ pub const IPC_BUFFER: u64 = USER_STACK_TOP - USER_STACK_SIZE - 2 * PAGE;
 
 /// Finds `name` in the CPIO archive.
 pub fn find<'a>(initrd: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    cpio_reader::iter_files(initrd).find(|e| e.name() == name).map(|e| e.file())
+    cpio_reader::iter_files(initrd)
+        .find(|e| e.name() == name)
+        .map(|e| e.file())
 }
 
 /// Builds the thread for program `name` from `image`. Errors are messages for the log.
@@ -31,13 +33,18 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
     let plan = elf::plan(image).map_err(|e| alloc::format!("`{name}` is not a valid program: {e}"))?;
     let vs = Arc::new(VSpace::new().map_err(|e| alloc::format!("{e:?}"))?);
     map_segments(&vs, &plan, image).map_err(|e| alloc::format!("loading `{name}`: {e:?}"))?;
-    let rw = Access { write: true, exec: false };
+    let rw = Access {
+        write: true,
+        exec: false,
+    };
     let mut va = USER_STACK_TOP - USER_STACK_SIZE;
     while va < USER_STACK_TOP {
-        vs.map_new_page(va, rw).map_err(|e| alloc::format!("stack of `{name}`: {e:?}"))?;
+        vs.map_new_page(va, rw)
+            .map_err(|e| alloc::format!("stack of `{name}`: {e:?}"))?;
         va += PAGE;
     }
-    vs.map_new_page(IPC_BUFFER, rw).map_err(|e| alloc::format!("IPC buffer of `{name}`: {e:?}"))?;
+    vs.map_new_page(IPC_BUFFER, rw)
+        .map_err(|e| alloc::format!("IPC buffer of `{name}`: {e:?}"))?;
 
     let t = Tcb::new(name).map_err(|e| alloc::format!("thread of `{name}`: {e:?}"))?;
     let cnode = Arc::new(CNode::new(types::BOOT_CNODE_SLOTS as usize));
@@ -49,7 +56,9 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
         (types::BOOT_SLOT_DEBUG, Object::Debug(Arc::new(DebugConsole))),
     ];
     for (slot, obj) in caps {
-        cnode.set(slot, Capability::new(obj, all)).map_err(|e| alloc::format!("boot capability: {e:?}"))?;
+        cnode
+            .set(slot, Capability::new(obj, all))
+            .map_err(|e| alloc::format!("boot capability: {e:?}"))?;
     }
     {
         let mut i = t.inner.lock();
@@ -67,7 +76,10 @@ fn map_segments(vs: &VSpace, plan: &Plan, image: &[u8]) -> Result<(), types::Sta
     for s in &plan.segments {
         let start = s.vaddr & !(PAGE - 1);
         let end = (s.vaddr + s.memsz + PAGE - 1) & !(PAGE - 1);
-        let access = Access { write: s.write, exec: s.exec };
+        let access = Access {
+            write: s.write,
+            exec: s.exec,
+        };
         let mut va = start;
         while va < end {
             let pa = vs.map_new_page(va, access)?;

@@ -63,17 +63,13 @@ fn literal(v: u64) -> String {
 }
 
 fn status_const(m: &Model, name: &str) -> String {
-    let e = m
-        .status_enum()
-        .map_or("status".to_string(), |e| snake(&e.name));
+    let e = m.status_enum().map_or("status".to_string(), |e| snake(&e.name));
     format!("ANVIL_{}_{}", e.to_ascii_uppercase(), name)
 }
 
 fn abi_header(m: &Model) -> String {
     let mut o = crate::banner(m, "//");
-    o.push_str(
-        "/* anvil/abi.h: the syscall instruction, capability handles and the IPC message buffer. */\n",
-    );
+    o.push_str("/* anvil/abi.h: the syscall instruction, capability handles and the IPC message buffer. */\n");
     let _ = writeln!(o, "#ifndef ANVIL_ABI_H\n#define ANVIL_ABI_H\n");
     o.push_str("#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n");
     o.push_str("/** A capability: the index of a slot in the caller's CNode. */\ntypedef uint64_t anvil_cap_t;\n\n");
@@ -128,11 +124,7 @@ fn abi_header(m: &Model) -> String {
 fn library_header(m: &Model, li: usize) -> String {
     let lib = &m.libraries[li];
     let mut o = crate::banner(m, "//");
-    let _ = writeln!(
-        o,
-        "/* anvil/{}.h: the `{}` library. */",
-        lib.short, lib.name
-    );
+    let _ = writeln!(o, "/* anvil/{}.h: the `{}` library. */", lib.short, lib.name);
     doc(&mut o, "", &lib.docs);
     let g = guard(&lib.short);
     let _ = writeln!(o, "#ifndef {g}\n#define {g}\n");
@@ -223,10 +215,7 @@ fn c_struct(o: &mut String, m: &Model, tn: &str, docs: &[String], fields: Vec<CF
     }
     let _ = writeln!(o, "}} {tn};");
     if !fields.is_empty() {
-        let _ = writeln!(
-            o,
-            "_Static_assert(sizeof({tn}) == {size}, \"layout of {tn}\");"
-        );
+        let _ = writeln!(o, "_Static_assert(sizeof({tn}) == {size}, \"layout of {tn}\");");
     }
     for (name, _, _, off, len_off) in &fields {
         if let Some(lo) = len_off {
@@ -246,14 +235,8 @@ fn c_struct(o: &mut String, m: &Model, tn: &str, docs: &[String], fields: Vec<CF
 /// C parameter declarations for one IDL parameter passed into a function.
 fn c_in_params(m: &Model, p: &Param) -> Vec<String> {
     match p.ty {
-        Ty::Bytes(_) => vec![
-            format!("const uint8_t *{}", p.name),
-            format!("size_t {}_len", p.name),
-        ],
-        Ty::String(_) => vec![
-            format!("const char *{}", p.name),
-            format!("size_t {}_len", p.name),
-        ],
+        Ty::Bytes(_) => vec![format!("const uint8_t *{}", p.name), format!("size_t {}_len", p.name)],
+        Ty::String(_) => vec![format!("const char *{}", p.name), format!("size_t {}_len", p.name)],
         Ty::Struct(_) => vec![format!("const {} *{}", c_inline(m, p.ty), p.name)],
         t => vec![format!("{} {}", c_inline(m, t), p.name)],
     }
@@ -276,14 +259,7 @@ fn c_out_params(m: &Model, p: &Param) -> Vec<String> {
     }
 }
 
-fn signature(
-    m: &Model,
-    ret: &str,
-    name: &str,
-    first: Option<&str>,
-    params: &[Param],
-    results: &[Param],
-) -> String {
+fn signature(m: &Model, ret: &str, name: &str, first: Option<&str>, params: &[Param], results: &[Param]) -> String {
     let mut args: Vec<String> = first.map(|f| vec![f.to_string()]).unwrap_or_default();
     args.extend(params.iter().flat_map(|p| c_in_params(m, p)));
     args.extend(results.iter().flat_map(|p| c_out_params(m, p)));
@@ -332,14 +308,7 @@ fn object(o: &mut String, m: &Model, i: &Interface, id: u32) {
         let _ = writeln!(
             o,
             "{} {{",
-            signature(
-                m,
-                &ret,
-                &format!("anvil_{name}"),
-                None,
-                &me.params,
-                &me.results
-            )
+            signature(m, &ret, &format!("anvil_{name}"), None, &me.params, &me.results)
         );
         let mut regs = Vec::new();
         for p in &me.params {
@@ -365,21 +334,13 @@ fn object(o: &mut String, m: &Model, i: &Interface, id: u32) {
             );
             continue;
         }
-        let _ = writeln!(
-            o,
-            "    const {st} st = ({st})anvil_syscall6({sysname}, a, r);"
-        );
+        let _ = writeln!(o, "    const {st} st = ({st})anvil_syscall6({sysname}, a, r);");
         if me.results.is_empty() {
             o.push_str("    (void)r;\n");
         } else {
             o.push_str("    if (st == 0) {\n");
             for (k, p) in me.results.iter().enumerate() {
-                let _ = writeln!(
-                    o,
-                    "        if ({0}) *{0} = ({1})r[{k}];",
-                    p.name,
-                    c_inline(m, p.ty)
-                );
+                let _ = writeln!(o, "        if ({0}) *{0} = ({1})r[{k}];", p.name, c_inline(m, p.ty));
             }
             o.push_str("    }\n");
         }
@@ -456,16 +417,17 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
             )
         );
         o.push_str("    anvil_msg_t *m = anvil_msg_buffer();\n");
-        let _ = writeln!(
-            o,
-            "    {base}_request_t *q = ({base}_request_t *)(void *)m->data;"
-        );
+        let _ = writeln!(o, "    {base}_request_t *q = ({base}_request_t *)(void *)m->data;");
         for f in &me.request.fields {
             let p = &me.params[f.param];
             match p.ty {
                 Ty::Bytes(n) | Ty::String(n) => {
                     let _ = writeln!(o, "    if ({}_len > {n}u) return ({st}){invalid};", p.name);
-                    let _ = writeln!(o, "    q->{0}_len = (uint32_t){0}_len;\n    anvil_copy_bytes(q->{0}, {0}, {0}_len);", p.name);
+                    let _ = writeln!(
+                        o,
+                        "    q->{0}_len = (uint32_t){0}_len;\n    anvil_copy_bytes(q->{0}, {0}, {0}_len);",
+                        p.name
+                    );
                 }
                 Ty::Struct(_) => {
                     let _ = writeln!(o, "    q->{0} = *{0};", p.name);
@@ -493,7 +455,10 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
             if let Some(cond) = short_msg(&base, "RESPONSE", &me.response) {
                 let _ = writeln!(o, "    if ({cond}) return ({st}){invalid};");
             }
-            let _ = writeln!(o, "    const {base}_response_t *p = (const {base}_response_t *)(const void *)m->data;");
+            let _ = writeln!(
+                o,
+                "    const {base}_response_t *p = (const {base}_response_t *)(const void *)m->data;"
+            );
             if me.response.fields.is_empty() {
                 o.push_str("    (void)p;\n");
             }
@@ -519,7 +484,11 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
         o.push_str("    return 0;\n}\n\n");
     }
     // Server side: a table of handlers and one dispatch function.
-    let _ = writeln!(o, "/** Handlers a `{}` server provides; `ctx` is passed through, `badge` names the caller. */", i.name);
+    let _ = writeln!(
+        o,
+        "/** Handlers a `{}` server provides; `ctx` is passed through, `badge` names the caller. */",
+        i.name
+    );
     let _ = writeln!(o, "typedef struct anvil_{pn}_ops {{");
     for me in &i.methods {
         let st = format!("anvil_{}_t", snake(&m.enums[me.error].name));
@@ -527,9 +496,7 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
         args.extend(me.params.iter().flat_map(|p| c_in_params(m, p)));
         for p in &me.results {
             match p.ty {
-                Ty::Bytes(n) => {
-                    args.push(format!("uint8_t {}[{n}], size_t *{}_len", p.name, p.name))
-                }
+                Ty::Bytes(n) => args.push(format!("uint8_t {}[{n}], size_t *{}_len", p.name, p.name)),
                 Ty::String(n) => args.push(format!("char {}[{n}], size_t *{}_len", p.name, p.name)),
                 t => args.push(format!("{} *{}", c_inline(m, t), p.name)),
             }
@@ -569,11 +536,7 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
                     args.push(format!("m->caps[{slot}]"));
                 }
                 Ty::Bytes(n) | Ty::String(n) => {
-                    let _ = writeln!(
-                        o,
-                        "        if (q.{}_len > {n}u) {{\n{fail}        }}",
-                        p.name
-                    );
+                    let _ = writeln!(o, "        if (q.{}_len > {n}u) {{\n{fail}        }}", p.name);
                     args.push(format!("q.{}", p.name));
                     args.push(format!("q.{}_len", p.name));
                 }
@@ -606,7 +569,10 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
             me.name,
             args.join(", ")
         );
-        let _ = writeln!(o, "        m->label = st;\n        m->data_len = 0;\n        m->cap_count = 0;\n        if (st != 0) break;");
+        let _ = writeln!(
+            o,
+            "        m->label = st;\n        m->data_len = 0;\n        m->cap_count = 0;\n        if (st != 0) break;"
+        );
         for n in &len_locals {
             let cap = me
                 .results
@@ -639,10 +605,7 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
 fn short_msg(base: &str, dir: &str, l: &MsgLayout) -> Option<String> {
     let mut conds = Vec::new();
     if l.size > 0 {
-        conds.push(format!(
-            "m->data_len < {}_{dir}_SIZE",
-            base.to_ascii_uppercase()
-        ));
+        conds.push(format!("m->data_len < {}_{dir}_SIZE", base.to_ascii_uppercase()));
     }
     if !l.caps.is_empty() {
         conds.push(format!("m->cap_count < {}u", l.caps.len()));

@@ -106,9 +106,7 @@ pub fn generate(m: &Model) -> Vec<Output> {
                         let r2 = Literal::usize_unsuffixed(reg + 1);
                         let nl = Literal::u64_unsuffixed(n as u64);
                         let is_str = matches!(p.ty, Ty::String(_));
-                        arg_infos.push(
-                            quote! { Arg::Bytes { name: #pname, max: #nl, string: #is_str }, },
-                        );
+                        arg_infos.push(quote! { Arg::Bytes { name: #pname, max: #nl, string: #is_str }, });
                         decodes.push(quote! {
                             if a[#r2] > #nl { return Err(#invalid_args); }
                             let #pn = k.user_bytes(a[#r], a[#r2])?;
@@ -216,9 +214,7 @@ pub fn generate(m: &Model) -> Vec<Output> {
             let mut dl = vec![format!("`{fq}` (syscall {}).", me.syscall.unwrap_or(0))];
             dl.extend(me.docs.iter().cloned());
             let d = docs(&dl);
-            trait_fns.push(
-                quote! { #d fn #method(&mut self, #(#params),*) -> Result<#rt, #status_path>; },
-            );
+            trait_fns.push(quote! { #d fn #method(&mut self, #(#params),*) -> Result<#rt, #status_path>; });
             let ident_nr = cname.clone();
             arms.push(quote! {
                 #ident_nr => {

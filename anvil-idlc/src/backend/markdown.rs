@@ -8,9 +8,7 @@ use crate::Output;
 
 pub fn generate(m: &Model) -> Vec<Output> {
     let mut index = crate::banner(m, "<!--").replace('\n', " -->\n");
-    index.push_str(
-        "\n# Anvil ABI reference\n\nGenerated from the interface files; one page per library.\n\n",
-    );
+    index.push_str("\n# Anvil ABI reference\n\nGenerated from the interface files; one page per library.\n\n");
     let mut outs = Vec::new();
     for (li, lib) in m.libraries.iter().enumerate() {
         let _ = writeln!(
@@ -18,10 +16,7 @@ pub fn generate(m: &Model) -> Vec<Output> {
             "- [`{}`]({}.md){}",
             lib.name,
             lib.short,
-            lib.docs
-                .first()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
+            lib.docs.first().map(|d| format!(": {d}")).unwrap_or_default()
         );
         outs.push(Output {
             path: format!("{}.md", lib.short),
@@ -79,23 +74,13 @@ fn library(m: &Model, li: usize) -> String {
             para(&mut o, &e.docs);
             o.push_str("| member | value | meaning |\n|---|---|---|\n");
             for mm in &e.members {
-                let _ = writeln!(
-                    o,
-                    "| `{}` | {:#x} | {} |",
-                    mm.name,
-                    mm.value,
-                    mm.docs.join(" ")
-                );
+                let _ = writeln!(o, "| `{}` | {:#x} | {} |", mm.name, mm.value, mm.docs.join(" "));
             }
             o.push('\n');
         }
     }
     for s in m.structs.iter().filter(|s| s.lib == li) {
-        let _ = writeln!(
-            o,
-            "## Struct `{}` ({} bytes, align {})\n",
-            s.name, s.size, s.align
-        );
+        let _ = writeln!(o, "## Struct `{}` ({} bytes, align {})\n", s.name, s.size, s.align);
         para(&mut o, &s.docs);
         o.push_str("| field | type | offset | size | meaning |\n|---|---|---|---|---|\n");
         for f in &s.fields {
@@ -169,13 +154,7 @@ fn params(o: &mut String, m: &Model, me: &Method) {
             if p.moved {
                 notes.push_str(" (moved)");
             }
-            let _ = writeln!(
-                o,
-                "| {dir} | `{}` | {} | {} |",
-                p.name,
-                ty(m, p.ty),
-                notes.trim()
-            );
+            let _ = writeln!(o, "| {dir} | `{}` | {} | {} |", p.name, ty(m, p.ty), notes.trim());
         }
     }
     let _ = writeln!(o, "\nErrors: `{}`.\n", m.enums[me.error].name);

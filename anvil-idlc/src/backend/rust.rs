@@ -15,14 +15,10 @@ pub fn generate(m: &Model) -> Vec<Output> {
         let name = ident(&m.libraries[li].short);
         let d = docs(&m.libraries[li].docs);
         let types = library_types(m, li);
-        let ifaces = m
-            .interfaces
-            .iter()
-            .filter(|i| i.lib == li)
-            .map(|i| match i.object_id {
-                Some(_) => object(m, i),
-                None => protocol(m, i),
-            });
+        let ifaces = m.interfaces.iter().filter(|i| i.lib == li).map(|i| match i.object_id {
+            Some(_) => object(m, i),
+            None => protocol(m, i),
+        });
         quote! {
             #d
             #[allow(clippy::all, dead_code, non_camel_case_types, unused_imports)]
@@ -150,9 +146,7 @@ fn arg_ty(m: &Model, ty: Ty) -> TokenStream {
             let t = inline_ty(m, ty);
             quote!(&#t)
         }
-        Ty::Cap {
-            object: Some(o), ..
-        } => {
+        Ty::Cap { object: Some(o), .. } => {
             let t = handle_path(m, o);
             quote!(&#t)
         }
@@ -170,9 +164,7 @@ fn handle_path(m: &Model, o: usize) -> TokenStream {
 /// The Rust type of a result value returned to user code.
 fn ret_ty(m: &Model, ty: Ty) -> TokenStream {
     match ty {
-        Ty::Cap {
-            object: Some(o), ..
-        } => handle_path(m, o),
+        Ty::Cap { object: Some(o), .. } => handle_path(m, o),
         Ty::Cap { object: None, .. } => quote!(super::abi::Cap),
         Ty::Bytes(_) | Ty::String(_) => quote!(usize),
         Ty::Struct(_) => inline_ty(m, ty),
@@ -381,22 +373,10 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
         let resp = method_type(i, me, "Response");
         let req_i = ident(&req);
         let resp_i = ident(&resp);
-        let ord_name = format_ident!(
-            "{}_{}_ORDINAL",
-            upper(&i.name),
-            me.name.to_ascii_uppercase()
-        );
+        let ord_name = format_ident!("{}_{}_ORDINAL", upper(&i.name), me.name.to_ascii_uppercase());
         let ord = Literal::u32_unsuffixed(me.ordinal);
-        let req_size = format_ident!(
-            "{}_{}_REQUEST_SIZE",
-            upper(&i.name),
-            me.name.to_ascii_uppercase()
-        );
-        let resp_size = format_ident!(
-            "{}_{}_RESPONSE_SIZE",
-            upper(&i.name),
-            me.name.to_ascii_uppercase()
-        );
+        let req_size = format_ident!("{}_{}_REQUEST_SIZE", upper(&i.name), me.name.to_ascii_uppercase());
+        let resp_size = format_ident!("{}_{}_RESPONSE_SIZE", upper(&i.name), me.name.to_ascii_uppercase());
         let rqs = Literal::u32_unsuffixed(me.request.size);
         let rps = Literal::u32_unsuffixed(me.response.size);
         items.push(quote! {
@@ -423,11 +403,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
         let ncap_resp = Literal::u32_unsuffixed(me.response.caps.len() as u32);
 
         let resp_check = short_msg(&me.response, &resp_size, quote!(return Err(INVALID)));
-        let req_check = short_msg(
-            &me.request,
-            &req_size,
-            quote!(return fail(msg, (#invalid).0 as u64)),
-        );
+        let req_check = short_msg(&me.request, &req_size, quote!(return fail(msg, (#invalid).0 as u64)));
         let mut_p = if me.response.fields.is_empty() {
             quote!()
         } else {
@@ -442,9 +418,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
             let ty = arg_ty(m, p.ty);
             args.push(quote!(#pn: #ty));
             if let Ty::Cap { .. } = p.ty {
-                let slot = Literal::usize_unsuffixed(
-                    me.request.caps.iter().position(|&c| c == k).unwrap_or(0),
-                );
+                let slot = Literal::usize_unsuffixed(me.request.caps.iter().position(|&c| c == k).unwrap_or(0));
                 fill.push(quote! { msg.caps[#slot] = #pn.slot(); });
             } else {
                 fill.push(store(m, quote!(q), p, quote!(#pn)));
@@ -469,9 +443,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
                     }});
                 }
                 Ty::Cap { .. } => {
-                    let slot = Literal::usize_unsuffixed(
-                        me.response.caps.iter().position(|&c| c == k).unwrap_or(0),
-                    );
+                    let slot = Literal::usize_unsuffixed(me.response.caps.iter().position(|&c| c == k).unwrap_or(0));
                     let h = ret_ty(m, p.ty);
                     rets.push(h.clone());
                     vals.push(quote!(#h(msg.caps[#slot])));
@@ -538,9 +510,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
             targs.push(quote!(#pn: #ty));
             match p.ty {
                 Ty::Cap { .. } => {
-                    let slot = Literal::usize_unsuffixed(
-                        me.request.caps.iter().position(|&c| c == k).unwrap_or(0),
-                    );
+                    let slot = Literal::usize_unsuffixed(me.request.caps.iter().position(|&c| c == k).unwrap_or(0));
                     call_args.push(quote!(super::abi::Cap(msg.caps[#slot])));
                 }
                 Ty::Bytes(n) | Ty::String(n) => {
@@ -577,9 +547,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
                     outs_store.push(quote! { p.#lf = #lf.min(#nl) as u32; });
                 }
                 Ty::Cap { .. } => {
-                    let slot = Literal::usize_unsuffixed(
-                        me.response.caps.iter().position(|&c| c == k).unwrap_or(0),
-                    );
+                    let slot = Literal::usize_unsuffixed(me.response.caps.iter().position(|&c| c == k).unwrap_or(0));
                     ret_names.push(quote!(#pn));
                     ret_tys.push(quote!(super::abi::Cap));
                     outs_store.push(quote! { msg.caps[#slot] = #pn.0; });
@@ -596,11 +564,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
                 }
             }
         }
-        let trt = if ret_tys.is_empty() {
-            quote!(())
-        } else {
-            tuple(ret_tys)
-        };
+        let trt = if ret_tys.is_empty() { quote!(()) } else { tuple(ret_tys) };
         let pat = if ret_names.is_empty() {
             quote!(())
         } else {
@@ -633,9 +597,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
         " The server side of `{}`: implement it and pass received messages to `{}`.",
         i.name, dispatch
     );
-    let ddoc = format!(
-        " Decodes the request in `msg`, calls the `{server}` method and leaves the reply in `msg`."
-    );
+    let ddoc = format!(" Decodes the request in `msg`, calls the `{server}` method and leaves the reply in `msg`.");
     quote! {
         #(#items)*
         #d

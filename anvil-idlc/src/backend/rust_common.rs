@@ -84,10 +84,13 @@ pub fn zero(m: &Model, ty: Ty) -> TokenStream {
 
 /// A `#[repr(C)]` struct with a `zeroed` constructor and const assertions of its layout.
 /// Each field: (name, docs, type, offset). `len_offset` fields get a `<name>_len: u32` before them.
+/// (name, docs, type, offset, offset of the length word for bytes/strings).
+pub type FieldSpec = (String, Vec<String>, Ty, u32, Option<u32>);
+
 pub struct StructSpec<'a> {
     pub name: String,
     pub docs: Vec<String>,
-    pub fields: Vec<(String, Vec<String>, Ty, u32, Option<u32>)>,
+    pub fields: Vec<FieldSpec>,
     pub size: u32,
     pub model: &'a Model,
 }
@@ -289,7 +292,47 @@ pub fn render(m: &Model, tokens: TokenStream) -> String {
         // Unreachable for a checked model; kept visible rather than panicking.
         Err(e) => format!("compile_error!(\"anvil-idlc produced invalid Rust: {e}\");\n{tokens}"),
     };
-    format!("{}{text}", crate::banner(m, "//"))
+    format!("{}{}", crate::banner(m, "//"), add_safety_comments(&text))
+}
+
+/// `quote!` drops comments, so the `// SAFETY:` comment that every `unsafe` needs is added
+/// to the formatted text, above each unsafe construct the backends emit.
+fn add_safety_comments(text: &str) -> String {
+    const NOTES: &[(&str, &str)] = &[
+        (
+            "unsafe impl super::abi::Pod for",
+            "SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.",
+        ),
+        (
+            "unsafe { core::ptr::read_unaligned",
+            "SAFETY: `T: Pod` makes every bit pattern valid, the const assertion keeps the read inside `data`, and `read_unaligned` needs no alignment.",
+        ),
+        (
+            "unsafe { core::ptr::write_unaligned",
+            "SAFETY: the const assertion keeps the write inside `data`, which `&mut self` borrows exclusively.",
+        ),
+        (
+            "unsafe {",
+            "SAFETY: `syscall` only enters the kernel, which validates every argument and touches user memory through checked copies; pointers passed come from live references; rcx and r11 are declared clobbered.",
+        ),
+    ];
+    let mut out = String::with_capacity(text.len() + 1024);
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some((_, note)) = NOTES
+            .iter()
+            .find(|(pat, _)| trimmed.starts_with(pat) || trimmed.contains(&format!("= {pat}")))
+        {
+            let indent = &line[..line.len() - trimmed.len()];
+            out.push_str(indent);
+            out.push_str("// ");
+            out.push_str(note);
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// The status member of the `@status` enum, as a path usable in the generated modules.

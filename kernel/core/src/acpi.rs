@@ -67,7 +67,11 @@ pub fn find_madt(mem: &dyn PhysRead, rsdp: u64) -> Result<Madt, AcpiError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(&x[24..32]);
         let xsdt = u64::from_le_bytes(a);
-        if xsdt != 0 { (xsdt, 8, "XSDT") } else { (rsdt, 4, "RSDT") }
+        if xsdt != 0 {
+            (xsdt, 8, "XSDT")
+        } else {
+            (rsdt, 4, "RSDT")
+        }
     } else {
         (rsdt, 4, "RSDT")
     };
@@ -92,7 +96,10 @@ pub fn parse_madt(t: &[u8]) -> Result<Madt, AcpiError> {
     if t.len() < 44 {
         return Err(AcpiError::NoMadt);
     }
-    let mut m = Madt { local_apic_addr: u64::from(u32::from_le_bytes([t[36], t[37], t[38], t[39]])), ..Default::default() };
+    let mut m = Madt {
+        local_apic_addr: u64::from(u32::from_le_bytes([t[36], t[37], t[38], t[39]])),
+        ..Default::default()
+    };
     let mut i = 44;
     while i + 2 <= t.len() {
         let (ty, len) = (t[i], t[i + 1] as usize);
@@ -164,9 +171,19 @@ mod tests {
         let m = find_madt(&Buffer { base: 0, bytes: &mem }, 0).unwrap();
         assert_eq!(m.cpus, vec![0, 1]);
         assert_eq!(m.local_apic_addr, 0xFEE00000);
-        assert_eq!(m.ioapics, vec![IoApic { id: 9, addr: 0xFEC00000, gsi_base: 0 }]);
+        assert_eq!(
+            m.ioapics,
+            vec![IoApic {
+                id: 9,
+                addr: 0xFEC00000,
+                gsi_base: 0
+            }]
+        );
         // A corrupted byte is caught by the checksum.
         mem[madt + 50] ^= 1;
-        assert_eq!(find_madt(&Buffer { base: 0, bytes: &mem }, 0), Err(AcpiError::BadChecksum("APIC")));
+        assert_eq!(
+            find_madt(&Buffer { base: 0, bytes: &mem }, 0),
+            Err(AcpiError::BadChecksum("APIC"))
+        );
     }
 }

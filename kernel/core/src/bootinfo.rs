@@ -80,7 +80,12 @@ fn parse_pvh(mem: &dyn PhysRead, info: u64) -> Result<BootInfo, BootInfoError> {
     let modlist = mem.u64_at(info + 16).ok_or(bad("start_info"))?;
     let cmdline = mem.u64_at(info + 24).ok_or(bad("start_info"))?;
     let rsdp = mem.u64_at(info + 32).ok_or(bad("start_info"))?;
-    let mut bi = BootInfo { loader: "pvh", cmdline: c_string(mem, cmdline), rsdp: (rsdp != 0).then_some(rsdp), ..Default::default() };
+    let mut bi = BootInfo {
+        loader: "pvh",
+        cmdline: c_string(mem, cmdline),
+        rsdp: (rsdp != 0).then_some(rsdp),
+        ..Default::default()
+    };
     if version >= 1 {
         let memmap = mem.u64_at(info + 40).ok_or(bad("start_info"))?;
         let entries = mem.u32_at(info + 48).ok_or(bad("start_info"))?;
@@ -117,7 +122,10 @@ fn parse_multiboot2(mem: &dyn PhysRead, info: u64) -> Result<BootInfo, BootInfoE
         return Err(bad("multiboot2 info size"));
     }
     let end = info + u64::from(total);
-    let mut bi = BootInfo { loader: "multiboot2", ..Default::default() };
+    let mut bi = BootInfo {
+        loader: "multiboot2",
+        ..Default::default()
+    };
     let mut tag = info + 8;
     while tag + 8 <= end {
         let ty = mem.u32_at(tag).ok_or(bad("tag"))?;
@@ -191,9 +199,23 @@ mod tests {
         assert_eq!(bi.loader, "pvh");
         assert_eq!(bi.cmdline, "init=x log=debug");
         assert_eq!(bi.rsdp, Some(0xE0000));
-        assert_eq!(bi.modules, vec![Module { base: 0x800000, len: 0x4000, cmdline: String::new() }]);
+        assert_eq!(
+            bi.modules,
+            vec![Module {
+                base: 0x800000,
+                len: 0x4000,
+                cmdline: String::new()
+            }]
+        );
         assert_eq!(bi.memory.len(), 2);
-        assert_eq!(bi.memory[1], MemRegion { base: 0x100000, len: 0x7ee0000, kind: 1 });
+        assert_eq!(
+            bi.memory[1],
+            MemRegion {
+                base: 0x100000,
+                len: 0x7ee0000,
+                kind: 1
+            }
+        );
     }
 
     #[test]
@@ -226,13 +248,23 @@ mod tests {
         assert_eq!(bi.modules[0].base, 0x400000);
         assert_eq!(bi.modules[0].len, 0x1000);
         assert_eq!(bi.modules[0].cmdline, "rd");
-        assert_eq!(bi.memory, vec![MemRegion { base: 0x100000, len: 0x1000000, kind: 1 }]);
+        assert_eq!(
+            bi.memory,
+            vec![MemRegion {
+                base: 0x100000,
+                len: 0x1000000,
+                kind: 1
+            }]
+        );
     }
 
     #[test]
     fn rejects_garbage() {
         let m = vec![0xAAu8; 64];
-        assert_eq!(parse(&Buffer { base: 0, bytes: &m }, 0, 0), Err(BootInfoError::UnknownLoader));
+        assert_eq!(
+            parse(&Buffer { base: 0, bytes: &m }, 0, 0),
+            Err(BootInfoError::UnknownLoader)
+        );
         let mut m = vec![0u8; 64];
         m[0..4].copy_from_slice(&PVH_MAGIC.to_le_bytes());
         m[4] = 1;

@@ -2,7 +2,9 @@
 
 /// Finds `key=value` and returns the value; `None` if the key is absent.
 pub fn get<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
-    cmdline.split_ascii_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    cmdline
+        .split_ascii_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
 /// True if the bare word `flag` (or `flag=1`) is present.

@@ -36,7 +36,7 @@ const MAX_SEGMENTS: usize = 16;
 pub fn plan(image: &[u8]) -> Result<Plan, String> {
     // The ELF parser reads headers in place and needs them 8-byte aligned; files inside a
     // CPIO archive are only 4-byte aligned, so misaligned images are parsed from a copy.
-    if image.as_ptr() as usize % 8 != 0 {
+    if !(image.as_ptr() as usize).is_multiple_of(8) {
         let mut words = alloc::vec![0u64; image.len().div_ceil(8)];
         // SAFETY: `words` has at least `image.len()` bytes; u8 has no alignment or validity
         // requirements, so viewing the u64 buffer as bytes is sound.
@@ -68,14 +68,20 @@ fn plan_aligned(image: &[u8]) -> Result<Plan, String> {
     let phnum = h.pt2.ph_count() as usize;
     let phentsize = h.pt2.ph_entry_size() as usize;
     let phoff = h.pt2.ph_offset();
-    let ph_end = (phnum as u64).checked_mul(phentsize as u64).and_then(|n| n.checked_add(phoff));
+    let ph_end = (phnum as u64)
+        .checked_mul(phentsize as u64)
+        .and_then(|n| n.checked_add(phoff));
     if phentsize != 56 || ph_end.is_none_or(|e| e > image.len() as u64) {
         return Err("program headers lie outside the file".into());
     }
     let mut segments: Vec<Segment> = Vec::new();
     for i in 0..phnum {
-        let ph = elf.program_header(i as u16).map_err(|e| format!("program header {i}: {e}"))?;
-        let ProgramHeader::Ph64(p) = ph else { return Err("32-bit program header".into()) };
+        let ph = elf
+            .program_header(i as u16)
+            .map_err(|e| format!("program header {i}: {e}"))?;
+        let ProgramHeader::Ph64(p) = ph else {
+            return Err("32-bit program header".into());
+        };
         match ph.get_type() {
             Ok(PType::Load) => {}
             Ok(_) => continue,
@@ -88,35 +94,56 @@ fn plan_aligned(image: &[u8]) -> Result<Plan, String> {
             return Err(format!("more than {MAX_SEGMENTS} loadable segments"));
         }
         if p.file_size > p.mem_size {
-            return Err(format!("segment {i}: file size {:#x} exceeds memory size {:#x}", p.file_size, p.mem_size));
+            return Err(format!(
+                "segment {i}: file size {:#x} exceeds memory size {:#x}",
+                p.file_size, p.mem_size
+            ));
         }
         if p.offset.checked_add(p.file_size).is_none_or(|e| e > image.len() as u64) {
             return Err(format!("segment {i}: file bytes lie outside the file"));
         }
         if !user_range(p.virtual_addr, p.mem_size) {
-            return Err(format!("segment {i}: {:#x}+{:#x} is not in user space", p.virtual_addr, p.mem_size));
+            return Err(format!(
+                "segment {i}: {:#x}+{:#x} is not in user space",
+                p.virtual_addr, p.mem_size
+            ));
         }
-        if p.virtual_addr % PAGE != p.offset % PAGE {
-            return Err(format!("segment {i}: address and file offset disagree modulo the page size"));
+        if !(p.virtual_addr.wrapping_sub(p.offset)).is_multiple_of(PAGE) {
+            return Err(format!(
+                "segment {i}: address and file offset disagree modulo the page size"
+            ));
         }
         let write = p.flags.is_write();
         let exec = p.flags.is_execute();
         if write && exec {
             return Err(format!("segment {i} is writable and executable (W^X)"));
         }
-        let (start, end) = (p.virtual_addr & !(PAGE - 1), (p.virtual_addr + p.mem_size + PAGE - 1) & !(PAGE - 1));
+        let (start, end) = (
+            p.virtual_addr & !(PAGE - 1),
+            (p.virtual_addr + p.mem_size + PAGE - 1) & !(PAGE - 1),
+        );
         if segments.iter().any(|s| {
             let (ss, se) = (s.vaddr & !(PAGE - 1), (s.vaddr + s.memsz + PAGE - 1) & !(PAGE - 1));
             start < se && ss < end
         }) {
             return Err(format!("segment {i} overlaps another segment's pages"));
         }
-        segments.push(Segment { vaddr: p.virtual_addr, memsz: p.mem_size, file_offset: p.offset, filesz: p.file_size, write, exec });
+        segments.push(Segment {
+            vaddr: p.virtual_addr,
+            memsz: p.mem_size,
+            file_offset: p.offset,
+            filesz: p.file_size,
+            write,
+            exec,
+        });
     }
     if segments.is_empty() {
         return Err("no loadable segments".into());
     }
-    if !segments.iter().any(|s| s.exec && s.vaddr <= entry && entry < s.vaddr + s.memsz) {
+    if !segments
+        .iter()
+        .any(|s| s.exec && s.vaddr <= entry && entry < s.vaddr + s.memsz)
+    {
         return Err(format!("entry point {entry:#x} is not in an executable segment"));
     }
     Ok(Plan { entry, segments })
@@ -167,17 +194,33 @@ mod tests {
 
     #[test]
     fn rejects_each_defect() {
-        let cases: Vec<(Box<dyn Fn(&mut Vec<u8>)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|f| f[0] = 0), "not an ELF"),
             (Box::new(|f| f[4] = 1), "64-bit"),
             (Box::new(|f| f[18] = 3), "x86-64"),
             (Box::new(|f| f[16] = 3), "static executable"),
             (Box::new(|f| f[64 + 4] = 7), "W^X"),
-            (Box::new(|f| f[64 + 32..64 + 40].copy_from_slice(&0x3000u64.to_le_bytes())), "exceeds memory size"),
-            (Box::new(|f| f[64 + 8..64 + 16].copy_from_slice(&0x10000u64.to_le_bytes())), "outside the file"),
-            (Box::new(|f| f[64 + 16..64 + 24].copy_from_slice(&0xFFFF_8000_0000_1000u64.to_le_bytes())), "not in user space"),
-            (Box::new(|f| f[24..32].copy_from_slice(&0x900000u64.to_le_bytes())), "entry point"),
-            (Box::new(|f| f[32..40].copy_from_slice(&0xFFFF_FFFFu64.to_le_bytes())), "program headers"),
+            (
+                Box::new(|f| f[64 + 32..64 + 40].copy_from_slice(&0x3000u64.to_le_bytes())),
+                "exceeds memory size",
+            ),
+            (
+                Box::new(|f| f[64 + 8..64 + 16].copy_from_slice(&0x10000u64.to_le_bytes())),
+                "outside the file",
+            ),
+            (
+                Box::new(|f| f[64 + 16..64 + 24].copy_from_slice(&0xFFFF_8000_0000_1000u64.to_le_bytes())),
+                "not in user space",
+            ),
+            (
+                Box::new(|f| f[24..32].copy_from_slice(&0x900000u64.to_le_bytes())),
+                "entry point",
+            ),
+            (
+                Box::new(|f| f[32..40].copy_from_slice(&0xFFFF_FFFFu64.to_le_bytes())),
+                "program headers",
+            ),
             (Box::new(|f| f.truncate(40)), "ELF"),
         ];
         for (mutate, expect) in cases {

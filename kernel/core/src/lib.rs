@@ -24,7 +24,8 @@ pub trait PhysRead {
         self.read(paddr, 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     fn u32_at(&self, paddr: u64) -> Option<u32> {
-        self.read(paddr, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.read(paddr, 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn u64_at(&self, paddr: u64) -> Option<u64> {
         self.read(paddr, 8).map(|b| {

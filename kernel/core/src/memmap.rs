@@ -59,7 +59,10 @@ pub fn free_ranges(memory: &[MemRegion], reserved: &[Range]) -> Vec<Range> {
                 continue;
             }
             if rs > r.start {
-                next.push(Range { start: r.start, end: rs });
+                next.push(Range {
+                    start: r.start,
+                    end: rs,
+                });
             }
             if re < r.end {
                 next.push(Range { start: re, end: r.end });
@@ -72,7 +75,12 @@ pub fn free_ranges(memory: &[MemRegion], reserved: &[Range]) -> Vec<Range> {
 
 /// The highest address of any RAM region (usable or not), for sizing the direct map.
 pub fn top_of_ram(memory: &[MemRegion]) -> u64 {
-    memory.iter().filter(|r| r.kind == MEM_USABLE).map(|r| r.base.saturating_add(r.len)).max().unwrap_or(0)
+    memory
+        .iter()
+        .filter(|r| r.kind == MEM_USABLE)
+        .map(|r| r.base.saturating_add(r.len))
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -81,14 +89,50 @@ mod tests {
     use proptest::prelude::*;
 
     fn usable(base: u64, len: u64) -> MemRegion {
-        MemRegion { base, len, kind: MEM_USABLE }
+        MemRegion {
+            base,
+            len,
+            kind: MEM_USABLE,
+        }
     }
 
     #[test]
     fn subtracts_reserved_and_low_memory() {
-        let mem = [usable(0, 0x9fc00), usable(0x100000, 0x7f00000), MemRegion { base: 0xfeff0000, len: 0x10000, kind: 2 }];
-        let r = free_ranges(&mem, &[Range { start: 0x100000, end: 0x180123 }, Range { start: 0x400000, end: 0x500000 }]);
-        assert_eq!(r, vec![Range { start: 0x181000, end: 0x400000 }, Range { start: 0x500000, end: 0x8000000 }]);
+        let mem = [
+            usable(0, 0x9fc00),
+            usable(0x100000, 0x7f00000),
+            MemRegion {
+                base: 0xfeff0000,
+                len: 0x10000,
+                kind: 2,
+            },
+        ];
+        let r = free_ranges(
+            &mem,
+            &[
+                Range {
+                    start: 0x100000,
+                    end: 0x180123,
+                },
+                Range {
+                    start: 0x400000,
+                    end: 0x500000,
+                },
+            ],
+        );
+        assert_eq!(
+            r,
+            vec![
+                Range {
+                    start: 0x181000,
+                    end: 0x400000
+                },
+                Range {
+                    start: 0x500000,
+                    end: 0x8000000
+                }
+            ]
+        );
     }
 
     proptest! {

@@ -22,8 +22,14 @@ struct Frames {
     total: u64,
 }
 
-static FRAMES: Mutex<Frames> =
-    Mutex::new(Frames { ranges: [Range { start: 0, end: 0 }; MAX_RANGES], count: 0, current: 0, free_head: 0, free: 0, total: 0 });
+static FRAMES: Mutex<Frames> = Mutex::new(Frames {
+    ranges: [Range { start: 0, end: 0 }; MAX_RANGES],
+    count: 0,
+    current: 0,
+    free_head: 0,
+    free: 0,
+    total: 0,
+});
 
 /// Hands the allocator its ranges (sorted, page aligned). Ranges past `MAX_RANGES` are ignored
 /// and reported.
@@ -31,7 +37,11 @@ pub fn init(ranges: &[Range]) {
     let mut f = FRAMES.lock();
     for r in ranges {
         if f.count == MAX_RANGES {
-            crate::kwarn!("frame allocator: more than {MAX_RANGES} ranges; ignoring {:#x}..{:#x}", r.start, r.end);
+            crate::kwarn!(
+                "frame allocator: more than {MAX_RANGES} ranges; ignoring {:#x}..{:#x}",
+                r.start,
+                r.end
+            );
             continue;
         }
         let i = f.count;
@@ -40,21 +50,6 @@ pub fn init(ranges: &[Range]) {
         f.free += r.len() / PAGE;
     }
     f.total = f.free;
-}
-
-/// Takes `pages` physically contiguous frames from the bump ranges (for the heap at boot).
-pub fn alloc_contiguous(pages: u64) -> Option<u64> {
-    let mut f = FRAMES.lock();
-    let bytes = pages * PAGE;
-    for i in f.current..f.count {
-        if f.ranges[i].len() >= bytes {
-            let pa = f.ranges[i].start;
-            f.ranges[i].start += bytes;
-            f.free -= pages;
-            return Some(pa);
-        }
-    }
-    None
 }
 
 /// One zeroed frame, or `None` when memory is exhausted.

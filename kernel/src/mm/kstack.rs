@@ -14,8 +14,6 @@ static NEXT: Mutex<u64> = Mutex::new(KSTACK_AREA);
 
 #[derive(Clone, Copy, Debug)]
 pub struct KStack {
-    /// Lowest mapped address.
-    pub bottom: u64,
     /// One past the highest address: the initial stack pointer.
     pub top: u64,
 }
@@ -36,11 +34,20 @@ pub fn alloc(size: usize) -> Option<KStack> {
         let f = PhysFrame::containing_address(PhysAddr::new(pa));
         // SAFETY: the page lies in the kernel-stack area, which only this allocator hands out,
         // and each address is handed out once, so no existing mapping or reference aliases it.
-        let r = unsafe { kpt.map_to(page, f, F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL, &mut frame::Global) };
+        let r = unsafe {
+            kpt.map_to(
+                page,
+                f,
+                F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL,
+                &mut frame::Global,
+            )
+        };
         match r {
             Ok(flush) => flush.flush(),
             Err(_) => return None,
         }
     }
-    Some(KStack { bottom, top: bottom + pages * PAGE })
+    Some(KStack {
+        top: bottom + pages * PAGE,
+    })
 }

@@ -28,7 +28,12 @@ fn sym(s: *const u8) -> u64 {
 
 /// Kernel image bounds: (start, text end, rodata end, end) as virtual addresses.
 pub fn image_bounds() -> (u64, u64, u64, u64) {
-    (sym(&raw const __kernel_start), sym(&raw const __text_end), sym(&raw const __rodata_end), sym(&raw const __kernel_end))
+    (
+        sym(&raw const __kernel_start),
+        sym(&raw const __text_end),
+        sym(&raw const __rodata_end),
+        sym(&raw const __kernel_end),
+    )
 }
 
 /// Physical range the kernel image occupies.
@@ -81,7 +86,9 @@ pub fn kernel_pml4() -> u64 {
 
 /// Builds the kernel's page tables and switches to them. `ram_top` is the end of RAM.
 pub fn init(ram_top: u64, mmio: &[u64]) {
-    let Some(pml4) = frame::alloc() else { panic!("no memory for the kernel page table") };
+    let Some(pml4) = frame::alloc() else {
+        panic!("no memory for the kernel page table")
+    };
     // SAFETY: the frame is new and zeroed, and nothing else uses it yet; the boot tables map
     // the first 4 GiB at PHYS_OFFSET, where the allocator's frames lie this early.
     let mut t = unsafe { table_at(pml4) };
@@ -130,7 +137,9 @@ pub fn init(ram_top: u64, mmio: &[u64]) {
     let l4 = t.level_4_table_mut();
     for i in 256..512 {
         if l4[i].is_unused() {
-            let Some(f) = frame::alloc() else { panic!("no memory for kernel page tables") };
+            let Some(f) = frame::alloc() else {
+                panic!("no memory for kernel page tables")
+            };
             l4[i].set_addr(PhysAddr::new(f), F::PRESENT | F::WRITABLE);
         }
     }

@@ -21,13 +21,20 @@ impl CNode {
     /// A copy of the capability in `slot`, or INVALID_CAP if it is empty or out of range.
     pub fn get(&self, slot: u64) -> Result<Capability, Status> {
         let slots = self.slots.lock();
-        usize::try_from(slot).ok().and_then(|s| slots.get(s)).and_then(|c| c.clone()).ok_or(Status::INVALID_CAP)
+        usize::try_from(slot)
+            .ok()
+            .and_then(|s| slots.get(s))
+            .and_then(|c| c.clone())
+            .ok_or(Status::INVALID_CAP)
     }
 
     /// Puts `cap` into the empty slot `slot`.
     pub fn set(&self, slot: u64, cap: Capability) -> Result<(), Status> {
         let mut slots = self.slots.lock();
-        let s = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).ok_or(Status::INVALID_CAP)?;
+        let s = usize::try_from(slot)
+            .ok()
+            .and_then(|s| slots.get_mut(s))
+            .ok_or(Status::INVALID_CAP)?;
         if s.is_some() {
             return Err(Status::SLOT_OCCUPIED);
         }
@@ -38,7 +45,12 @@ impl CNode {
     /// Puts `cap` into the first free slot (slot 0 stays empty so that 0 is never a valid handle).
     pub fn insert(&self, cap: Capability) -> Result<u64, Status> {
         let mut slots = self.slots.lock();
-        let (i, s) = slots.iter_mut().enumerate().skip(1).find(|(_, s)| s.is_none()).ok_or(Status::NO_SLOT)?;
+        let (i, s) = slots
+            .iter_mut()
+            .enumerate()
+            .skip(1)
+            .find(|(_, s)| s.is_none())
+            .ok_or(Status::NO_SLOT)?;
         *s = Some(cap);
         Ok(i as u64)
     }

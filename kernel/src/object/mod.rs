@@ -12,6 +12,10 @@ use crate::abi::ObjectType;
 
 /// A reference to a kernel object; the object lives while any capability or the kernel holds it.
 #[derive(Clone)]
+#[allow(
+    dead_code,
+    reason = "the object syscalls that read these come with the capabilities work"
+)]
 pub enum Object {
     CNode(Arc<cnode::CNode>),
     Tcb(Arc<tcb::Tcb>),
@@ -40,6 +44,10 @@ pub struct Capability {
 
 impl Capability {
     pub fn new(object: Object, rights: Rights) -> Self {
-        Capability { object, rights, badge: 0 }
+        Capability {
+            object,
+            rights,
+            badge: 0,
+        }
     }
 }

@@ -7,7 +7,7 @@ use x86_64::structures::paging::{Mapper, Page, PageTableFlags as F, PhysFrame, S
 use x86_64::{PhysAddr, VirtAddr};
 
 use crate::abi::types::Status;
-use crate::mm::{frame, paging, phys_to_virt, PAGE};
+use crate::mm::{frame, paging, phys_to_virt};
 
 pub struct VSpace {
     pml4: u64,
@@ -33,7 +33,10 @@ impl VSpace {
             // is exclusively ours, and the kernel's upper entries never change after boot.
             unsafe { new.add(i).write(kernel.add(i).read()) };
         }
-        Ok(VSpace { pml4, owned: Mutex::new(BTreeMap::new()) })
+        Ok(VSpace {
+            pml4,
+            owned: Mutex::new(BTreeMap::new()),
+        })
     }
 
     pub fn pml4(&self) -> u64 {
@@ -110,5 +113,3 @@ impl Drop for VSpace {
         self.teardown();
     }
 }
-
-pub const PAGE_SIZE: u64 = PAGE;

@@ -13,7 +13,9 @@ fn main() -> u64 {
     let cpu = anvil::Tcb::current_cpu().unwrap_or(u32::MAX);
     println!("init: running on cpu {cpu}");
     match boot::debug().stats() {
-        Ok((frames, heap)) => println!("init: kernel reports {frames} free frames, {heap} heap bytes used"),
+        Ok((frames, heap)) => {
+            println!("init: kernel reports {frames} free frames, {heap} heap bytes used")
+        }
         Err(e) => println!("init: Debug.stats failed: {e:?}"),
     }
     // A slot that holds nothing must be refused with the documented status.

@@ -61,10 +61,26 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub fn boot(s: &Scenario) -> Outcome {
     let dir = build_dir();
     let kernel = dir.join("kernel.elf");
-    assert!(kernel.exists(), "{} is missing: run `./run.sh build` first (./run.sh test does)", kernel.display());
+    assert!(
+        kernel.exists(),
+        "{} is missing: run `./run.sh build` first (./run.sh test does)",
+        kernel.display()
+    );
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-machine", "q35", "-cpu", "max", "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"])
+        .args([
+            "-machine",
+            "q35",
+            "-cpu",
+            "max",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+        ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .args(["-smp", &s.cpus.to_string(), "-m", s.mem, "-append", s.append])
         .arg("-kernel")
@@ -127,7 +143,12 @@ pub fn boot(s: &Scenario) -> Outcome {
         log.push_str("\n--- qemu stderr ---\n");
         log.push_str(&err);
     }
-    Outcome { log, status, elapsed: start.elapsed(), to_init }
+    Outcome {
+        log,
+        status,
+        elapsed: start.elapsed(),
+        to_init,
+    }
 }
 
 /// Boots and checks; panics with the whole log on any mismatch.
@@ -152,9 +173,18 @@ pub fn check(name: &str, s: &Scenario) -> Outcome {
         _ => {}
     }
     if !problems.is_empty() {
-        panic!("boot scenario `{name}` failed:\n  {}\n--- serial log ---\n{}", problems.join("\n  "), o.log);
+        panic!(
+            "boot scenario `{name}` failed:\n  {}\n--- serial log ---\n{}",
+            problems.join("\n  "),
+            o.log
+        );
     }
-    let init = o.to_init.map_or(String::from("-"), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3));
-    println!("boot `{name}`: ok in {:.0} ms (first user line after {init})", o.elapsed.as_secs_f64() * 1e3);
+    let init = o
+        .to_init
+        .map_or(String::from("-"), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3));
+    println!(
+        "boot `{name}`: ok in {:.0} ms (first user line after {init})",
+        o.elapsed.as_secs_f64() * 1e3
+    );
     o
 }

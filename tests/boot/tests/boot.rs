@@ -21,7 +21,14 @@ fn init_lines() -> &'static [&'static str] {
 
 #[test]
 fn normal_boot_reaches_init() {
-    let o = check("normal", &Scenario { initrd: "initrd.cpio", expect: init_lines(), ..Default::default() });
+    let o = check(
+        "normal",
+        &Scenario {
+            initrd: "initrd.cpio",
+            expect: init_lines(),
+            ..Default::default()
+        },
+    );
     if let Some(t) = o.to_init {
         println!("boot to init's first line: {:.0} ms under TCG", t.as_secs_f64() * 1e3);
     }
@@ -29,17 +36,38 @@ fn normal_boot_reaches_init() {
 
 #[test]
 fn boots_with_four_cpus() {
-    check("smp4", &Scenario { cpus: 4, expect: &["ACPI: 4 CPUs", "init: done"], ..Default::default() });
+    check(
+        "smp4",
+        &Scenario {
+            cpus: 4,
+            expect: &["ACPI: 4 CPUs", "init: done"],
+            ..Default::default()
+        },
+    );
 }
 
 #[test]
 fn boots_with_128_mib() {
-    check("mem128", &Scenario { mem: "128M", expect: &["memory: 118 MiB usable RAM", "init: done"], ..Default::default() });
+    check(
+        "mem128",
+        &Scenario {
+            mem: "128M",
+            expect: &["memory: 118 MiB usable RAM", "init: done"],
+            ..Default::default()
+        },
+    );
 }
 
 #[test]
 fn boots_with_2_gib() {
-    check("mem2g", &Scenario { mem: "2G", expect: &["memory: 2038 MiB usable RAM", "init: done"], ..Default::default() });
+    check(
+        "mem2g",
+        &Scenario {
+            mem: "2G",
+            expect: &["memory: 2038 MiB usable RAM", "init: done"],
+            ..Default::default()
+        },
+    );
 }
 
 fn fault(name: &str, append: &str, report: &str) {
@@ -47,7 +75,13 @@ fn fault(name: &str, append: &str, report: &str) {
         name,
         &Scenario {
             append,
-            expect: &[&format!("user fault: process `{name}` thread 1: "), report, "thread stopped", "no runnable threads, idle", "memory:"],
+            expect: &[
+                &format!("user fault: process `{name}` thread 1: "),
+                report,
+                "thread stopped",
+                "no runnable threads, idle",
+                "memory:",
+            ],
             forbid: FATAL,
             ..Default::default()
         },
@@ -56,7 +90,11 @@ fn fault(name: &str, append: &str, report: &str) {
 
 #[test]
 fn user_page_fault_is_contained() {
-    fault("fault_pf", "exit_when_idle init=fault_pf", "page fault (#PF) at rip=0x4");
+    fault(
+        "fault_pf",
+        "exit_when_idle init=fault_pf",
+        "page fault (#PF) at rip=0x4",
+    );
 }
 
 #[test]
@@ -66,12 +104,20 @@ fn user_ud2_is_contained() {
 
 #[test]
 fn user_write_to_kernel_is_contained() {
-    fault("fault_kwrite", "exit_when_idle init=fault_kwrite", "accessing 0xffffffff80100000 (write to a protected page)");
+    fault(
+        "fault_kwrite",
+        "exit_when_idle init=fault_kwrite",
+        "accessing 0xffffffff80100000 (write to a protected page)",
+    );
 }
 
 #[test]
 fn user_jump_to_kernel_is_contained() {
-    fault("fault_kexec", "exit_when_idle init=fault_kexec", "rip=0xffffffff80100000 accessing 0xffffffff80100000 (instruction fetch)");
+    fault(
+        "fault_kexec",
+        "exit_when_idle init=fault_kexec",
+        "rip=0xffffffff80100000 accessing 0xffffffff80100000 (instruction fetch)",
+    );
 }
 
 #[test]
@@ -80,7 +126,10 @@ fn malformed_elf_is_rejected() {
         "bad_truncated",
         &Scenario {
             append: "exit_when_idle init=bad_truncated",
-            expect: &["cannot start init: `bad_truncated` is not a valid program: program headers lie outside the file", "idle"],
+            expect: &[
+                "cannot start init: `bad_truncated` is not a valid program: program headers lie outside the file",
+                "idle",
+            ],
             ..Default::default()
         },
     );
@@ -88,7 +137,10 @@ fn malformed_elf_is_rejected() {
         "bad_text",
         &Scenario {
             append: "exit_when_idle init=bad_text",
-            expect: &["cannot start init: `bad_text` is not a valid program: not an ELF file", "idle"],
+            expect: &[
+                "cannot start init: `bad_text` is not a valid program: not an ELF file",
+                "idle",
+            ],
             ..Default::default()
         },
     );
@@ -96,7 +148,14 @@ fn malformed_elf_is_rejected() {
 
 #[test]
 fn missing_init_is_reported() {
-    check("no_init", &Scenario { append: "exit_when_idle init=nonexistent", expect: &["initrd has no `nonexistent`"], ..Default::default() });
+    check(
+        "no_init",
+        &Scenario {
+            append: "exit_when_idle init=nonexistent",
+            expect: &["initrd has no `nonexistent`"],
+            ..Default::default()
+        },
+    );
 }
 
 #[test]
@@ -105,7 +164,11 @@ fn kernel_panic_fails_the_run_with_location() {
         "panic",
         &Scenario {
             append: "exit_when_idle ktest=panic",
-            expect: &["[fatal] KERNEL PANIC at src/main.rs:", "test panic requested on the command line", "kernel halted"],
+            expect: &[
+                "[fatal] KERNEL PANIC at src/main.rs:",
+                "test panic requested on the command line",
+                "kernel halted",
+            ],
             forbid: &[],
             exit: debug_exit(1),
             ..Default::default()
@@ -119,7 +182,14 @@ fn kernel_page_fault_is_reported_with_registers() {
         "kernel_pf",
         &Scenario {
             append: "exit_when_idle ktest=page_fault",
-            expect: &["[fatal] KERNEL page fault (#PF) (vector 14)", "cr2=0xffff9000dead0000", "rip=0xffffffff8", "rax=", "r15=", "kernel halted"],
+            expect: &[
+                "[fatal] KERNEL page fault (#PF) (vector 14)",
+                "cr2=0xffff9000dead0000",
+                "rip=0xffffffff8",
+                "rax=",
+                "r15=",
+                "kernel halted",
+            ],
             forbid: &[],
             exit: debug_exit(1),
             ..Default::default()
@@ -133,7 +203,11 @@ fn kernel_stack_overflow_hits_the_guard_page() {
         "stack_overflow",
         &Scenario {
             append: "exit_when_idle ktest=stack_overflow",
-            expect: &["[fatal] KERNEL double fault (#DF) (vector 8)", "guard page", "kernel halted"],
+            expect: &[
+                "[fatal] KERNEL double fault (#DF) (vector 8)",
+                "guard page",
+                "kernel halted",
+            ],
             forbid: &[],
             exit: debug_exit(1),
             ..Default::default()

@@ -237,6 +237,7 @@ pub mod every {
             Self { x: 0, y: 0 }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for Point {}
     const _: () = {
         assert!(core::mem::size_of:: < Point > () == 8);
@@ -271,6 +272,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for Record {}
     const _: () = {
         assert!(core::mem::size_of:: < Record > () == 48);

@@ -15,6 +15,7 @@ pub mod abi {
     #[inline(always)]
     pub fn syscall6(nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
         let (mut rax, mut r) = (nr, a);
+        // SAFETY: `syscall` only enters the kernel, which validates every argument and touches user memory through checked copies; pointers passed come from live references; rcx and r11 are declared clobbered.
         unsafe {
             core::arch::asm!(
                 "syscall", inout("rax") rax, inout("rdi") r[0], inout("rsi") r[1],
@@ -64,11 +65,13 @@ pub mod abi {
         /// Reads a plain-data value at the start of the data area.
         pub fn read<T: Pod>(&self) -> T {
             const { assert!(core::mem::size_of:: < T > () <= 256) };
+            // SAFETY: `T: Pod` makes every bit pattern valid, the const assertion keeps the read inside `data`, and `read_unaligned` needs no alignment.
             unsafe { core::ptr::read_unaligned(self.data.as_ptr().cast::<T>()) }
         }
         /// Writes a plain-data value at the start of the data area.
         pub fn write<T: Pod>(&mut self, v: &T) {
             const { assert!(core::mem::size_of:: < T > () <= 256) };
+            // SAFETY: the const assertion keeps the write inside `data`, which `&mut self` borrows exclusively.
             unsafe { core::ptr::write_unaligned(self.data.as_mut_ptr().cast::<T>(), *v) }
         }
     }
@@ -316,6 +319,7 @@ pub mod every {
             Self { x: 0, y: 0 }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for Point {}
     const _: () = {
         assert!(core::mem::size_of:: < Point > () == 8);
@@ -350,6 +354,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for Record {}
     const _: () = {
         assert!(core::mem::size_of:: < Record > () == 48);
@@ -512,6 +517,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StorePutRequest {}
     const _: () = {
         assert!(core::mem::size_of:: < StorePutRequest > () == 108);
@@ -533,6 +539,7 @@ pub mod every {
             Self { version: 0 }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StorePutResponse {}
     const _: () = {
         assert!(core::mem::size_of:: < StorePutResponse > () == 8);
@@ -599,6 +606,7 @@ pub mod every {
             Self { key_len: 0, key: [0; 32] }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreGetRequest {}
     const _: () = {
         assert!(core::mem::size_of:: < StoreGetRequest > () == 36);
@@ -623,6 +631,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreGetResponse {}
     const _: () = {
         assert!(core::mem::size_of:: < StoreGetResponse > () == 72);
@@ -691,6 +700,7 @@ pub mod every {
             Self {}
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreSwapRequest {}
     const _: () = {};
     /// Response of `Store.swap`.
@@ -703,6 +713,7 @@ pub mod every {
             Self {}
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreSwapResponse {}
     const _: () = {};
     /// Passes capabilities both ways; the first is moved.
@@ -757,6 +768,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreStatRequest {}
     const _: () = {
         assert!(core::mem::size_of:: < StoreStatRequest > () == 56);
@@ -777,6 +789,7 @@ pub mod every {
             }
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StoreStatResponse {}
     const _: () = {
         assert!(core::mem::size_of:: < StoreStatResponse > () == 48);
@@ -827,6 +840,7 @@ pub mod every {
             Self {}
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StorePingRequest {}
     const _: () = {};
     /// Response of `Store.ping`.
@@ -839,6 +853,7 @@ pub mod every {
             Self {}
         }
     }
+    // SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.
     unsafe impl super::abi::Pod for StorePingResponse {}
     const _: () = {};
     pub fn store_ping(

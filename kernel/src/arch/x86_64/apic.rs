@@ -1,4 +1,4 @@
-//! The local APIC in xAPIC mode (MMIO through the direct map): enable, timer, EOI, IPIs.
+//! The local APIC in xAPIC mode (MMIO through the direct map): enable, timer, EOI.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,8 +8,6 @@ pub const SPURIOUS_VECTOR: u8 = 0xFF;
 const REG_ID: u64 = 0x20;
 const REG_EOI: u64 = 0xB0;
 const REG_SVR: u64 = 0xF0;
-const REG_ICR_LOW: u64 = 0x300;
-const REG_ICR_HIGH: u64 = 0x310;
 const REG_LVT_TIMER: u64 = 0x320;
 const REG_TIMER_INIT: u64 = 0x380;
 const REG_TIMER_DIV: u64 = 0x3E0;
@@ -49,12 +47,6 @@ pub fn start_timer(count: u32) {
 
 pub fn eoi() {
     write(REG_EOI, 0);
-}
-
-/// Sends a fixed-vector IPI to the CPU with `apic_id`.
-pub fn send_ipi(apic_id: u32, vector: u8) {
-    write(REG_ICR_HIGH, apic_id << 24);
-    write(REG_ICR_LOW, u32::from(vector));
 }
 
 /// Remaps the legacy 8259 PICs above the exception vectors and masks every line. The firmware

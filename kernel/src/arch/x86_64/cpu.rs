@@ -11,14 +11,17 @@ pub struct Features {
 }
 
 fn cpuid(leaf: u32, sub: u32) -> core::arch::x86_64::CpuidResult {
-    // SAFETY: `cpuid` exists on every x86-64 CPU and only reads identification registers.
-    unsafe { core::arch::x86_64::__cpuid_count(leaf, sub) }
+    core::arch::x86_64::__cpuid_count(leaf, sub)
 }
 
 pub fn features() -> Features {
     let l7 = cpuid(7, 0);
     let ext = cpuid(0x8000_0001, 0);
-    Features { smep: l7.ebx & (1 << 7) != 0, smap: l7.ebx & (1 << 20) != 0, nx: ext.edx & (1 << 20) != 0 }
+    Features {
+        smep: l7.ebx & (1 << 7) != 0,
+        smap: l7.ebx & (1 << 20) != 0,
+        nx: ext.edx & (1 << 20) != 0,
+    }
 }
 
 /// Turns on the protections the CPU has: NX (already on from boot), write protection in ring 0,

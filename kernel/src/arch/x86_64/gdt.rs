@@ -33,22 +33,13 @@ pub struct PerCpu {
     tss: *mut TaskStateSegment,
 }
 
-/// Selectors in the order `syscall`/`sysret` require: kernel code, kernel data, then user data
-/// before user code.
-#[derive(Clone, Copy, Debug)]
-pub struct Selectors {
-    pub kernel_code: SegmentSelector,
-    pub kernel_data: SegmentSelector,
-    pub user_data: SegmentSelector,
-    pub user_code: SegmentSelector,
-    pub tss: SegmentSelector,
-}
-
 /// An interrupt stack with a guard page below it (in the kernel stack area).
 fn ist_stack() -> VirtAddr {
-    crate::mm::kstack::alloc(IST_STACK_SIZE).map(|s| VirtAddr::new(s.top)).unwrap_or_else(|| {
-        panic!("no memory for interrupt stacks");
-    })
+    crate::mm::kstack::alloc(IST_STACK_SIZE)
+        .map(|s| VirtAddr::new(s.top))
+        .unwrap_or_else(|| {
+            panic!("no memory for interrupt stacks");
+        })
 }
 
 /// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.
@@ -79,11 +70,15 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64) -> &'static PerCpu {
         ES::set_reg(SegmentSelector(0));
         load_tss(tss_sel);
     }
-    let sel = Selectors { kernel_code, kernel_data, user_data, user_code, tss: tss_sel };
-    SELECTORS.call_once(|| sel);
 
-    let percpu: &'static mut PerCpu =
-        Box::leak(Box::new(PerCpu { self_ptr: 0, kernel_rsp: boot_rsp, user_rsp: 0, index, apic_id, tss: tss_ptr }));
+    let percpu: &'static mut PerCpu = Box::leak(Box::new(PerCpu {
+        self_ptr: 0,
+        kernel_rsp: boot_rsp,
+        user_rsp: 0,
+        index,
+        apic_id,
+        tss: tss_ptr,
+    }));
     percpu.self_ptr = percpu as *mut PerCpu as u64;
     GsBase::write(VirtAddr::new(percpu.self_ptr));
     KernelGsBase::write(VirtAddr::new(0));
@@ -96,14 +91,6 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64) -> &'static PerCpu {
     // Interrupts stay off in the kernel, and the direction and trap flags are cleared.
     SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
     percpu
-}
-
-pub static SELECTORS: spin::Once<Selectors> = spin::Once::new();
-
-/// The selectors of the user segments, with RPL 3, as pushed for `iretq`.
-pub fn user_selectors() -> (u64, u64) {
-    let s = SELECTORS.get().copied();
-    s.map_or((0, 0), |s| (u64::from(s.user_code.0), u64::from(s.user_data.0)))
 }
 
 /// This CPU's per-CPU block.

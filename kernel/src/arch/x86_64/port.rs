@@ -1,4 +1,4 @@
-//! Port I/O: the serial console, QEMU's exit device, and user I/O-port capabilities.
+//! Port I/O: the serial console and QEMU's exit device.
 
 use x86_64::instructions::port::Port;
 
@@ -13,26 +13,6 @@ pub fn outb(port: u16, value: u8) {
 pub fn inb(port: u16) -> u8 {
     // SAFETY: as for `outb`; reading a port does not touch memory.
     unsafe { Port::<u8>::new(port).read() }
-}
-
-pub fn outw(port: u16, value: u16) {
-    // SAFETY: as for `outb`.
-    unsafe { Port::<u16>::new(port).write(value) }
-}
-
-pub fn inw(port: u16) -> u16 {
-    // SAFETY: as for `inb`.
-    unsafe { Port::<u16>::new(port).read() }
-}
-
-pub fn outl(port: u16, value: u32) {
-    // SAFETY: as for `outb`.
-    unsafe { Port::<u32>::new(port).write(value) }
-}
-
-pub fn inl(port: u16) -> u32 {
-    // SAFETY: as for `inb`.
-    unsafe { Port::<u32>::new(port).read() }
 }
 
 /// Ends the QEMU run through the `isa-debug-exit` device at 0xf4: QEMU exits with

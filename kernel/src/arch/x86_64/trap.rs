@@ -11,7 +11,7 @@ use x86_64::VirtAddr;
 use super::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
 
 /// Registers saved on entry, in stack order (lowest address first). `vector` is the
-/// interrupt vector, or `SYSCALL_VECTOR` for a `syscall`.
+/// interrupt vector, or 0x100 for a `syscall`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
 pub struct TrapFrame {
@@ -39,18 +39,24 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-pub const SYSCALL_VECTOR: u64 = 0x100;
 const USER_CS: u64 = 0x23;
 const USER_SS: u64 = 0x1b;
 
 impl TrapFrame {
-    pub fn from_user(&self) -> bool {
+    pub fn is_user(&self) -> bool {
         self.cs & 3 == 3
     }
 
     /// A frame that enters user mode at `rip` with stack `rsp` and interrupts enabled.
     pub fn new_user(rip: u64, rsp: u64) -> TrapFrame {
-        TrapFrame { rip, rsp, cs: USER_CS, ss: USER_SS, rflags: 0x202, ..Default::default() }
+        TrapFrame {
+            rip,
+            rsp,
+            cs: USER_CS,
+            ss: USER_SS,
+            rflags: 0x202,
+            ..Default::default()
+        }
     }
 
     /// The six syscall argument registers, in ABI order.
@@ -71,11 +77,31 @@ impl TrapFrame {
 
 impl fmt::Display for TrapFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "  rip={:#018x} cs={:#x} rflags={:#x} rsp={:#018x} ss={:#x}", self.rip, self.cs, self.rflags, self.rsp, self.ss)?;
-        writeln!(f, "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", self.rax, self.rbx, self.rcx, self.rdx)?;
-        writeln!(f, "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", self.rsi, self.rdi, self.rbp, self.r8)?;
-        writeln!(f, "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", self.r9, self.r10, self.r11, self.r12)?;
-        write!(f, "  r13={:#018x} r14={:#018x} r15={:#018x}", self.r13, self.r14, self.r15)
+        writeln!(
+            f,
+            "  rip={:#018x} cs={:#x} rflags={:#x} rsp={:#018x} ss={:#x}",
+            self.rip, self.cs, self.rflags, self.rsp, self.ss
+        )?;
+        writeln!(
+            f,
+            "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}",
+            self.rax, self.rbx, self.rcx, self.rdx
+        )?;
+        writeln!(
+            f,
+            "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}",
+            self.rsi, self.rdi, self.rbp, self.r8
+        )?;
+        writeln!(
+            f,
+            "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
+            self.r9, self.r10, self.r11, self.r12
+        )?;
+        write!(
+            f,
+            "  r13={:#018x} r14={:#018x} r15={:#018x}",
+            self.r13, self.r14, self.r15
+        )
     }
 }
 
@@ -224,15 +250,13 @@ extern "C" fn anvil_syscall(frame: &mut TrapFrame) {
 }
 
 pub fn syscall_entry_addr() -> u64 {
-    // SAFETY: only the label's address is taken.
-    unsafe { &raw const anvil_syscall_entry as u64 }
+    &raw const anvil_syscall_entry as u64
 }
 
 /// Loads the IDT: every vector goes to its stub; double fault, NMI and machine check run on
 /// their own interrupt stacks so that they work even when the kernel stack is gone.
 pub fn init_idt() {
-    // SAFETY: only the label's address is taken.
-    let base = unsafe { &raw const anvil_isr_base as u64 };
+    let base = &raw const anvil_isr_base as u64;
     let addr = |v: u64| VirtAddr::new(base + 16 * v);
     let idt: &'static mut InterruptDescriptorTable = Box::leak(Box::new(InterruptDescriptorTable::new()));
     macro_rules! set {
@@ -245,18 +269,38 @@ pub fn init_idt() {
         };
     }
     set!(
-        divide_error = 0, debug = 1, breakpoint = 3, overflow = 4, bound_range_exceeded = 5,
-        invalid_opcode = 6, device_not_available = 7, invalid_tss = 10, segment_not_present = 11,
-        stack_segment_fault = 12, general_protection_fault = 13, page_fault = 14,
-        x87_floating_point = 16, alignment_check = 17, simd_floating_point = 19, virtualization = 20,
-        cp_protection_exception = 21, hv_injection_exception = 28, vmm_communication_exception = 29,
+        divide_error = 0,
+        debug = 1,
+        breakpoint = 3,
+        overflow = 4,
+        bound_range_exceeded = 5,
+        invalid_opcode = 6,
+        device_not_available = 7,
+        invalid_tss = 10,
+        segment_not_present = 11,
+        stack_segment_fault = 12,
+        general_protection_fault = 13,
+        page_fault = 14,
+        x87_floating_point = 16,
+        alignment_check = 17,
+        simd_floating_point = 19,
+        virtualization = 20,
+        cp_protection_exception = 21,
+        hv_injection_exception = 28,
+        vmm_communication_exception = 29,
         security_exception = 30,
     );
     // SAFETY: as above; the IST indexes name stacks that `gdt::init_cpu` installed.
     unsafe {
-        idt.double_fault.set_handler_addr(addr(8)).set_stack_index(IST_DOUBLE_FAULT - 1);
-        idt.non_maskable_interrupt.set_handler_addr(addr(2)).set_stack_index(IST_NMI - 1);
-        idt.machine_check.set_handler_addr(addr(18)).set_stack_index(IST_MACHINE_CHECK - 1);
+        idt.double_fault
+            .set_handler_addr(addr(8))
+            .set_stack_index(IST_DOUBLE_FAULT - 1);
+        idt.non_maskable_interrupt
+            .set_handler_addr(addr(2))
+            .set_stack_index(IST_NMI - 1);
+        idt.machine_check
+            .set_handler_addr(addr(18))
+            .set_stack_index(IST_MACHINE_CHECK - 1);
     }
     for v in 32u8..=255 {
         // SAFETY: as above, for the interrupt vectors.
@@ -267,13 +311,6 @@ pub fn init_idt() {
 }
 
 static IDT: spin::Once<&'static InterruptDescriptorTable> = spin::Once::new();
-
-/// Loads the already built IDT on another CPU.
-pub fn load_idt() {
-    if let Some(idt) = IDT.get() {
-        idt.load();
-    }
-}
 
 /// Enters user mode (or resumes any frame) from `frame`, which must live on the current
 /// thread's kernel stack at its top, where the next trap will save registers again.

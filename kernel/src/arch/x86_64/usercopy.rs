@@ -49,8 +49,10 @@ extern "C" {
 
 /// Where a fault inside the copy may resume: `Some(fixup)` if `rip` is the copy instruction.
 pub fn fixup_for(rip: u64) -> Option<u64> {
-    // SAFETY: only the addresses of the two labels are taken; nothing is read through them.
-    let (insn, fix) = unsafe { (&raw const anvil_usercopy_insn as u64, &raw const anvil_usercopy_fixup as u64) };
+    let (insn, fix) = (
+        &raw const anvil_usercopy_insn as u64,
+        &raw const anvil_usercopy_fixup as u64,
+    );
     (rip == insn).then_some(fix)
 }
 
