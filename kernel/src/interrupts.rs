@@ -14,6 +14,7 @@ pub fn trap(frame: &mut TrapFrame) {
         v if v == u64::from(apic::TIMER_VECTOR) => {
             TICKS.fetch_add(1, Ordering::Relaxed);
             apic::eoi();
+            crate::sched::tick(frame);
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
         v if v >= 32 => apic::eoi(),

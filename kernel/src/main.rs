@@ -26,6 +26,13 @@ use arch::x86_64::{apic, cpu, gdt, trap};
 /// With `exit_when_idle` on the command line, QEMU exits when no thread is left (tests).
 pub static EXIT_WHEN_IDLE: AtomicBool = AtomicBool::new(false);
 
+static CPUS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+
+/// Number of CPUs the kernel runs on.
+pub fn cpu_count() -> u32 {
+    CPUS.load(Ordering::Relaxed)
+}
+
 /// Logs free frames and heap use, for leak checks by the test harness.
 pub fn report_memory() {
     let (free, total) = mm::frame::stats();
@@ -160,7 +167,8 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         t.id,
         cycles / 1_000_000
     );
-    sched::run(t)
+    sched::enqueue(t);
+    sched::run()
 }
 
 extern "C" {

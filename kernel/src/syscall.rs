@@ -5,11 +5,19 @@
 
 use alloc::sync::Arc;
 
-use crate::abi::types::{Rights, Status};
+use crate::abi::types::{MapFlags, Regs, Rights, Status};
 use crate::abi::{Kernel, ObjectType, Pod};
 use crate::arch::x86_64::trap::TrapFrame;
-use crate::object::tcb::Tcb;
-use crate::object::{Capability, Object};
+use crate::mm::PAGE;
+use crate::object::cnode::{self, CNode, CAPS};
+use crate::object::endpoint::Endpoint;
+use crate::object::ioport::IoPort;
+use crate::object::irq::{Irq, IRQ_LINES};
+use crate::object::quota::cost;
+use crate::object::tcb::{State, Tcb, ANY_CPU, MAX_PRIORITY};
+use crate::object::vmo::Vmo;
+use crate::object::vspace::{Access, VSpace};
+use crate::object::{expect_obj, Capability, Object};
 use crate::sched;
 use crate::uaccess::UserSlice;
 
@@ -17,6 +25,8 @@ use crate::uaccess::UserSlice;
 enum After {
     Return,
     Exit(u64),
+    Yield,
+    SuspendSelf,
     Shutdown(u8),
 }
 
@@ -31,28 +41,58 @@ pub fn entry(frame: &mut TrapFrame) {
         crate::kerr!("syscall with no current thread");
         crate::arch::x86_64::cpu::halt_forever();
     };
-    let mut ctx = Ctx {
-        thread: &thread,
-        after: After::Return,
-    };
+    let mut ctx = Ctx { thread: &thread, after: After::Return };
     let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
     frame.set_syscall_result(status, results);
-    match ctx.after {
+    let after = core::mem::replace(&mut ctx.after, After::Return);
+    let name = thread.name.clone();
+    let id = thread.id;
+    drop(thread);
+    match after {
         After::Return => {}
+        After::Yield => sched::yield_now(),
+        After::SuspendSelf => sched::suspend_current(),
         After::Exit(code) => {
-            crate::kinfo!("thread {} ({}) exited with code {code}", thread.id, thread.name);
-            drop(thread);
+            crate::kinfo!("thread {id} ({name}) exited with code {code}");
             sched::exit_current();
         }
         After::Shutdown(code) => {
-            crate::kinfo!("shutdown requested by {} with code {code}", thread.name);
+            crate::kinfo!("shutdown requested by {name} with code {code}");
+            crate::report_memory();
             crate::arch::x86_64::port::qemu_exit(code);
         }
     }
 }
 
-fn unsupported<T>() -> Result<T, Status> {
-    Err(Status::NOT_SUPPORTED)
+fn user_access(flags: MapFlags) -> Result<Access, Status> {
+    let write = flags.contains(MapFlags::W);
+    let exec = flags.contains(MapFlags::X);
+    if write && exec {
+        return Err(Status::INVALID_ARGS); // W^X
+    }
+    Ok(Access { write, exec })
+}
+
+/// A page-aligned, non-empty user range.
+fn user_pages(va: u64, len: u64) -> Result<(), Status> {
+    if len == 0 || va % PAGE != 0 || len % PAGE != 0 || !anvil_kcore::uaccess::user_range(va, len) {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(())
+}
+
+fn cn(cap: &Capability) -> Result<Arc<CNode>, Status> {
+    expect_obj!(cap, CNode)
+}
+
+impl Ctx<'_> {
+    fn own_cnode(&self) -> Result<Arc<CNode>, Status> {
+        self.thread.cnode().ok_or(Status::INVALID_CAP)
+    }
+
+    fn new_cap(&self, object: Object) -> Capability {
+        Capability::new(object, Rights::ALL)
+    }
 }
 
 impl Kernel for Ctx<'_> {
@@ -61,8 +101,7 @@ impl Kernel for Ctx<'_> {
     type NewCap = Capability;
 
     fn lookup(&mut self, slot: u64, object: Option<ObjectType>, rights: Rights) -> Result<Capability, Status> {
-        let cnode = self.thread.cnode().ok_or(Status::INVALID_CAP)?;
-        let cap = cnode.get(slot)?;
+        let cap = self.own_cnode()?.get(slot)?;
         if object.is_some_and(|t| t != cap.object.object_type()) {
             return Err(Status::WRONG_TYPE);
         }
@@ -81,156 +120,295 @@ impl Kernel for Ctx<'_> {
     }
 
     fn install(&mut self, cap: Capability) -> Result<u64, Status> {
-        self.thread.cnode().ok_or(Status::INVALID_CAP)?.insert(cap)
+        self.own_cnode()?.insert(cap)
     }
 
-    fn quota_split(&mut self, _parent: Capability, _bytes: u64) -> Result<Capability, Status> {
-        unsupported()
+    fn quota_split(&mut self, parent: Capability, bytes: u64) -> Result<Capability, Status> {
+        let q = expect_obj!(parent, Quota)?;
+        Ok(self.new_cap(Object::Quota(q.split(bytes)?)))
     }
-    fn quota_info(&mut self, _quota: Capability) -> Result<(u64, u64), Status> {
-        unsupported()
+
+    fn quota_info(&mut self, quota: Capability) -> Result<(u64, u64), Status> {
+        Ok(expect_obj!(quota, Quota)?.info())
     }
-    fn cnode_create(&mut self, _quota: Capability, _slots: u32) -> Result<Capability, Status> {
-        unsupported()
+
+    fn cnode_create(&mut self, quota: Capability, slots: u32) -> Result<Capability, Status> {
+        if slots == 0 || slots > 4096 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let q = expect_obj!(quota, Quota)?;
+        let charge = q.charge(cost::CNODE_BASE + cost::CNODE_SLOT * u64::from(slots))?;
+        Ok(self.new_cap(Object::CNode(Arc::new(CNode::new(slots as usize, Some(charge))))))
     }
-    fn cap_copy(&mut self, _src: Capability, _s: u64, _dst: Capability, _d: u64, _r: Rights) -> Result<(), Status> {
-        unsupported()
+
+    fn cap_copy(&mut self, src: Capability, s: u64, dst: Capability, d: u64, rights: Rights) -> Result<(), Status> {
+        let (src, dst) = (cn(&src)?, cn(&dst)?);
+        let mut caps = CAPS.lock();
+        let n = caps.get(src.id, s).map_err(cnode::status)?;
+        if !Rights(n.rights).contains(Rights::GRANT) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        caps.derive(src.id, s, dst.id, d, rights.0, None).map_err(cnode::status)
     }
-    fn cap_mint(
-        &mut self,
-        _src: Capability,
-        _s: u64,
-        _dst: Capability,
-        _d: u64,
-        _r: Rights,
-        _b: u64,
-    ) -> Result<(), Status> {
-        unsupported()
+
+    fn cap_mint(&mut self, src: Capability, s: u64, dst: Capability, d: u64, rights: Rights, badge: u64) -> Result<(), Status> {
+        let (src, dst) = (cn(&src)?, cn(&dst)?);
+        let mut caps = CAPS.lock();
+        let n = caps.get(src.id, s).map_err(cnode::status)?;
+        if !Rights(n.rights).contains(Rights::GRANT) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if badge == 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        caps.derive(src.id, s, dst.id, d, rights.0, Some(badge)).map_err(cnode::status)
     }
-    fn cap_transfer(&mut self, _src: Capability, _s: u64, _dst: Capability, _d: u64) -> Result<(), Status> {
-        unsupported()
+
+    fn cap_transfer(&mut self, src: Capability, s: u64, dst: Capability, d: u64) -> Result<(), Status> {
+        let (src, dst) = (cn(&src)?, cn(&dst)?);
+        let mut caps = CAPS.lock();
+        let n = caps.get(src.id, s).map_err(cnode::status)?;
+        if src.id != dst.id && !Rights(n.rights).contains(Rights::GRANT) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        caps.transfer(src.id, s, dst.id, d).map_err(cnode::status)
     }
-    fn cap_delete(&mut self, _cnode: Capability, _slot: u64) -> Result<(), Status> {
-        unsupported()
+
+    fn cap_delete(&mut self, cnode: Capability, slot: u64) -> Result<(), Status> {
+        let c = cn(&cnode)?;
+        let obj = CAPS.lock().delete(c.id, slot).map_err(cnode::status)?;
+        drop(obj);
+        Ok(())
     }
-    fn cap_revoke(&mut self, _cnode: Capability, _slot: u64) -> Result<(), Status> {
-        unsupported()
+
+    fn cap_revoke(&mut self, cnode: Capability, slot: u64) -> Result<(), Status> {
+        let c = cn(&cnode)?;
+        let objs = CAPS.lock().revoke(c.id, slot).map_err(cnode::status)?;
+        cnode::release(objs);
+        Ok(())
     }
+
     fn cap_identify(&mut self, cnode: Capability, slot: u64) -> Result<(u32, Rights, u64), Status> {
-        let Object::CNode(cn) = cnode.object else {
-            return Err(Status::WRONG_TYPE);
-        };
-        let cap = cn.get(slot)?;
+        let cap = cn(&cnode)?.get(slot)?;
         Ok((cap.object.object_type() as u32, cap.rights, cap.badge))
     }
-    fn tcb_create(&mut self, _quota: Capability) -> Result<Capability, Status> {
-        unsupported()
+
+    fn tcb_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+        let charge = expect_obj!(quota, Quota)?.charge(cost::TCB)?;
+        let name = self.thread.name.as_str();
+        Ok(self.new_cap(Object::Tcb(Tcb::new(name, Some(charge))?)))
     }
-    fn tcb_configure(
-        &mut self,
-        _t: Capability,
-        _v: Capability,
-        _c: Capability,
-        _ipc: u64,
-        _prio: u8,
-    ) -> Result<(), Status> {
-        unsupported()
+
+    fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
+        let (t, v, c) = (expect_obj!(t, Tcb)?, expect_obj!(v, VSpace)?, expect_obj!(c, CNode)?);
+        if prio > MAX_PRIORITY || (ipc != 0 && (ipc % PAGE != 0 || !anvil_kcore::uaccess::user_range(ipc, PAGE))) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut i = t.inner.lock();
+        if i.state != State::Inactive {
+            return Err(Status::BAD_STATE);
+        }
+        i.vspace = Some(v);
+        i.cnode = Some(c);
+        i.ipc_buffer = ipc;
+        i.priority = prio;
+        Ok(())
     }
-    fn tcb_set_regs(&mut self, _t: Capability, _regs: crate::abi::types::Regs) -> Result<(), Status> {
-        unsupported()
+
+    fn tcb_set_regs(&mut self, t: Capability, regs: Regs) -> Result<(), Status> {
+        let t = expect_obj!(t, Tcb)?;
+        if !anvil_kcore::uaccess::user_range(regs.rip, 1) || !anvil_kcore::uaccess::user_range(regs.rsp.saturating_sub(8), 8) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut i = t.inner.lock();
+        if i.started {
+            return Err(Status::BAD_STATE);
+        }
+        let mut f = TrapFrame::new_user(regs.rip, regs.rsp);
+        f.rdi = regs.arg0;
+        f.rsi = regs.arg1;
+        f.rdx = regs.arg2;
+        i.start = Some(f);
+        Ok(())
     }
-    fn tcb_resume(&mut self, _t: Capability) -> Result<(), Status> {
-        unsupported()
+
+    fn tcb_resume(&mut self, t: Capability) -> Result<(), Status> {
+        let t = expect_obj!(t, Tcb)?;
+        {
+            let i = t.inner.lock();
+            match i.state {
+                State::Runnable => return Ok(()),
+                State::Dead => return Err(Status::BAD_STATE),
+                _ => {}
+            }
+            if i.vspace.is_none() || i.cnode.is_none() || (!i.started && i.start.is_none()) {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        sched::enqueue(t);
+        Ok(())
     }
-    fn tcb_suspend(&mut self, _t: Capability) -> Result<(), Status> {
-        unsupported()
+
+    fn tcb_suspend(&mut self, t: Capability) -> Result<(), Status> {
+        let t = expect_obj!(t, Tcb)?;
+        let mut i = t.inner.lock();
+        match i.state {
+            State::Dead => return Err(Status::BAD_STATE),
+            State::Runnable => {}
+            _ => return Ok(()),
+        }
+        i.state = State::Suspended;
+        drop(i);
+        if Arc::ptr_eq(&t, self.thread) {
+            self.after = After::SuspendSelf;
+        } else {
+            sched::dequeue(&t);
+        }
+        Ok(())
     }
-    fn tcb_set_affinity(&mut self, _t: Capability, _cpu: u32) -> Result<(), Status> {
-        unsupported()
+
+    fn tcb_set_affinity(&mut self, t: Capability, cpu: u32) -> Result<(), Status> {
+        let t = expect_obj!(t, Tcb)?;
+        if cpu != ANY_CPU && cpu >= crate::cpu_count() {
+            return Err(Status::INVALID_ARGS);
+        }
+        t.inner.lock().affinity = cpu;
+        Ok(())
     }
+
     fn tcb_exit(&mut self, code: u64) -> Result<(), Status> {
         self.after = After::Exit(code);
         Ok(())
     }
+
     fn tcb_yield_now(&mut self) -> Result<(), Status> {
+        self.after = After::Yield;
         Ok(())
     }
+
     fn tcb_current_cpu(&mut self) -> Result<u32, Status> {
         Ok(crate::arch::x86_64::gdt::this_cpu().index)
     }
-    fn vspace_create(&mut self, _quota: Capability) -> Result<Capability, Status> {
-        unsupported()
+
+    fn vspace_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+        let q = expect_obj!(quota, Quota)?;
+        let charge = q.charge(cost::VSPACE)?;
+        Ok(self.new_cap(Object::VSpace(Arc::new(VSpace::new(Some(q), Some(charge))?))))
     }
-    fn vspace_map(
-        &mut self,
-        _v: Capability,
-        _m: Capability,
-        _va: u64,
-        _off: u64,
-        _len: u64,
-        _f: crate::abi::types::MapFlags,
-    ) -> Result<(), Status> {
-        unsupported()
+
+    fn vspace_map(&mut self, v: Capability, m: Capability, va: u64, off: u64, len: u64, f: MapFlags) -> Result<(), Status> {
+        let access = user_access(f)?;
+        let need = [(MapFlags::R, Rights::READ), (MapFlags::W, Rights::WRITE), (MapFlags::X, Rights::EXEC)];
+        if need.iter().any(|&(flag, right)| f.contains(flag) && !m.rights.contains(right)) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        user_pages(va, len)?;
+        let vmo = expect_obj!(m, Vmo)?;
+        if off % PAGE != 0 || off.checked_add(len).is_none_or(|e| e > vmo.size()) {
+            return Err(Status::INVALID_ARGS);
+        }
+        expect_obj!(v, VSpace)?.map_vmo(&vmo, va, off, len, access)
     }
-    fn vspace_unmap(&mut self, _v: Capability, _va: u64, _len: u64) -> Result<(), Status> {
-        unsupported()
+
+    fn vspace_unmap(&mut self, v: Capability, va: u64, len: u64) -> Result<(), Status> {
+        user_pages(va, len)?;
+        expect_obj!(v, VSpace)?.unmap(va, len)
     }
-    fn vspace_alloc(
-        &mut self,
-        _v: Capability,
-        _q: Capability,
-        _len: u64,
-        _f: crate::abi::types::MapFlags,
-    ) -> Result<u64, Status> {
-        unsupported()
+
+    fn vspace_alloc(&mut self, v: Capability, q: Capability, len: u64, f: MapFlags) -> Result<u64, Status> {
+        let access = user_access(f)?;
+        if len == 0 || len % PAGE != 0 || len > crate::object::vmo::MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        expect_obj!(v, VSpace)?.alloc(&expect_obj!(q, Quota)?, len, access)
     }
-    fn vmo_create(&mut self, _quota: Capability, _size: u64) -> Result<Capability, Status> {
-        unsupported()
+
+    fn vmo_create(&mut self, quota: Capability, size: u64) -> Result<Capability, Status> {
+        if size == 0 || size > crate::object::vmo::MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        let charge = expect_obj!(quota, Quota)?.charge(cost::VMO_BASE + cost::VMO_PAGE * size.div_ceil(PAGE))?;
+        Ok(self.new_cap(Object::Vmo(Arc::new(Vmo::new(size, Some(charge))?))))
     }
-    fn vmo_size(&mut self, _vmo: Capability) -> Result<u64, Status> {
-        unsupported()
+
+    fn vmo_size(&mut self, vmo: Capability) -> Result<u64, Status> {
+        Ok(expect_obj!(vmo, Vmo)?.size())
     }
-    fn vmo_write(&mut self, _vmo: Capability, _off: u64, _data: UserSlice) -> Result<(), Status> {
-        unsupported()
+
+    fn vmo_write(&mut self, vmo: Capability, off: u64, data: UserSlice) -> Result<(), Status> {
+        let v = expect_obj!(vmo, Vmo)?;
+        v.write(off, &data.read_to_vec()?)
     }
-    fn vmo_committed(&mut self, _vmo: Capability) -> Result<u64, Status> {
-        unsupported()
+
+    fn vmo_committed(&mut self, vmo: Capability) -> Result<u64, Status> {
+        Ok(expect_obj!(vmo, Vmo)?.committed())
     }
-    fn endpoint_create(&mut self, _quota: Capability) -> Result<Capability, Status> {
-        unsupported()
+
+    fn endpoint_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+        let charge = expect_obj!(quota, Quota)?.charge(cost::ENDPOINT)?;
+        Ok(self.new_cap(Object::Endpoint(Arc::new(Endpoint::new(Some(charge))))))
     }
+
+    // IPC over endpoints is the next issue's work: the syscalls exist in the ABI and answer
+    // NOT_SUPPORTED until then.
     fn endpoint_call(&mut self, _ep: Capability) -> Result<(), Status> {
-        unsupported()
+        Err(Status::NOT_SUPPORTED)
     }
     fn endpoint_send(&mut self, _ep: Capability) -> Result<(), Status> {
-        unsupported()
+        Err(Status::NOT_SUPPORTED)
     }
     fn endpoint_recv(&mut self, _ep: Capability) -> Result<(), Status> {
-        unsupported()
+        Err(Status::NOT_SUPPORTED)
     }
     fn endpoint_reply(&mut self) -> Result<(), Status> {
-        unsupported()
+        Err(Status::NOT_SUPPORTED)
     }
     fn endpoint_reply_recv(&mut self, _ep: Capability) -> Result<(), Status> {
-        unsupported()
+        Err(Status::NOT_SUPPORTED)
     }
-    fn io_port_split(&mut self, _p: Capability, _base: u16, _count: u16) -> Result<Capability, Status> {
-        unsupported()
+
+    fn io_port_split(&mut self, p: Capability, base: u16, count: u16) -> Result<Capability, Status> {
+        let parent = expect_obj!(p, IoPort)?;
+        let start = u32::from(base);
+        let end = start + u32::from(count);
+        let pstart = u32::from(parent.base);
+        if count == 0 || start < pstart || end > pstart + parent.count {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(self.new_cap(Object::IoPort(Arc::new(IoPort::new(base, u32::from(count), None)))))
     }
-    fn io_port_read(&mut self, _r: Capability, _off: u16, _w: u8) -> Result<u32, Status> {
-        unsupported()
+
+    fn io_port_read(&mut self, r: Capability, off: u16, w: u8) -> Result<u32, Status> {
+        let port = expect_obj!(r, IoPort)?.port(off, w).ok_or(Status::INVALID_ARGS)?;
+        Ok(crate::arch::x86_64::port::read(port, w))
     }
-    fn io_port_write(&mut self, _r: Capability, _off: u16, _w: u8, _v: u32) -> Result<(), Status> {
-        unsupported()
+
+    fn io_port_write(&mut self, r: Capability, off: u16, w: u8, v: u32) -> Result<(), Status> {
+        let port = expect_obj!(r, IoPort)?.port(off, w).ok_or(Status::INVALID_ARGS)?;
+        crate::arch::x86_64::port::write(port, w, v);
+        Ok(())
     }
-    fn irq_control_get(&mut self, _c: Capability, _line: u8) -> Result<Capability, Status> {
-        unsupported()
+
+    fn irq_control_get(&mut self, _c: Capability, line: u8) -> Result<Capability, Status> {
+        if line >= IRQ_LINES {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(self.new_cap(Object::Irq(Arc::new(Irq::new(line, None)))))
     }
-    fn irq_bind(&mut self, _irq: Capability, _ep: Capability) -> Result<(), Status> {
-        unsupported()
+
+    fn irq_bind(&mut self, irq: Capability, ep: Capability) -> Result<(), Status> {
+        let (irq, ep) = (expect_obj!(irq, Irq)?, expect_obj!(ep, Endpoint)?);
+        crate::kdebug!("irq line {} bound to an endpoint", irq.line);
+        *irq.bound.lock() = Some(ep);
+        Ok(())
     }
-    fn irq_ack(&mut self, _irq: Capability) -> Result<(), Status> {
-        unsupported()
+
+    fn irq_ack(&mut self, irq: Capability) -> Result<(), Status> {
+        let irq = expect_obj!(irq, Irq)?;
+        if irq.bound.lock().is_none() {
+            return Err(Status::BAD_STATE);
+        }
+        Ok(())
     }
 
     fn debug_write(&mut self, _console: Capability, text: UserSlice) -> Result<(), Status> {

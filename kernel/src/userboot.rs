@@ -11,6 +11,9 @@ use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::{phys_to_virt, PAGE};
 use crate::object::cnode::CNode;
 use crate::object::debug::DebugConsole;
+use crate::object::ioport::IoPort;
+use crate::object::irq::IrqControl;
+use crate::object::quota::Quota;
 use crate::object::tcb::Tcb;
 use crate::object::vspace::{Access, VSpace};
 use crate::object::{Capability, Object};
@@ -31,7 +34,7 @@ pub fn find<'a>(initrd: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// Builds the thread for program `name` from `image`. Errors are messages for the log.
 pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
     let plan = elf::plan(image).map_err(|e| alloc::format!("`{name}` is not a valid program: {e}"))?;
-    let vs = Arc::new(VSpace::new().map_err(|e| alloc::format!("{e:?}"))?);
+    let vs = Arc::new(VSpace::new(None, None).map_err(|e| alloc::format!("{e:?}"))?);
     map_segments(&vs, &plan, image).map_err(|e| alloc::format!("loading `{name}`: {e:?}"))?;
     let rw = Access {
         write: true,
@@ -39,21 +42,27 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
     };
     let mut va = USER_STACK_TOP - USER_STACK_SIZE;
     while va < USER_STACK_TOP {
-        vs.map_new_page(va, rw)
+        vs.map_new_page(va, rw, None)
             .map_err(|e| alloc::format!("stack of `{name}`: {e:?}"))?;
         va += PAGE;
     }
-    vs.map_new_page(IPC_BUFFER, rw)
+    vs.map_new_page(IPC_BUFFER, rw, None)
         .map_err(|e| alloc::format!("IPC buffer of `{name}`: {e:?}"))?;
 
-    let t = Tcb::new(name).map_err(|e| alloc::format!("thread of `{name}`: {e:?}"))?;
-    let cnode = Arc::new(CNode::new(types::BOOT_CNODE_SLOTS as usize));
+    let t = Tcb::new(name, None).map_err(|e| alloc::format!("thread of `{name}`: {e:?}"))?;
+    let cnode = Arc::new(CNode::new(types::BOOT_CNODE_SLOTS as usize, None));
+    let (free, _) = crate::mm::frame::stats();
+    // User space may account for what is free now, less a reserve for the kernel's own tables.
+    let quota = Quota::root((free.saturating_sub(free / 16)) * PAGE);
     let all = Rights::ALL;
     let caps = [
         (types::BOOT_SLOT_CNODE, Object::CNode(cnode.clone())),
         (types::BOOT_SLOT_VSPACE, Object::VSpace(vs.clone())),
         (types::BOOT_SLOT_TCB, Object::Tcb(t.clone())),
         (types::BOOT_SLOT_DEBUG, Object::Debug(Arc::new(DebugConsole))),
+        (types::BOOT_SLOT_QUOTA, Object::Quota(quota)),
+        (types::BOOT_SLOT_IOPORT, Object::IoPort(Arc::new(IoPort::new(0, 0x10000, None)))),
+        (types::BOOT_SLOT_IRQ_CONTROL, Object::IrqControl(Arc::new(IrqControl))),
     ];
     for (slot, obj) in caps {
         cnode
@@ -67,7 +76,7 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
         i.ipc_buffer = IPC_BUFFER;
         let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP);
         f.rdi = IPC_BUFFER;
-        i.start = f;
+        i.start = Some(f);
     }
     Ok(t)
 }
@@ -82,7 +91,7 @@ fn map_segments(vs: &VSpace, plan: &Plan, image: &[u8]) -> Result<(), types::Sta
         };
         let mut va = start;
         while va < end {
-            let pa = vs.map_new_page(va, access)?;
+            let pa = vs.map_new_page(va, access, None)?;
             // Copy the part of the file that falls into this page; the rest stays zero (bss).
             let file_lo = s.vaddr.max(va);
             let file_hi = (s.vaddr + s.filesz).min(va + PAGE);

@@ -1,63 +1,65 @@
-//! CNode: a table of capability slots. A process names every object through one.
+//! CNode: a table of capability slots. The slots and the derivation tree of all CNodes live
+//! in one capability space (`anvil_kcore::cap`), behind one lock; see docs/smp.md for why and
+//! what would split it.
 
 use alloc::vec::Vec;
 
+use anvil_kcore::cap::{CNodeId, CapError, CapSpace};
 use spin::Mutex;
 
-use super::Capability;
-use crate::abi::types::Status;
+use super::quota::Charge;
+use super::{Capability, Object};
+use crate::abi::types::{Rights, Status};
+
+pub static CAPS: Mutex<CapSpace<Object>> = Mutex::new(CapSpace::new());
 
 pub struct CNode {
-    slots: Mutex<Vec<Option<Capability>>>,
+    pub id: CNodeId,
+    _charge: Option<Charge>,
+}
+
+pub fn status(e: CapError) -> Status {
+    match e {
+        CapError::InvalidSlot | CapError::Empty => Status::INVALID_CAP,
+        CapError::Occupied => Status::SLOT_OCCUPIED,
+        CapError::Full => Status::NO_SLOT,
+        CapError::AlreadyBadged => Status::INVALID_ARGS,
+    }
+}
+
+/// Drops object references outside the capability-space lock (dropping one may free a CNode,
+/// which takes the lock again).
+pub fn release(objs: Vec<Object>) {
+    drop(objs);
 }
 
 impl CNode {
-    pub fn new(slots: usize) -> CNode {
-        let mut v = Vec::new();
-        v.resize_with(slots, || None);
-        CNode { slots: Mutex::new(v) }
+    pub fn new(slots: usize, charge: Option<Charge>) -> CNode {
+        let id = CAPS.lock().create_cnode(slots);
+        CNode { id, _charge: charge }
     }
 
-    /// A copy of the capability in `slot`, or INVALID_CAP if it is empty or out of range.
+    /// A copy of the capability in `slot`.
     pub fn get(&self, slot: u64) -> Result<Capability, Status> {
-        let slots = self.slots.lock();
-        usize::try_from(slot)
-            .ok()
-            .and_then(|s| slots.get(s))
-            .and_then(|c| c.clone())
-            .ok_or(Status::INVALID_CAP)
+        let caps = CAPS.lock();
+        let n = caps.get(self.id, slot).map_err(status)?;
+        Ok(Capability { object: n.obj.clone(), rights: Rights(n.rights), badge: n.badge })
     }
 
-    /// Puts `cap` into the empty slot `slot`.
+    /// Puts a capability to a new object into the empty `slot`.
     pub fn set(&self, slot: u64, cap: Capability) -> Result<(), Status> {
-        let mut slots = self.slots.lock();
-        let s = usize::try_from(slot)
-            .ok()
-            .and_then(|s| slots.get_mut(s))
-            .ok_or(Status::INVALID_CAP)?;
-        if s.is_some() {
-            return Err(Status::SLOT_OCCUPIED);
-        }
-        *s = Some(cap);
-        Ok(())
+        CAPS.lock().insert(self.id, slot, cap.object, cap.rights.0).map_err(status)
     }
 
-    /// Puts `cap` into the first free slot (slot 0 stays empty so that 0 is never a valid handle).
+    /// Puts a capability to a new object into the first free slot.
     pub fn insert(&self, cap: Capability) -> Result<u64, Status> {
-        let mut slots = self.slots.lock();
-        let (i, s) = slots
-            .iter_mut()
-            .enumerate()
-            .skip(1)
-            .find(|(_, s)| s.is_none())
-            .ok_or(Status::NO_SLOT)?;
-        *s = Some(cap);
-        Ok(i as u64)
+        CAPS.lock().insert_free(self.id, cap.object, cap.rights.0).map_err(status)
     }
+}
 
-    /// Empties every slot, dropping the references the capabilities held.
-    pub fn clear(&self) {
-        let taken: Vec<Option<Capability>> = core::mem::take(&mut *self.slots.lock());
-        drop(taken);
+impl Drop for CNode {
+    fn drop(&mut self) {
+        let objs = CAPS.lock().destroy_cnode(self.id);
+        release(objs);
     }
 }

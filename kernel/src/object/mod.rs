@@ -2,7 +2,12 @@
 
 pub mod cnode;
 pub mod debug;
+pub mod endpoint;
+pub mod ioport;
+pub mod irq;
+pub mod quota;
 pub mod tcb;
+pub mod vmo;
 pub mod vspace;
 
 use alloc::sync::Arc;
@@ -12,24 +17,53 @@ use crate::abi::ObjectType;
 
 /// A reference to a kernel object; the object lives while any capability or the kernel holds it.
 #[derive(Clone)]
-#[allow(
-    dead_code,
-    reason = "the object syscalls that read these come with the capabilities work"
-)]
 pub enum Object {
+    Quota(Arc<quota::Quota>),
     CNode(Arc<cnode::CNode>),
     Tcb(Arc<tcb::Tcb>),
     VSpace(Arc<vspace::VSpace>),
+    Vmo(Arc<vmo::Vmo>),
+    Endpoint(Arc<endpoint::Endpoint>),
+    IoPort(Arc<ioport::IoPort>),
+    IrqControl(Arc<irq::IrqControl>),
+    Irq(Arc<irq::Irq>),
     Debug(Arc<debug::DebugConsole>),
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        self.addr() == other.addr()
+    }
 }
 
 impl Object {
     pub fn object_type(&self) -> ObjectType {
         match self {
+            Object::Quota(_) => ObjectType::Quota,
             Object::CNode(_) => ObjectType::CNode,
             Object::Tcb(_) => ObjectType::Tcb,
             Object::VSpace(_) => ObjectType::VSpace,
+            Object::Vmo(_) => ObjectType::Vmo,
+            Object::Endpoint(_) => ObjectType::Endpoint,
+            Object::IoPort(_) => ObjectType::IoPort,
+            Object::IrqControl(_) => ObjectType::IrqControl,
+            Object::Irq(_) => ObjectType::Irq,
             Object::Debug(_) => ObjectType::Debug,
+        }
+    }
+
+    fn addr(&self) -> usize {
+        match self {
+            Object::Quota(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::CNode(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Tcb(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::VSpace(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Vmo(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Endpoint(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::IoPort(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::IrqControl(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Irq(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Debug(a) => Arc::as_ptr(a) as *const () as usize,
         }
     }
 }
@@ -44,10 +78,17 @@ pub struct Capability {
 
 impl Capability {
     pub fn new(object: Object, rights: Rights) -> Self {
-        Capability {
-            object,
-            rights,
-            badge: 0,
-        }
+        Capability { object, rights, badge: 0 }
     }
 }
+
+/// Extracts the typed object from a capability whose type the generated dispatch checked.
+macro_rules! expect_obj {
+    ($cap:expr, $variant:ident) => {
+        match &$cap.object {
+            $crate::object::Object::$variant(o) => Ok(o.clone()),
+            _ => Err($crate::abi::types::Status::WRONG_TYPE),
+        }
+    };
+}
+pub(crate) use expect_obj;

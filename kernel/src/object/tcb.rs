@@ -8,18 +8,25 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 use super::cnode::CNode;
+use super::quota::Charge;
 use super::vspace::VSpace;
 use crate::abi::types::Status;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::kstack::{self, KStack};
 
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
+pub const MAX_PRIORITY: u8 = 31;
+/// Affinity value meaning "any CPU".
+pub const ANY_CPU: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// Created, not started.
+    /// Created or configured, not started.
     Inactive,
+    /// In a run queue or running.
     Runnable,
+    /// Stopped by `Tcb.suspend`.
+    Suspended,
     /// Ended by `Tcb.exit` or killed after a fault.
     Dead,
 }
@@ -28,9 +35,13 @@ pub struct TcbInner {
     pub vspace: Option<Arc<VSpace>>,
     pub cnode: Option<Arc<CNode>>,
     pub ipc_buffer: u64,
+    pub priority: u8,
+    pub affinity: u32,
     pub state: State,
-    /// Registers to start from when the thread first runs.
-    pub start: TrapFrame,
+    /// Registers to start from; `None` until `set_regs`.
+    pub start: Option<TrapFrame>,
+    /// True once the thread's kernel stack holds a context to resume.
+    pub started: bool,
 }
 
 pub struct Tcb {
@@ -38,29 +49,41 @@ pub struct Tcb {
     /// The program this thread belongs to, for fault reports and logs.
     pub name: String,
     pub kstack: KStack,
+    /// Saved kernel stack pointer while the thread is not running.
+    pub ksp: AtomicU64,
     pub inner: Mutex<TcbInner>,
+    _charge: Option<Charge>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Tcb {
-    pub fn new(name: &str) -> Result<Arc<Tcb>, Status> {
+    pub fn new(name: &str, charge: Option<Charge>) -> Result<Arc<Tcb>, Status> {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;
         Ok(Arc::new(Tcb {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: String::from(name),
             kstack,
+            ksp: AtomicU64::new(0),
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,
                 ipc_buffer: 0,
+                priority: 0,
+                affinity: ANY_CPU,
                 state: State::Inactive,
-                start: TrapFrame::default(),
+                start: None,
+                started: false,
             }),
+            _charge: charge,
         }))
     }
 
     pub fn cnode(&self) -> Option<Arc<CNode>> {
         self.inner.lock().cnode.clone()
+    }
+
+    pub fn vspace(&self) -> Option<Arc<VSpace>> {
+        self.inner.lock().vspace.clone()
     }
 }

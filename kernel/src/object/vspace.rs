@@ -1,19 +1,19 @@
 //! VSpace: an address space. The user half has its own page tables; the kernel half is shared.
+//! Pages are either owned (program images, stacks, anonymous memory: freed on unmap) or borrowed
+//! from a VMO (kept alive by the mapping). Page tables are charged to the VSpace's quota.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use spin::Mutex;
-use x86_64::structures::paging::{Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB};
+use x86_64::structures::paging::{FrameAllocator, Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB};
 use x86_64::{PhysAddr, VirtAddr};
 
+use super::quota::{cost, Charge, Quota};
+use super::vmo::Vmo;
 use crate::abi::types::Status;
-use crate::mm::{frame, paging, phys_to_virt};
-
-pub struct VSpace {
-    pml4: u64,
-    /// User pages this address space owns, by virtual address, with their frames.
-    owned: Mutex<BTreeMap<u64, u64>>,
-}
+use crate::mm::{frame, paging, phys_to_virt, PAGE};
 
 /// Access of a user mapping. Writable and executable together is refused before this point.
 #[derive(Clone, Copy, Debug)]
@@ -22,9 +22,50 @@ pub struct Access {
     pub exec: bool,
 }
 
+struct Mapping {
+    pa: u64,
+    /// `None`: the frame is owned by this address space and freed on unmap.
+    _vmo: Option<Arc<Vmo>>,
+    _charge: Option<Charge>,
+}
+
+struct Inner {
+    pages: BTreeMap<u64, Mapping>,
+    table_charges: Vec<Charge>,
+    /// Where `alloc` looks for free space next.
+    alloc_hint: u64,
+}
+
+pub struct VSpace {
+    pml4: u64,
+    quota: Option<Arc<Quota>>,
+    inner: Mutex<Inner>,
+    _charge: Option<Charge>,
+}
+
+/// Anonymous allocations go here (below the initial stack, above program images).
+const ALLOC_BASE: u64 = 0x0000_1000_0000_0000;
+const ALLOC_END: u64 = 0x0000_7000_0000_0000;
+
+/// Allocates page-table frames, charging each to the quota.
+struct TableFrames<'a> {
+    quota: Option<&'a Arc<Quota>>,
+    charges: &'a mut Vec<Charge>,
+}
+
+// SAFETY: frames come from `frame::alloc`, unused and owned by the caller (the page tables).
+unsafe impl FrameAllocator<Size4KiB> for TableFrames<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        if let Some(q) = self.quota {
+            self.charges.push(q.charge(cost::PAGE_TABLE).ok()?);
+        }
+        frame::alloc().map(|pa| PhysFrame::containing_address(PhysAddr::new(pa)))
+    }
+}
+
 impl VSpace {
     /// A new address space with an empty user half and the shared kernel half.
-    pub fn new() -> Result<VSpace, Status> {
+    pub fn new(quota: Option<Arc<Quota>>, charge: Option<Charge>) -> Result<VSpace, Status> {
         let pml4 = frame::alloc().ok_or(Status::NO_MEMORY)?;
         let kernel = phys_to_virt(paging::kernel_pml4()) as *const u64;
         let new = phys_to_virt(pml4) as *mut u64;
@@ -33,23 +74,15 @@ impl VSpace {
             // is exclusively ours, and the kernel's upper entries never change after boot.
             unsafe { new.add(i).write(kernel.add(i).read()) };
         }
-        Ok(VSpace {
-            pml4,
-            owned: Mutex::new(BTreeMap::new()),
-        })
+        let inner = Inner { pages: BTreeMap::new(), table_charges: Vec::new(), alloc_hint: ALLOC_BASE };
+        Ok(VSpace { pml4, quota, inner: Mutex::new(inner), _charge: charge })
     }
 
     pub fn pml4(&self) -> u64 {
         self.pml4
     }
 
-    /// Maps a new zeroed page at `va` (page aligned, user half) and returns its frame.
-    pub fn map_new_page(&self, va: u64, access: Access) -> Result<u64, Status> {
-        let mut owned = self.owned.lock();
-        if owned.contains_key(&va) {
-            return Err(Status::ALREADY_MAPPED);
-        }
-        let pa = frame::alloc().ok_or(Status::NO_MEMORY)?;
+    fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, access: Access) -> Result<(), Status> {
         let mut flags = F::PRESENT | F::USER_ACCESSIBLE;
         if access.write {
             flags |= F::WRITABLE;
@@ -57,42 +90,120 @@ impl VSpace {
         if !access.exec {
             flags |= F::NO_EXECUTE;
         }
-        // SAFETY: `owned` serialises changes to this address space's tables, and `pml4` is ours.
+        // SAFETY: the caller holds `inner`, which serialises changes to these tables.
         let mut t = unsafe { paging::table_at(self.pml4) };
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
         let f = PhysFrame::containing_address(PhysAddr::new(pa));
         let parent = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-        // SAFETY: the frame is new, and the page is in the user half where no kernel data lives.
-        match unsafe { t.map_to_with_table_flags(page, f, flags, parent, &mut frame::Global) } {
-            Ok(fl) => fl.flush(),
-            Err(_) => {
-                frame::free(pa);
-                return Err(Status::NO_MEMORY);
+        let mut fa = TableFrames { quota: self.quota.as_ref(), charges: &mut inner.table_charges };
+        // SAFETY: the page is in the user half (checked by callers), not mapped (checked by
+        // callers through `pages`), and the frame is owned by this VSpace or a VMO it holds.
+        match unsafe { t.map_to_with_table_flags(page, f, flags, parent, &mut fa) } {
+            Ok(fl) => {
+                fl.flush();
+                Ok(())
             }
+            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
+                Err(if self.quota.is_some() { Status::QUOTA_EXCEEDED } else { Status::NO_MEMORY })
+            }
+            Err(_) => Err(Status::ALREADY_MAPPED),
         }
-        owned.insert(va, pa);
+    }
+
+    /// Maps a new zeroed page at `va` owned by this address space; returns its frame.
+    pub fn map_new_page(&self, va: u64, access: Access, charge: Option<Charge>) -> Result<u64, Status> {
+        let mut inner = self.inner.lock();
+        if inner.pages.contains_key(&va) {
+            return Err(Status::ALREADY_MAPPED);
+        }
+        let pa = frame::alloc().ok_or(Status::NO_MEMORY)?;
+        if let Err(e) = self.map_one(&mut inner, va, pa, access) {
+            frame::free(pa);
+            return Err(e);
+        }
+        inner.pages.insert(va, Mapping { pa, _vmo: None, _charge: charge });
         Ok(pa)
     }
 
-    /// Frees the user half: every owned page and every user page table.
-    fn teardown(&mut self) {
-        for (_, pa) in core::mem::take(self.owned.get_mut()) {
-            frame::free(pa);
+    /// Maps `len` bytes of `vmo` from `offset` at `va`. All arguments are page aligned and
+    /// checked by the caller; every page must be free.
+    pub fn map_vmo(&self, vmo: &Arc<Vmo>, va: u64, offset: u64, len: u64, access: Access) -> Result<(), Status> {
+        let mut inner = self.inner.lock();
+        let pages = len / PAGE;
+        if (0..pages).any(|i| inner.pages.contains_key(&(va + i * PAGE))) {
+            return Err(Status::ALREADY_MAPPED);
         }
-        let l4 = phys_to_virt(self.pml4) as *const u64;
-        for i in 0..256 {
-            // SAFETY: the PML4 is ours and nothing runs in this address space any more
-            // (it is being dropped), so its user tables can be walked and freed.
-            let e = unsafe { l4.add(i).read() };
-            if e & 1 != 0 {
-                free_table(e & 0x000F_FFFF_FFFF_F000, 3);
+        for i in 0..pages {
+            let pa = vmo.frame(offset / PAGE + i).ok_or(Status::INVALID_ARGS)?;
+            if let Err(e) = self.map_one(&mut inner, va + i * PAGE, pa, access) {
+                // Undo the pages mapped so far, so a failed call leaves nothing behind.
+                for j in 0..i {
+                    self.unmap_one(&mut inner, va + j * PAGE);
+                }
+                return Err(e);
+            }
+            inner.pages.insert(va + i * PAGE, Mapping { pa, _vmo: Some(vmo.clone()), _charge: None });
+        }
+        Ok(())
+    }
+
+    fn unmap_one(&self, inner: &mut Inner, va: u64) {
+        // SAFETY: the caller holds `inner`, which serialises changes to these tables.
+        let mut t = unsafe { paging::table_at(self.pml4) };
+        if let Ok((_, fl)) = t.unmap(Page::<Size4KiB>::containing_address(VirtAddr::new(va))) {
+            fl.flush();
+        }
+        if let Some(m) = inner.pages.remove(&va) {
+            if m._vmo.is_none() {
+                frame::free(m.pa);
             }
         }
-        frame::free(self.pml4);
     }
+
+    /// Unmaps `len` bytes at `va` (page aligned); every page must be mapped.
+    pub fn unmap(&self, va: u64, len: u64) -> Result<(), Status> {
+        let mut inner = self.inner.lock();
+        let pages = len / PAGE;
+        if pages == 0 || (0..pages).any(|i| !inner.pages.contains_key(&(va + i * PAGE))) {
+            return Err(Status::NOT_MAPPED);
+        }
+        for i in 0..pages {
+            self.unmap_one(&mut inner, va + i * PAGE);
+        }
+        Ok(())
+    }
+
+    /// Maps `len` bytes of new zeroed memory, charged to `quota`, at a free address.
+    pub fn alloc(&self, quota: &Arc<Quota>, len: u64, access: Access) -> Result<u64, Status> {
+        let pages = len / PAGE;
+        let va = {
+            let inner = self.inner.lock();
+            let mut va = inner.alloc_hint;
+            while (0..pages).any(|i| inner.pages.contains_key(&(va + i * PAGE))) {
+                va += PAGE;
+                if va + len > ALLOC_END {
+                    return Err(Status::NO_MEMORY);
+                }
+            }
+            va
+        };
+        for i in 0..pages {
+            let charged = quota.charge(cost::VMO_PAGE).and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
+            if let Err(e) = charged {
+                let mut inner = self.inner.lock();
+                for j in 0..i {
+                    self.unmap_one(&mut inner, va + j * PAGE);
+                }
+                return Err(e);
+            }
+        }
+        self.inner.lock().alloc_hint = va + len;
+        Ok(va)
+    }
+
 }
 
-/// Frees a page table and the tables below it (not the mapped pages, which `owned` tracks).
+/// Frees a page table and the tables below it (not the mapped pages, which `pages` tracks).
 fn free_table(pa: u64, level: u32) {
     if level > 1 {
         let t = phys_to_virt(pa) as *const u64;
@@ -109,7 +220,22 @@ fn free_table(pa: u64, level: u32) {
 
 impl Drop for VSpace {
     fn drop(&mut self) {
-        // The address space must not be active on any CPU; the scheduler switches away first.
-        self.teardown();
+        // No CPU runs in this address space any more: the scheduler switches CR3 away before
+        // the last thread using it lets go of it.
+        let inner = self.inner.get_mut();
+        for (_, m) in core::mem::take(&mut inner.pages) {
+            if m._vmo.is_none() {
+                frame::free(m.pa);
+            }
+        }
+        let l4 = phys_to_virt(self.pml4) as *const u64;
+        for i in 0..256 {
+            // SAFETY: the PML4 is ours and unused; its user entries point at our tables.
+            let e = unsafe { l4.add(i).read() };
+            if e & 1 != 0 {
+                free_table(e & 0x000F_FFFF_FFFF_F000, 3);
+            }
+        }
+        frame::free(self.pml4);
     }
 }

@@ -35,11 +35,11 @@ pub struct PerCpu {
 
 /// An interrupt stack with a guard page below it (in the kernel stack area).
 fn ist_stack() -> VirtAddr {
-    crate::mm::kstack::alloc(IST_STACK_SIZE)
-        .map(|s| VirtAddr::new(s.top))
-        .unwrap_or_else(|| {
-            panic!("no memory for interrupt stacks");
-        })
+    match crate::mm::kstack::alloc(IST_STACK_SIZE) {
+        // Interrupt stacks live as long as the CPU: the stack is never freed.
+        Some(s) => VirtAddr::new(s.leak()),
+        None => panic!("no memory for interrupt stacks"),
+    }
 }
 
 /// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.

@@ -7,5 +7,6 @@ pub mod boot;
 pub mod cpu;
 pub mod gdt;
 pub mod port;
+pub mod switch;
 pub mod trap;
 pub mod usercopy;

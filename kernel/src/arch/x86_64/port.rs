@@ -24,3 +24,28 @@ pub fn qemu_exit(code: u8) -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// Reads a port of `width` bytes (1, 2 or 4) for an I/O-port capability.
+pub fn read(port: u16, width: u8) -> u32 {
+    // SAFETY: the caller checked the port lies in a range an I/O-port capability granted;
+    // port reads do not touch memory.
+    unsafe {
+        match width {
+            1 => u32::from(Port::<u8>::new(port).read()),
+            2 => u32::from(Port::<u16>::new(port).read()),
+            _ => Port::<u32>::new(port).read(),
+        }
+    }
+}
+
+/// Writes a port of `width` bytes (1, 2 or 4) for an I/O-port capability.
+pub fn write(port: u16, width: u8, value: u32) {
+    // SAFETY: as for `read`; port writes do not touch kernel memory.
+    unsafe {
+        match width {
+            1 => Port::<u8>::new(port).write(value as u8),
+            2 => Port::<u16>::new(port).write(value as u16),
+            _ => Port::<u32>::new(port).write(value),
+        }
+    }
+}

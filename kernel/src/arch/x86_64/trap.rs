@@ -225,18 +225,12 @@ anvil_syscall_entry:
     pop rsp
     swapgs
     sysretq
-
-    .global anvil_enter_frame
-anvil_enter_frame:
-    mov rsp, rdi
-    jmp anvil_trap_return
 "#
 );
 
 extern "C" {
     static anvil_isr_base: u8;
     static anvil_syscall_entry: u8;
-    fn anvil_enter_frame(frame: *const TrapFrame) -> !;
 }
 
 #[no_mangle]
@@ -311,14 +305,6 @@ pub fn init_idt() {
 }
 
 static IDT: spin::Once<&'static InterruptDescriptorTable> = spin::Once::new();
-
-/// Enters user mode (or resumes any frame) from `frame`, which must live on the current
-/// thread's kernel stack at its top, where the next trap will save registers again.
-pub fn enter(frame: &TrapFrame) -> ! {
-    // SAFETY: `frame` is a complete TrapFrame whose cs/ss are user selectors (checked by the
-    // caller's constructor) or a kernel frame saved by a trap; the return path restores it.
-    unsafe { anvil_enter_frame(frame) }
-}
 
 /// Human-readable name of an exception vector.
 pub fn exception_name(v: u64) -> &'static str {

@@ -1,0 +1,83 @@
+//! VMO: a virtual memory object, a set of physical pages (zeroed at creation) that can be
+//! written through a syscall and mapped into address spaces.
+
+use alloc::vec::Vec;
+
+use super::quota::Charge;
+use crate::abi::types::Status;
+use crate::mm::{frame, phys_to_virt, PAGE};
+
+pub struct Vmo {
+    frames: Vec<u64>,
+    size: u64,
+    _charge: Option<Charge>,
+}
+
+/// VMOs larger than this are refused: 1 GiB.
+pub const MAX_VMO: u64 = 1 << 30;
+
+impl Vmo {
+    pub fn new(size: u64, charge: Option<Charge>) -> Result<Vmo, Status> {
+        if size == 0 || size > MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        let pages = size.div_ceil(PAGE);
+        let mut frames = Vec::new();
+        frames.try_reserve_exact(pages as usize).map_err(|_| Status::NO_MEMORY)?;
+        for _ in 0..pages {
+            match frame::alloc() {
+                Some(pa) => frames.push(pa),
+                None => {
+                    for pa in frames {
+                        frame::free(pa);
+                    }
+                    return Err(Status::NO_MEMORY);
+                }
+            }
+        }
+        Ok(Vmo { frames, size: pages * PAGE, _charge: charge })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn committed(&self) -> u64 {
+        self.frames.len() as u64
+    }
+
+    /// Physical frame of page `index`.
+    pub fn frame(&self, index: u64) -> Option<u64> {
+        self.frames.get(index as usize).copied()
+    }
+
+    /// Copies `data` to `offset`.
+    pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), Status> {
+        let end = offset.checked_add(data.len() as u64).ok_or(Status::INVALID_ARGS)?;
+        if end > self.size {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let pos = offset + done as u64;
+            let (page, within) = (pos / PAGE, pos % PAGE);
+            let n = ((PAGE - within) as usize).min(data.len() - done);
+            let pa = self.frames[page as usize];
+            // SAFETY: the frame belongs to this VMO and is mapped by the direct map; `within + n`
+            // stays inside the page; user mappings of it may race, which is benign for bytes.
+            unsafe {
+                core::ptr::copy_nonoverlapping(data[done..].as_ptr(), (phys_to_virt(pa) + within) as *mut u8, n);
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Vmo {
+    fn drop(&mut self) {
+        for &pa in &self.frames {
+            frame::free(pa);
+        }
+    }
+}
