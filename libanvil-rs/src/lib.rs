@@ -10,7 +10,7 @@ pub mod sys {
     include!(concat!(env!("OUT_DIR"), "/anvil_bindings.rs"));
 }
 
-pub use sys::abi::{Cap, Handle};
+pub use sys::abi::{AnyCap, Handle};
 pub use sys::kernel::*;
 pub use sys::types::{self, MapFlags, Regs, Rights, Status};
 

@@ -78,9 +78,9 @@ fn abi_module(m: &Model) -> TokenStream {
             /// A capability of any object type.
             #[repr(transparent)]
             #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-            pub struct Cap(pub u64);
+            pub struct AnyCap(pub u64);
 
-            impl Handle for Cap {
+            impl Handle for AnyCap {
                 fn slot(&self) -> u64 { self.0 }
             }
 
@@ -165,7 +165,7 @@ fn handle_path(m: &Model, o: usize) -> TokenStream {
 fn ret_ty(m: &Model, ty: Ty) -> TokenStream {
     match ty {
         Ty::Cap { object: Some(o), .. } => handle_path(m, o),
-        Ty::Cap { object: None, .. } => quote!(super::abi::Cap),
+        Ty::Cap { object: None, .. } => quote!(super::abi::AnyCap),
         Ty::Bytes(_) | Ty::String(_) => quote!(usize),
         Ty::Struct(_) => inline_ty(m, ty),
         t => arg_ty(m, t),
@@ -504,14 +504,14 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
         for (k, p) in me.params.iter().enumerate() {
             let pn = ident(&p.name);
             let ty = match p.ty {
-                Ty::Cap { .. } => quote!(super::abi::Cap),
+                Ty::Cap { .. } => quote!(super::abi::AnyCap),
                 t => arg_ty(m, t),
             };
             targs.push(quote!(#pn: #ty));
             match p.ty {
                 Ty::Cap { .. } => {
                     let slot = Literal::usize_unsuffixed(me.request.caps.iter().position(|&c| c == k).unwrap_or(0));
-                    call_args.push(quote!(super::abi::Cap(msg.caps[#slot])));
+                    call_args.push(quote!(super::abi::AnyCap(msg.caps[#slot])));
                 }
                 Ty::Bytes(n) | Ty::String(n) => {
                     let lf = format_ident!("{}_len", p.name);
@@ -549,7 +549,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
                 Ty::Cap { .. } => {
                     let slot = Literal::usize_unsuffixed(me.response.caps.iter().position(|&c| c == k).unwrap_or(0));
                     ret_names.push(quote!(#pn));
-                    ret_tys.push(quote!(super::abi::Cap));
+                    ret_tys.push(quote!(super::abi::AnyCap));
                     outs_store.push(quote! { msg.caps[#slot] = #pn.0; });
                 }
                 Ty::Scalar(Scalar::Bool) => {

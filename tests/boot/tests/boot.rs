@@ -214,3 +214,23 @@ fn kernel_stack_overflow_hits_the_guard_page() {
         },
     );
 }
+
+#[test]
+fn every_object_syscall_succeeds_and_checks_out() {
+    check(
+        "cap_test",
+        &Scenario {
+            append: "exit_when_idle init=cap_test",
+            expect: &[
+                "cap_test: ok rights cannot grow through a copy",
+                "cap_test: ok revoke removes the copy of the copy",
+                "cap_test: ok new thread ran with its argument",
+                "cap_test: ok preemption lets a resumed thread run while this one spins",
+                "cap_test: ok every charge returned to the quota",
+                "cap_test: PASS",
+            ],
+            forbid: &["[fatal]", "cap_test: FAIL", "user fault"],
+            ..Default::default()
+        },
+    );
+}

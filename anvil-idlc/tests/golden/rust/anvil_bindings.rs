@@ -32,8 +32,8 @@ pub mod abi {
     /// A capability of any object type.
     #[repr(transparent)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct Cap(pub u64);
-    impl Handle for Cap {
+    pub struct AnyCap(pub u64);
+    impl Handle for AnyCap {
         fn slot(&self) -> u64 {
             self.0
         }
@@ -903,9 +903,9 @@ pub mod every {
         fn swap(
             &mut self,
             badge: u64,
-            give: super::abi::Cap,
-            other: super::abi::Cap,
-        ) -> Result<super::abi::Cap, super::base::Status>;
+            give: super::abi::AnyCap,
+            other: super::abi::AnyCap,
+        ) -> Result<super::abi::AnyCap, super::base::Status>;
         fn stat(
             &mut self,
             badge: u64,
@@ -984,8 +984,8 @@ pub mod every {
                 match s
                     .swap(
                         msg.badge,
-                        super::abi::Cap(msg.caps[0]),
-                        super::abi::Cap(msg.caps[1]),
+                        super::abi::AnyCap(msg.caps[0]),
+                        super::abi::AnyCap(msg.caps[1]),
                     )
                 {
                     Err(e) => fail(msg, e.0 as u64),
