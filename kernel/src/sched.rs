@@ -22,7 +22,12 @@ struct Sched {
     reap: Option<Arc<Tcb>>,
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched { queue: VecDeque::new(), current: None, idle_ksp: 0, reap: None });
+static SCHED: Mutex<Sched> = Mutex::new(Sched {
+    queue: VecDeque::new(),
+    current: None,
+    idle_ksp: 0,
+    reap: None,
+});
 
 pub fn current() -> Option<Arc<Tcb>> {
     SCHED.lock().current.clone()

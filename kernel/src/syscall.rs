@@ -41,7 +41,10 @@ pub fn entry(frame: &mut TrapFrame) {
         crate::kerr!("syscall with no current thread");
         crate::arch::x86_64::cpu::halt_forever();
     };
-    let mut ctx = Ctx { thread: &thread, after: After::Return };
+    let mut ctx = Ctx {
+        thread: &thread,
+        after: After::Return,
+    };
     let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
     frame.set_syscall_result(status, results);
     let after = core::mem::replace(&mut ctx.after, After::Return);
@@ -151,7 +154,15 @@ impl Kernel for Ctx<'_> {
         caps.derive(src.id, s, dst.id, d, rights.0, None).map_err(cnode::status)
     }
 
-    fn cap_mint(&mut self, src: Capability, s: u64, dst: Capability, d: u64, rights: Rights, badge: u64) -> Result<(), Status> {
+    fn cap_mint(
+        &mut self,
+        src: Capability,
+        s: u64,
+        dst: Capability,
+        d: u64,
+        rights: Rights,
+        badge: u64,
+    ) -> Result<(), Status> {
         let (src, dst) = (cn(&src)?, cn(&dst)?);
         let mut caps = CAPS.lock();
         let n = caps.get(src.id, s).map_err(cnode::status)?;
@@ -161,7 +172,8 @@ impl Kernel for Ctx<'_> {
         if badge == 0 {
             return Err(Status::INVALID_ARGS);
         }
-        caps.derive(src.id, s, dst.id, d, rights.0, Some(badge)).map_err(cnode::status)
+        caps.derive(src.id, s, dst.id, d, rights.0, Some(badge))
+            .map_err(cnode::status)
     }
 
     fn cap_transfer(&mut self, src: Capability, s: u64, dst: Capability, d: u64) -> Result<(), Status> {
@@ -217,7 +229,9 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_set_regs(&mut self, t: Capability, regs: Regs) -> Result<(), Status> {
         let t = expect_obj!(t, Tcb)?;
-        if !anvil_kcore::uaccess::user_range(regs.rip, 1) || !anvil_kcore::uaccess::user_range(regs.rsp.saturating_sub(8), 8) {
+        if !anvil_kcore::uaccess::user_range(regs.rip, 1)
+            || !anvil_kcore::uaccess::user_range(regs.rsp.saturating_sub(8), 8)
+        {
             return Err(Status::INVALID_ARGS);
         }
         let mut i = t.inner.lock();
@@ -296,10 +310,25 @@ impl Kernel for Ctx<'_> {
         Ok(self.new_cap(Object::VSpace(Arc::new(VSpace::new(Some(q), Some(charge))?))))
     }
 
-    fn vspace_map(&mut self, v: Capability, m: Capability, va: u64, off: u64, len: u64, f: MapFlags) -> Result<(), Status> {
+    fn vspace_map(
+        &mut self,
+        v: Capability,
+        m: Capability,
+        va: u64,
+        off: u64,
+        len: u64,
+        f: MapFlags,
+    ) -> Result<(), Status> {
         let access = user_access(f)?;
-        let need = [(MapFlags::R, Rights::READ), (MapFlags::W, Rights::WRITE), (MapFlags::X, Rights::EXEC)];
-        if need.iter().any(|&(flag, right)| f.contains(flag) && !m.rights.contains(right)) {
+        let need = [
+            (MapFlags::R, Rights::READ),
+            (MapFlags::W, Rights::WRITE),
+            (MapFlags::X, Rights::EXEC),
+        ];
+        if need
+            .iter()
+            .any(|&(flag, right)| f.contains(flag) && !m.rights.contains(right))
+        {
             return Err(Status::ACCESS_DENIED);
         }
         user_pages(va, len)?;

@@ -61,7 +61,10 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
         (types::BOOT_SLOT_TCB, Object::Tcb(t.clone())),
         (types::BOOT_SLOT_DEBUG, Object::Debug(Arc::new(DebugConsole))),
         (types::BOOT_SLOT_QUOTA, Object::Quota(quota)),
-        (types::BOOT_SLOT_IOPORT, Object::IoPort(Arc::new(IoPort::new(0, 0x10000, None)))),
+        (
+            types::BOOT_SLOT_IOPORT,
+            Object::IoPort(Arc::new(IoPort::new(0, 0x10000, None))),
+        ),
         (types::BOOT_SLOT_IRQ_CONTROL, Object::IrqControl(Arc::new(IrqControl))),
     ];
     for (slot, obj) in caps {

@@ -75,10 +75,7 @@ pub fn console_write(s: &str) {
 
 #[doc(hidden)]
 pub fn print_fmt(args: fmt::Arguments) {
-    let mut buf = Buffered {
-        buf: [0; 256],
-        len: 0,
-    };
+    let mut buf = Buffered { buf: [0; 256], len: 0 };
     let _ = buf.write_fmt(args);
     buf.flush();
 }
@@ -142,12 +139,7 @@ macro_rules! entry {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     if let Some(l) = info.location() {
-        print_fmt(format_args!(
-            "panic at {}:{}: {}\n",
-            l.file(),
-            l.line(),
-            info.message()
-        ));
+        print_fmt(format_args!("panic at {}:{}: {}\n", l.file(), l.line(), info.message()));
     } else {
         print_fmt(format_args!("panic: {}\n", info.message()));
     }

@@ -29,7 +29,8 @@ pub fn generate(m: &Model) -> Vec<Output> {
             }
         }
     });
-    let tokens = quote! { #abi #(#libs)* };
+    let table = syscall_table(m);
+    let tokens = quote! { #abi #(#libs)* #table };
     vec![Output {
         path: "anvil_bindings.rs".into(),
         contents: render(m, tokens),
@@ -634,5 +635,69 @@ fn short_msg(l: &MsgLayout, size: &proc_macro2::Ident, fail: TokenStream) -> Tok
         quote!()
     } else {
         quote! { if #(#conds)||* { #fail; } }
+    }
+}
+
+/// A table of every syscall and how its arguments are passed, for tests that attack each
+/// argument (hostile callers) and for tracing.
+fn syscall_table(m: &Model) -> TokenStream {
+    let mut rows = Vec::new();
+    for i in m.objects() {
+        for me in &i.methods {
+            let name = format!("{}.{}", i.name, me.name);
+            let nr = Literal::u64_unsuffixed(me.syscall.unwrap_or(0));
+            let args = me.params.iter().map(|p| match p.ty {
+                Ty::Cap { object, rights } => {
+                    let o = match object {
+                        Some(o) => {
+                            let id = Literal::u32_unsuffixed(m.interfaces[o].object_id.unwrap_or(0));
+                            quote!(Some(#id))
+                        }
+                        None => quote!(None),
+                    };
+                    let r = Literal::u32_unsuffixed(rights as u32);
+                    quote! { Arg::Cap { object: #o, rights: #r }, }
+                }
+                Ty::Bytes(n) | Ty::String(n) => {
+                    let n = Literal::u64_unsuffixed(u64::from(n));
+                    quote! { Arg::Bytes { max: #n }, }
+                }
+                Ty::Struct(st) => {
+                    let size = Literal::u32_unsuffixed(m.structs[st].size);
+                    quote! { Arg::Struct { size: #size }, }
+                }
+                _ => quote! { Arg::Value, },
+            });
+            let (noreturn, blocking) = (me.noreturn, me.blocking);
+            rows.push(quote! {
+                Syscall { name: #name, number: #nr, args: &[#(#args)*], noreturn: #noreturn, blocking: #blocking },
+            });
+        }
+    }
+    quote! {
+        /// Every syscall and how its arguments are passed.
+        #[allow(clippy::all, dead_code)]
+        pub mod syscalls {
+            /// How one argument is passed: a capability slot (with the object type id and rights
+            /// the kernel checks), a pointer and length (two registers), a struct pointer, or a value.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub enum Arg {
+                Cap { object: Option<u32>, rights: u32 },
+                Bytes { max: u64 },
+                Struct { size: u32 },
+                Value,
+            }
+
+            #[derive(Clone, Copy, Debug)]
+            pub struct Syscall {
+                pub name: &'static str,
+                pub number: u64,
+                pub args: &'static [Arg],
+                pub noreturn: bool,
+                pub blocking: bool,
+            }
+
+            pub static SYSCALLS: &[Syscall] = &[#(#rows)*];
+        }
     }
 }

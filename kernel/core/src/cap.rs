@@ -59,7 +59,12 @@ impl<O: Clone> Default for CapSpace<O> {
 
 impl<O: Clone> CapSpace<O> {
     pub const fn new() -> Self {
-        CapSpace { nodes: Vec::new(), free_nodes: Vec::new(), cnodes: Vec::new(), free_cnodes: Vec::new() }
+        CapSpace {
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            cnodes: Vec::new(),
+            free_cnodes: Vec::new(),
+        }
     }
 
     pub fn create_cnode(&mut self, slots: usize) -> CNodeId {
@@ -78,7 +83,9 @@ impl<O: Clone> CapSpace<O> {
 
     /// Removes a CNode and every capability in it; returns the objects they referred to.
     pub fn destroy_cnode(&mut self, cn: CNodeId) -> Vec<O> {
-        let Some(Some(table)) = self.cnodes.get(cn).cloned() else { return Vec::new() };
+        let Some(Some(table)) = self.cnodes.get(cn).cloned() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for id in table.into_iter().flatten() {
             out.push(self.remove_node(id));
@@ -89,7 +96,11 @@ impl<O: Clone> CapSpace<O> {
     }
 
     fn slot_ref(&self, cn: CNodeId, slot: u64) -> Result<Option<NodeId>, CapError> {
-        let table = self.cnodes.get(cn).and_then(|t| t.as_ref()).ok_or(CapError::InvalidSlot)?;
+        let table = self
+            .cnodes
+            .get(cn)
+            .and_then(|t| t.as_ref())
+            .ok_or(CapError::InvalidSlot)?;
         let s = usize::try_from(slot).map_err(|_| CapError::InvalidSlot)?;
         table.get(s).copied().ok_or(CapError::InvalidSlot)
     }
@@ -117,12 +128,28 @@ impl<O: Clone> CapSpace<O> {
         }
     }
 
-    fn place(&mut self, cn: CNodeId, slot: u64, obj: O, rights: u32, badge: u64, parent: Option<NodeId>) -> Result<NodeId, CapError> {
+    fn place(
+        &mut self,
+        cn: CNodeId,
+        slot: u64,
+        obj: O,
+        rights: u32,
+        badge: u64,
+        parent: Option<NodeId>,
+    ) -> Result<NodeId, CapError> {
         if self.slot_ref(cn, slot)?.is_some() {
             return Err(CapError::Occupied);
         }
         let s = slot as usize;
-        let id = self.alloc_node(Node { obj, rights, badge, parent, children: Vec::new(), cnode: cn, slot: s });
+        let id = self.alloc_node(Node {
+            obj,
+            rights,
+            badge,
+            parent,
+            children: Vec::new(),
+            cnode: cn,
+            slot: s,
+        });
         if let Some(p) = parent {
             if let Some(pn) = self.nodes[p].as_mut() {
                 pn.children.push(id);
@@ -141,8 +168,18 @@ impl<O: Clone> CapSpace<O> {
 
     /// The first empty slot of `cn` other than slot 0 (which stays empty so 0 is never valid).
     pub fn free_slot(&self, cn: CNodeId) -> Result<u64, CapError> {
-        let table = self.cnodes.get(cn).and_then(|t| t.as_ref()).ok_or(CapError::InvalidSlot)?;
-        table.iter().enumerate().skip(1).find(|(_, s)| s.is_none()).map(|(i, _)| i as u64).ok_or(CapError::Full)
+        let table = self
+            .cnodes
+            .get(cn)
+            .and_then(|t| t.as_ref())
+            .ok_or(CapError::InvalidSlot)?;
+        table
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, s)| s.is_none())
+            .map(|(i, _)| i as u64)
+            .ok_or(CapError::Full)
     }
 
     /// Puts a root capability into the first free slot and returns the slot.
@@ -330,7 +367,14 @@ mod tests {
         let c = 0usize..3;
         let s = 0u64..6;
         prop_oneof![
-            (c.clone(), s.clone(), c.clone(), s.clone(), any::<u32>(), proptest::option::of(1u64..4))
+            (
+                c.clone(),
+                s.clone(),
+                c.clone(),
+                s.clone(),
+                any::<u32>(),
+                proptest::option::of(1u64..4)
+            )
                 .prop_map(|(a, b, c, d, m, g)| Op::Derive(a, b, c, d, m, g)),
             (c.clone(), s.clone(), c.clone(), s.clone()).prop_map(|(a, b, c, d)| Op::Transfer(a, b, c, d)),
             (c.clone(), s.clone()).prop_map(|(a, b)| Op::Delete(a, b)),

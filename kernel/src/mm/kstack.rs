@@ -18,7 +18,10 @@ struct Area {
     free: Vec<(u64, u64)>,
 }
 
-static AREA: Mutex<Area> = Mutex::new(Area { next: KSTACK_AREA, free: Vec::new() });
+static AREA: Mutex<Area> = Mutex::new(Area {
+    next: KSTACK_AREA,
+    free: Vec::new(),
+});
 
 #[derive(Debug)]
 pub struct KStack {
@@ -49,7 +52,14 @@ pub fn alloc(size: usize) -> Option<KStack> {
             let f = PhysFrame::containing_address(PhysAddr::new(pa));
             // SAFETY: the page lies in the kernel-stack area, which only this allocator hands
             // out, and this range is not in use, so no mapping or reference aliases it.
-            let r = unsafe { kpt.map_to(page, f, F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL, &mut frame::Global) };
+            let r = unsafe {
+                kpt.map_to(
+                    page,
+                    f,
+                    F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL,
+                    &mut frame::Global,
+                )
+            };
             r.ok().map(|fl| fl.flush())
         });
         if mapped.is_none() {
@@ -58,7 +68,11 @@ pub fn alloc(size: usize) -> Option<KStack> {
             return None;
         }
     }
-    Some(KStack { bottom, pages, top: bottom + pages * PAGE })
+    Some(KStack {
+        bottom,
+        pages,
+        top: bottom + pages * PAGE,
+    })
 }
 
 /// Unmaps the first `mapped` pages of a stack range and returns the range for reuse.

@@ -43,17 +43,25 @@ impl CNode {
     pub fn get(&self, slot: u64) -> Result<Capability, Status> {
         let caps = CAPS.lock();
         let n = caps.get(self.id, slot).map_err(status)?;
-        Ok(Capability { object: n.obj.clone(), rights: Rights(n.rights), badge: n.badge })
+        Ok(Capability {
+            object: n.obj.clone(),
+            rights: Rights(n.rights),
+            badge: n.badge,
+        })
     }
 
     /// Puts a capability to a new object into the empty `slot`.
     pub fn set(&self, slot: u64, cap: Capability) -> Result<(), Status> {
-        CAPS.lock().insert(self.id, slot, cap.object, cap.rights.0).map_err(status)
+        CAPS.lock()
+            .insert(self.id, slot, cap.object, cap.rights.0)
+            .map_err(status)
     }
 
     /// Puts a capability to a new object into the first free slot.
     pub fn insert(&self, cap: Capability) -> Result<u64, Status> {
-        CAPS.lock().insert_free(self.id, cap.object, cap.rights.0).map_err(status)
+        CAPS.lock()
+            .insert_free(self.id, cap.object, cap.rights.0)
+            .map_err(status)
     }
 }
 

@@ -11,7 +11,11 @@ pub struct IoPort {
 
 impl IoPort {
     pub fn new(base: u16, count: u32, charge: Option<Charge>) -> IoPort {
-        IoPort { base, count, _charge: charge }
+        IoPort {
+            base,
+            count,
+            _charge: charge,
+        }
     }
 
     /// The port at `offset` if `width` bytes from it lie inside the range.

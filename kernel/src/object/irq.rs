@@ -21,6 +21,10 @@ pub struct Irq {
 
 impl Irq {
     pub fn new(line: u8, charge: Option<Charge>) -> Irq {
-        Irq { line, bound: Mutex::new(None), _charge: charge }
+        Irq {
+            line,
+            bound: Mutex::new(None),
+            _charge: charge,
+        }
     }
 }

@@ -78,7 +78,11 @@ pub struct Capability {
 
 impl Capability {
     pub fn new(object: Object, rights: Rights) -> Self {
-        Capability { object, rights, badge: 0 }
+        Capability {
+            object,
+            rights,
+            badge: 0,
+        }
     }
 }
 

@@ -30,21 +30,35 @@ impl Drop for Charge {
 impl Quota {
     /// The root quota: all memory the kernel lets user space account for.
     pub fn root(limit: u64) -> Arc<Quota> {
-        Arc::new(Quota { limit, used: Mutex::new(0), _from_parent: None })
+        Arc::new(Quota {
+            limit,
+            used: Mutex::new(0),
+            _from_parent: None,
+        })
     }
 
     /// Charges `bytes`, or fails with QUOTA_EXCEEDED.
     pub fn charge(self: &Arc<Self>, bytes: u64) -> Result<Charge, Status> {
         let mut u = self.used.lock();
-        let new = u.checked_add(bytes).filter(|&n| n <= self.limit).ok_or(Status::QUOTA_EXCEEDED)?;
+        let new = u
+            .checked_add(bytes)
+            .filter(|&n| n <= self.limit)
+            .ok_or(Status::QUOTA_EXCEEDED)?;
         *u = new;
-        Ok(Charge { quota: self.clone(), bytes })
+        Ok(Charge {
+            quota: self.clone(),
+            bytes,
+        })
     }
 
     /// A child quota with `bytes` of this one's remaining budget.
     pub fn split(self: &Arc<Self>, bytes: u64) -> Result<Arc<Quota>, Status> {
         let c = self.charge(bytes)?;
-        Ok(Arc::new(Quota { limit: bytes, used: Mutex::new(0), _from_parent: Some(c) }))
+        Ok(Arc::new(Quota {
+            limit: bytes,
+            used: Mutex::new(0),
+            _from_parent: Some(c),
+        }))
     }
 
     pub fn info(&self) -> (u64, u64) {

@@ -23,7 +23,9 @@ impl Vmo {
         }
         let pages = size.div_ceil(PAGE);
         let mut frames = Vec::new();
-        frames.try_reserve_exact(pages as usize).map_err(|_| Status::NO_MEMORY)?;
+        frames
+            .try_reserve_exact(pages as usize)
+            .map_err(|_| Status::NO_MEMORY)?;
         for _ in 0..pages {
             match frame::alloc() {
                 Some(pa) => frames.push(pa),
@@ -35,7 +37,11 @@ impl Vmo {
                 }
             }
         }
-        Ok(Vmo { frames, size: pages * PAGE, _charge: charge })
+        Ok(Vmo {
+            frames,
+            size: pages * PAGE,
+            _charge: charge,
+        })
     }
 
     pub fn size(&self) -> u64 {

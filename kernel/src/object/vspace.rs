@@ -74,8 +74,17 @@ impl VSpace {
             // is exclusively ours, and the kernel's upper entries never change after boot.
             unsafe { new.add(i).write(kernel.add(i).read()) };
         }
-        let inner = Inner { pages: BTreeMap::new(), table_charges: Vec::new(), alloc_hint: ALLOC_BASE };
-        Ok(VSpace { pml4, quota, inner: Mutex::new(inner), _charge: charge })
+        let inner = Inner {
+            pages: BTreeMap::new(),
+            table_charges: Vec::new(),
+            alloc_hint: ALLOC_BASE,
+        };
+        Ok(VSpace {
+            pml4,
+            quota,
+            inner: Mutex::new(inner),
+            _charge: charge,
+        })
     }
 
     pub fn pml4(&self) -> u64 {
@@ -95,7 +104,10 @@ impl VSpace {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
         let f = PhysFrame::containing_address(PhysAddr::new(pa));
         let parent = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-        let mut fa = TableFrames { quota: self.quota.as_ref(), charges: &mut inner.table_charges };
+        let mut fa = TableFrames {
+            quota: self.quota.as_ref(),
+            charges: &mut inner.table_charges,
+        };
         // SAFETY: the page is in the user half (checked by callers), not mapped (checked by
         // callers through `pages`), and the frame is owned by this VSpace or a VMO it holds.
         match unsafe { t.map_to_with_table_flags(page, f, flags, parent, &mut fa) } {
@@ -104,7 +116,11 @@ impl VSpace {
                 Ok(())
             }
             Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
-                Err(if self.quota.is_some() { Status::QUOTA_EXCEEDED } else { Status::NO_MEMORY })
+                Err(if self.quota.is_some() {
+                    Status::QUOTA_EXCEEDED
+                } else {
+                    Status::NO_MEMORY
+                })
             }
             Err(_) => Err(Status::ALREADY_MAPPED),
         }
@@ -121,7 +137,14 @@ impl VSpace {
             frame::free(pa);
             return Err(e);
         }
-        inner.pages.insert(va, Mapping { pa, _vmo: None, _charge: charge });
+        inner.pages.insert(
+            va,
+            Mapping {
+                pa,
+                _vmo: None,
+                _charge: charge,
+            },
+        );
         Ok(pa)
     }
 
@@ -142,7 +165,14 @@ impl VSpace {
                 }
                 return Err(e);
             }
-            inner.pages.insert(va + i * PAGE, Mapping { pa, _vmo: Some(vmo.clone()), _charge: None });
+            inner.pages.insert(
+                va + i * PAGE,
+                Mapping {
+                    pa,
+                    _vmo: Some(vmo.clone()),
+                    _charge: None,
+                },
+            );
         }
         Ok(())
     }
@@ -188,7 +218,9 @@ impl VSpace {
             va
         };
         for i in 0..pages {
-            let charged = quota.charge(cost::VMO_PAGE).and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
+            let charged = quota
+                .charge(cost::VMO_PAGE)
+                .and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
             if let Err(e) = charged {
                 let mut inner = self.inner.lock();
                 for j in 0..i {
@@ -200,7 +232,6 @@ impl VSpace {
         self.inner.lock().alloc_hint = va + len;
         Ok(va)
     }
-
 }
 
 /// Frees a page table and the tables below it (not the mapped pages, which `pages` tracks).

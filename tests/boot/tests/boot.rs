@@ -234,3 +234,21 @@ fn every_object_syscall_succeeds_and_checks_out() {
         },
     );
 }
+
+#[test]
+fn hostile_calls_get_documented_errors_and_leak_nothing() {
+    check(
+        "hostile",
+        &Scenario {
+            append: "exit_when_idle init=hostile",
+            expect: &[
+                "hostile: 41 syscalls attacked",
+                " 0 failures",
+                "hostile: system still works: true",
+                "hostile: PASS",
+            ],
+            forbid: &["[fatal]", "hostile: FAIL", "user fault"],
+            ..Default::default()
+        },
+    );
+}

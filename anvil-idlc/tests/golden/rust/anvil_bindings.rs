@@ -1034,3 +1034,107 @@ pub mod every {
         }
     }
 }
+/// Every syscall and how its arguments are passed.
+#[allow(clippy::all, dead_code)]
+pub mod syscalls {
+    /// How one argument is passed: a capability slot (with the object type id and rights
+    /// the kernel checks), a pointer and length (two registers), a struct pointer, or a value.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Arg {
+        Cap { object: Option<u32>, rights: u32 },
+        Bytes { max: u64 },
+        Struct { size: u32 },
+        Value,
+    }
+    #[derive(Clone, Copy, Debug)]
+    pub struct Syscall {
+        pub name: &'static str,
+        pub number: u64,
+        pub args: &'static [Arg],
+        pub noreturn: bool,
+        pub blocking: bool,
+    }
+    pub static SYSCALLS: &[Syscall] = &[
+        Syscall {
+            name: "Widget.create",
+            number: 193,
+            args: &[Arg::Value, Arg::Value],
+            noreturn: false,
+            blocking: false,
+        },
+        Syscall {
+            name: "Widget.poke",
+            number: 194,
+            args: &[
+                Arg::Cap {
+                    object: Some(3),
+                    rights: 3,
+                },
+                Arg::Struct { size: 8 },
+                Arg::Value,
+            ],
+            noreturn: false,
+            blocking: false,
+        },
+        Syscall {
+            name: "Widget.load",
+            number: 195,
+            args: &[
+                Arg::Cap {
+                    object: Some(3),
+                    rights: 2,
+                },
+                Arg::Bytes { max: 64 },
+                Arg::Bytes { max: 16 },
+            ],
+            noreturn: false,
+            blocking: false,
+        },
+        Syscall {
+            name: "Widget.inspect",
+            number: 196,
+            args: &[
+                Arg::Cap {
+                    object: None,
+                    rights: 4,
+                },
+                Arg::Value,
+                Arg::Value,
+            ],
+            noreturn: false,
+            blocking: false,
+        },
+        Syscall {
+            name: "Widget.wait",
+            number: 197,
+            args: &[
+                Arg::Cap {
+                    object: Some(3),
+                    rights: 0,
+                },
+            ],
+            noreturn: false,
+            blocking: true,
+        },
+        Syscall {
+            name: "Widget.halt",
+            number: 198,
+            args: &[Arg::Value],
+            noreturn: true,
+            blocking: false,
+        },
+        Syscall {
+            name: "Widget.record",
+            number: 199,
+            args: &[
+                Arg::Cap {
+                    object: Some(3),
+                    rights: 1,
+                },
+                Arg::Struct { size: 48 },
+            ],
+            noreturn: false,
+            blocking: false,
+        },
+    ];
+}

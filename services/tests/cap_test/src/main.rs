@@ -8,7 +8,9 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
-use anvil::{boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Regs, Rights, Status, Tcb, Vmo};
+use anvil::{
+    boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Regs, Rights, Status, Tcb, Vmo,
+};
 
 anvil::entry!(main);
 
@@ -51,10 +53,19 @@ extern "C" fn spinner(_arg: u64) -> ! {
 }
 
 fn start_thread(quota: &Quota, entry: extern "C" fn(u64) -> !, arg: u64) -> (Tcb, u64) {
-    let stack = want("stack alloc", boot::vspace().alloc(quota, 4 * PAGE, MapFlags::R | MapFlags::W));
+    let stack = want(
+        "stack alloc",
+        boot::vspace().alloc(quota, 4 * PAGE, MapFlags::R | MapFlags::W),
+    );
     let t = want("Tcb.create", Tcb::create(quota));
     want("Tcb.configure", t.configure(&boot::vspace(), &boot::cnode(), 0, 1));
-    let regs = Regs { rip: entry as usize as u64, rsp: stack + 4 * PAGE - 8, arg0: arg, arg1: 0, arg2: 0 };
+    let regs = Regs {
+        rip: entry as usize as u64,
+        rsp: stack + 4 * PAGE - 8,
+        arg0: arg,
+        arg1: 0,
+        arg2: 0,
+    };
     want("Tcb.set_regs", t.set_regs(&regs));
     want("Tcb.resume", t.resume());
     (t, stack)
@@ -65,7 +76,10 @@ fn main() -> u64 {
     let (limit, _) = want("Quota.info", root.info());
     check("Quota.info reports a limit", limit > 0);
     let q = want("Quota.split", root.split(4 << 20));
-    check("child quota starts empty", want("Quota.info child", q.info()) == (4 << 20, 0));
+    check(
+        "child quota starts empty",
+        want("Quota.info child", q.info()) == (4 << 20, 0),
+    );
 
     // VMO: create, size, committed, write, map, read back through the mapping.
     let vmo = want("Vmo.create", Vmo::create(&q, 3 * PAGE));
@@ -74,23 +88,44 @@ fn main() -> u64 {
     check("quota charged for the VMO", want("Quota.info", q.info()).1 >= 3 * PAGE);
     want("Vmo.write", vmo.write(PAGE + 8, b"anvil"));
     let va = 0x5000_0000u64;
-    want("VSpace.map", boot::vspace().map(&vmo, va, 0, 3 * PAGE, MapFlags::R | MapFlags::W));
+    want(
+        "VSpace.map",
+        boot::vspace().map(&vmo, va, 0, 3 * PAGE, MapFlags::R | MapFlags::W),
+    );
     // SAFETY: `va..va+3 pages` was just mapped readable and writable.
     let mapped = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, (3 * PAGE) as usize) };
-    check("mapped VMO shows the written bytes", &mapped[(PAGE + 8) as usize..(PAGE + 13) as usize] == b"anvil");
-    check("new VMO pages are zero", mapped[..PAGE as usize].iter().all(|&b| b == 0));
+    check(
+        "mapped VMO shows the written bytes",
+        &mapped[(PAGE + 8) as usize..(PAGE + 13) as usize] == b"anvil",
+    );
+    check(
+        "new VMO pages are zero",
+        mapped[..PAGE as usize].iter().all(|&b| b == 0),
+    );
     mapped[0] = 0x5a;
     check("mapped VMO is writable", mapped[0] == 0x5a);
     want("VSpace.unmap", boot::vspace().unmap(va, 3 * PAGE));
-    check("unmapping twice is refused", boot::vspace().unmap(va, PAGE) == Err(Status::NOT_MAPPED));
+    check(
+        "unmapping twice is refused",
+        boot::vspace().unmap(va, PAGE) == Err(Status::NOT_MAPPED),
+    );
     // A read-only mapping of the same VMO keeps the data.
-    want("VSpace.map read-only", boot::vspace().map(&vmo, va, 0, PAGE, MapFlags::R));
+    want(
+        "VSpace.map read-only",
+        boot::vspace().map(&vmo, va, 0, PAGE, MapFlags::R),
+    );
     // SAFETY: mapped readable just above.
-    check("read-only mapping sees the data", unsafe { core::ptr::read_volatile(va as *const u8) } == 0x5a);
+    check(
+        "read-only mapping sees the data",
+        unsafe { core::ptr::read_volatile(va as *const u8) } == 0x5a,
+    );
     want("VSpace.unmap read-only", boot::vspace().unmap(va, PAGE));
 
     // Anonymous memory.
-    let a = want("VSpace.alloc", boot::vspace().alloc(&q, 2 * PAGE, MapFlags::R | MapFlags::W));
+    let a = want(
+        "VSpace.alloc",
+        boot::vspace().alloc(&q, 2 * PAGE, MapFlags::R | MapFlags::W),
+    );
     // SAFETY: `a` is two fresh read-write pages.
     let mem = unsafe { core::slice::from_raw_parts_mut(a as *mut u64, 1024) };
     check("allocated memory is zero", mem.iter().all(|&w| w == 0));
@@ -102,25 +137,55 @@ fn main() -> u64 {
     let own = boot::cnode();
     let other = want("CNode.create", CNode::create(&q, 16));
     let vmo_slot = vmo.0;
-    want("Cap.copy", Cap::copy(&own, vmo_slot, &other, 3, Rights::READ | Rights::MAP | Rights::GRANT));
+    want(
+        "Cap.copy",
+        Cap::copy(&own, vmo_slot, &other, 3, Rights::READ | Rights::MAP | Rights::GRANT),
+    );
     let (ty, rights, _) = want("Cap.identify", Cap::identify(&other, 3));
     check("copy has the object type", ty == anvil::sys::kernel::OBJ_VMO);
-    check("copy has the reduced rights", rights == Rights::READ | Rights::MAP | Rights::GRANT);
-    want("Cap.copy back with all rights", Cap::copy(&other, 3, &own, 100, Rights::ALL));
+    check(
+        "copy has the reduced rights",
+        rights == Rights::READ | Rights::MAP | Rights::GRANT,
+    );
+    want(
+        "Cap.copy back with all rights",
+        Cap::copy(&other, 3, &own, 100, Rights::ALL),
+    );
     let (_, r2, _) = want("Cap.identify", Cap::identify(&own, 100));
-    check("rights cannot grow through a copy", r2 == Rights::READ | Rights::MAP | Rights::GRANT);
+    check(
+        "rights cannot grow through a copy",
+        r2 == Rights::READ | Rights::MAP | Rights::GRANT,
+    );
     let ro = Vmo::from_slot(100);
-    check("reduced copy cannot write", ro.write(0, b"x") == Err(Status::ACCESS_DENIED));
+    check(
+        "reduced copy cannot write",
+        ro.write(0, b"x") == Err(Status::ACCESS_DENIED),
+    );
     check("reduced copy can read", ro.size() == Ok(3 * PAGE));
     let ep = want("Endpoint.create", Endpoint::create(&q));
-    want("Cap.mint", Cap::mint(&own, ep.0, &other, 4, Rights::WRITE | Rights::GRANT, 42));
+    want(
+        "Cap.mint",
+        Cap::mint(&own, ep.0, &other, 4, Rights::WRITE | Rights::GRANT, 42),
+    );
     check("minted badge", want("Cap.identify", Cap::identify(&other, 4)).2 == 42);
     want("Cap.transfer", Cap::transfer(&other, 4, &other, 5));
-    check("transfer empties the source", Cap::identify(&other, 4) == Err(Status::INVALID_CAP));
-    check("transfer fills the destination", want("Cap.identify", Cap::identify(&other, 5)).2 == 42);
+    check(
+        "transfer empties the source",
+        Cap::identify(&other, 4) == Err(Status::INVALID_CAP),
+    );
+    check(
+        "transfer fills the destination",
+        want("Cap.identify", Cap::identify(&other, 5)).2 == 42,
+    );
     want("Cap.revoke", Cap::revoke(&own, vmo_slot));
-    check("revoke removes the copy", Cap::identify(&other, 3) == Err(Status::INVALID_CAP));
-    check("revoke removes the copy of the copy", Cap::identify(&own, 100) == Err(Status::INVALID_CAP));
+    check(
+        "revoke removes the copy",
+        Cap::identify(&other, 3) == Err(Status::INVALID_CAP),
+    );
+    check(
+        "revoke removes the copy of the copy",
+        Cap::identify(&own, 100) == Err(Status::INVALID_CAP),
+    );
     check("revoke keeps the original", vmo.size() == Ok(3 * PAGE));
     want("Cap.delete", Cap::delete(&own, vmo_slot));
     check("deleted slot is empty", vmo.size() == Err(Status::INVALID_CAP));
@@ -152,7 +217,10 @@ fn main() -> u64 {
         spins += 1;
         core::hint::spin_loop();
     }
-    check("preemption lets a resumed thread run while this one spins", COUNTER.load(Ordering::SeqCst) > c1);
+    check(
+        "preemption lets a resumed thread run while this one spins",
+        COUNTER.load(Ordering::SeqCst) > c1,
+    );
     want("Tcb.suspend spinner", s.suspend());
 
     // Hardware access for drivers.
@@ -160,8 +228,14 @@ fn main() -> u64 {
     let com1 = want("IoPort.split", ports.split(0x3F8, 8));
     want("IoPort.write scratch", com1.write(7, 1, 0xA5));
     check("IoPort.read scratch", want("IoPort.read", com1.read(7, 1)) == 0xA5);
-    check("port outside the range refused", com1.read(8, 1) == Err(Status::INVALID_ARGS));
-    let irq = want("IrqControl.get", IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(4));
+    check(
+        "port outside the range refused",
+        com1.read(8, 1) == Err(Status::INVALID_ARGS),
+    );
+    let irq = want(
+        "IrqControl.get",
+        IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(4),
+    );
     check("unbound Irq.ack refused", irq.ack() == Err(Status::BAD_STATE));
     want("Irq.bind", irq.bind(&ep));
     want("Irq.ack", irq.ack());
