@@ -78,7 +78,7 @@ fn user_access(flags: MapFlags) -> Result<Access, Status> {
 
 /// A page-aligned, non-empty user range.
 fn user_pages(va: u64, len: u64) -> Result<(), Status> {
-    if len == 0 || va % PAGE != 0 || len % PAGE != 0 || !anvil_kcore::uaccess::user_range(va, len) {
+    if len == 0 || !va.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(va, len) {
         return Err(Status::INVALID_ARGS);
     }
     Ok(())
@@ -213,7 +213,7 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
         let (t, v, c) = (expect_obj!(t, Tcb)?, expect_obj!(v, VSpace)?, expect_obj!(c, CNode)?);
-        if prio > MAX_PRIORITY || (ipc != 0 && (ipc % PAGE != 0 || !anvil_kcore::uaccess::user_range(ipc, PAGE))) {
+        if prio > MAX_PRIORITY || (ipc != 0 && (!ipc.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(ipc, PAGE))) {
             return Err(Status::INVALID_ARGS);
         }
         let mut i = t.inner.lock();
@@ -333,7 +333,7 @@ impl Kernel for Ctx<'_> {
         }
         user_pages(va, len)?;
         let vmo = expect_obj!(m, Vmo)?;
-        if off % PAGE != 0 || off.checked_add(len).is_none_or(|e| e > vmo.size()) {
+        if !off.is_multiple_of(PAGE) || off.checked_add(len).is_none_or(|e| e > vmo.size()) {
             return Err(Status::INVALID_ARGS);
         }
         expect_obj!(v, VSpace)?.map_vmo(&vmo, va, off, len, access)
@@ -346,7 +346,7 @@ impl Kernel for Ctx<'_> {
 
     fn vspace_alloc(&mut self, v: Capability, q: Capability, len: u64, f: MapFlags) -> Result<u64, Status> {
         let access = user_access(f)?;
-        if len == 0 || len % PAGE != 0 || len > crate::object::vmo::MAX_VMO {
+        if len == 0 || !len.is_multiple_of(PAGE) || len > crate::object::vmo::MAX_VMO {
             return Err(Status::INVALID_ARGS);
         }
         expect_obj!(v, VSpace)?.alloc(&expect_obj!(q, Quota)?, len, access)
