@@ -17,6 +17,14 @@ pub fn trap(frame: &mut TrapFrame) {
             crate::sched::tick(frame);
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
+        v if v == u64::from(apic::TLB_VECTOR) => {
+            crate::arch::x86_64::tlb::service(crate::arch::x86_64::gdt::this_cpu().index as usize);
+            apic::eoi();
+        }
+        v if v == u64::from(apic::RESCHED_VECTOR) => {
+            apic::eoi();
+            crate::sched::tick(frame);
+        }
         v if v >= 32 => apic::eoi(),
         14 if !frame.is_user() => {
             if let Some(fix) = usercopy::fixup_for(frame.rip) {

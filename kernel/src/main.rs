@@ -126,6 +126,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     let boot_rsp = &raw const boot_stack_top as u64;
     gdt::init_cpu(0, 0, boot_rsp);
     trap::init_idt();
+    AP_LAPIC.store(lapic, Ordering::Release);
     apic::disable_legacy_pic();
     apic::init(mm::phys_to_virt(lapic));
     apic::start_timer(625_000);
@@ -141,6 +142,12 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     );
 
     run_tests_from_cmdline(&info.cmdline);
+
+    let apic_ids: alloc::vec::Vec<u32> =
+        madt.as_ref().map_or(alloc::vec![apic::id()], |m| m.cpus.iter().map(|&c| u32::from(c)).collect());
+    sched::init(apic_ids.len().max(1));
+    arch::x86_64::tlb::APIC_IDS[0].store(apic::id(), Ordering::Release);
+    start_application_processors(&apic_ids);
 
     let Some(module) = info.modules.first() else {
         panic!("no initrd: pass one with -initrd");
@@ -174,6 +181,69 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
 extern "C" {
     static boot_stack_top: u8;
 }
+
+const AP_STACK_SIZE: usize = 32 * 1024;
+static AP_STACK_TOPS: [core::sync::atomic::AtomicU64; arch::x86_64::tlb::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; arch::x86_64::tlb::MAX_CPUS];
+
+/// Starts every other CPU of the MADT, one at a time, through the real-mode trampoline.
+fn start_application_processors(apic_ids: &[u32]) {
+    use arch::x86_64::smp;
+    use x86_64::structures::paging::{Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB};
+    let bsp = apic::id();
+    if apic_ids.len() <= 1 {
+        return;
+    }
+    // The trampoline runs at its physical address for a few instructions after paging is on:
+    // map that one page at the same virtual address (in the kernel's lower half, which no user
+    // address space shares), and remove it when all CPUs are up.
+    let page = Page::<Size4KiB>::containing_address(x86_64::VirtAddr::new(smp::TRAMPOLINE));
+    let frame = PhysFrame::containing_address(x86_64::PhysAddr::new(smp::TRAMPOLINE));
+    {
+        let mut kpt = mm::paging::kernel_tables();
+        // SAFETY: the kernel's lower half is otherwise empty, and the page below 1 MiB is never
+        // handed out by the frame allocator.
+        match unsafe { kpt.map_to(page, frame, F::PRESENT | F::WRITABLE, &mut mm::frame::Global) } {
+            Ok(fl) => fl.flush(),
+            Err(e) => {
+                kwarn!("smp: cannot map the trampoline ({e:?}); running on one CPU");
+                return;
+            }
+        }
+    }
+    let mut index = 1u32;
+    for &id in apic_ids.iter().filter(|&&id| id != bsp) {
+        let Some(stack) = mm::kstack::alloc(AP_STACK_SIZE) else { break };
+        let top = stack.leak();
+        AP_STACK_TOPS[index as usize].store(top, Ordering::Release);
+        if smp::start_ap(id, index, top, ap_entry, mm::paging::kernel_pml4()) {
+            index += 1;
+        } else {
+            kwarn!("smp: CPU with APIC id {id} did not start");
+        }
+    }
+    if let Ok((_, fl)) = mm::paging::kernel_tables().unmap(page) {
+        fl.flush();
+    }
+    CPUS.store(index, Ordering::Release);
+    kinfo!("smp: {index} CPUs running");
+}
+
+/// Where an application processor arrives from the trampoline, on its own stack.
+extern "C" fn ap_entry(index: u64) -> ! {
+    let top = AP_STACK_TOPS[index as usize].load(Ordering::Acquire);
+    gdt::init_cpu(index as u32, apic::id(), top);
+    trap::load_idt();
+    cpu::enable_protections();
+    apic::init(mm::phys_to_virt(AP_LAPIC.load(Ordering::Acquire)));
+    apic::start_timer(625_000);
+    arch::x86_64::tlb::APIC_IDS[index as usize].store(apic::id(), Ordering::Release);
+    kdebug!("cpu {index} (APIC id {}) up", apic::id());
+    arch::x86_64::smp::STARTED.fetch_add(1, Ordering::SeqCst);
+    sched::run()
+}
+
+static AP_LAPIC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0xFEE0_0000);
 
 /// Deliberate kernel failures, selected by `ktest=` on the command line, to show that the
 /// kernel reports them (the harness expects these boots to fail).

@@ -1,36 +1,79 @@
-//! The scheduler: a run queue of threads and preemption by the local APIC timer (one tick,
-//! 10 ms, is the time slice). A thread gives up the CPU when it exits, suspends itself,
-//! yields, or its time slice ends with another thread waiting. With nothing to run, the CPU
-//! runs its idle loop on the boot stack. This version drives one CPU; per-CPU queues and work
-//! stealing come with the SMP work, behind these same functions.
+//! The scheduler: per-CPU run queues with priorities, affinity and work stealing
+//! (`anvil_kcore::runqueue`), preemption by each CPU's local APIC timer (one tick, 10 ms, is the
+//! time slice), idle CPUs that halt and are woken by IPI.
+//!
+//! A thread that gives up its CPU but stays runnable is put back in a queue only after the
+//! switch away from it has saved its context (`finish`), so another CPU can never pick up a
+//! thread whose registers are still being saved. An exited thread is freed the same way.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use spin::Mutex;
+use anvil_kcore::runqueue::RunQueues;
+use spin::{Mutex, Once};
 
-use crate::arch::x86_64::{cpu, gdt, switch, trap::TrapFrame};
+use crate::arch::x86_64::tlb::{self, APIC_IDS, MAX_CPUS};
+use crate::arch::x86_64::{apic, cpu, gdt, switch, trap::TrapFrame};
 use crate::mm::paging;
 use crate::object::tcb::{State, Tcb};
 
-struct Sched {
-    queue: VecDeque<Arc<Tcb>>,
+struct CpuState {
     current: Option<Arc<Tcb>>,
     /// Saved stack pointer of the idle loop while a thread runs.
     idle_ksp: u64,
-    /// A thread that exited; dropped after the switch away from its stack.
-    reap: Option<Arc<Tcb>>,
+    /// The thread switched away from, to requeue (still runnable) or free (dead) after the switch.
+    prev: Option<(Arc<Tcb>, bool)>,
 }
 
-static SCHED: Mutex<Sched> = Mutex::new(Sched {
-    queue: VecDeque::new(),
-    current: None,
-    idle_ksp: 0,
-    reap: None,
-});
+static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
+static CPUS: Once<Vec<Mutex<CpuState>>> = Once::new();
+static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// How many times each CPU entered user code of some thread (for tests and the log).
+pub static DISPATCHES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Sets up the queues for `cpus` CPUs. Called once by the boot CPU before any AP starts.
+pub fn init(cpus: usize) {
+    QUEUES.call_once(|| RunQueues::new(cpus));
+    CPUS.call_once(|| (0..cpus).map(|_| Mutex::new(CpuState { current: None, idle_ksp: 0, prev: None })).collect());
+}
+
+fn me() -> usize {
+    gdt::this_cpu().index as usize
+}
+
+fn queues() -> &'static RunQueues<Arc<Tcb>> {
+    QUEUES.get().unwrap_or_else(|| panic!("scheduler used before sched::init"))
+}
+
+fn state(cpu: usize) -> &'static Mutex<CpuState> {
+    &CPUS.get().unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
+}
 
 pub fn current() -> Option<Arc<Tcb>> {
-    SCHED.lock().current.clone()
+    state(me()).lock().current.clone()
+}
+
+fn kick(cpu: usize) {
+    let id = APIC_IDS[cpu].load(Ordering::Acquire);
+    if cpu != me() && id != u32::MAX {
+        apic::send_ipi(id, apic::RESCHED_VECTOR);
+    }
+}
+
+fn push(t: Arc<Tcb>) {
+    let (prio, aff) = {
+        let i = t.inner.lock();
+        (i.priority, i.affinity)
+    };
+    let q = queues();
+    let cpu = q.push(me(), t, prio, aff);
+    if IDLE[cpu].load(Ordering::Acquire) {
+        kick(cpu);
+    } else if let Some(idle) = (0..q.cpus()).find(|&c| c != cpu && IDLE[c].load(Ordering::Acquire)) {
+        // Someone is idle: let it steal.
+        kick(idle);
+    }
 }
 
 /// Makes `t` runnable; builds its first kernel context if it has never run.
@@ -41,70 +84,101 @@ pub fn enqueue(t: Arc<Tcb>) {
             let Some(start) = i.start else { return };
             // SAFETY: the thread has never run, so its kernel stack is unused.
             let sp = unsafe { switch::initial_stack(t.kstack.top, &start) };
-            t.ksp.store(sp, core::sync::atomic::Ordering::Relaxed);
+            t.ksp.store(sp, Ordering::Relaxed);
             i.started = true;
         }
         i.state = State::Runnable;
     }
-    SCHED.lock().queue.push_back(t);
+    push(t);
 }
 
-/// Removes `t` from the run queue if it is there.
-pub fn dequeue(t: &Arc<Tcb>) {
-    SCHED.lock().queue.retain(|q| !Arc::ptr_eq(q, t));
+/// Takes `t` out of the run queues if it waits there.
+pub fn dequeue(t: &Arc<Tcb>) -> bool {
+    queues().remove(|q| Arc::ptr_eq(q, t)).is_some()
 }
 
-fn prepare(t: &Tcb) {
+/// Makes sure `t` is not running anywhere: if it runs on another CPU, that CPU is told to
+/// look at its state, and this waits until it has switched away.
+pub fn wait_off_cpu(t: &Arc<Tcb>) {
+    loop {
+        let on = t.on_cpu.load(Ordering::Acquire);
+        if on < 0 || on as usize == me() {
+            return;
+        }
+        kick(on as usize);
+        for _ in 0..1000 {
+            tlb::service(me());
+            if t.on_cpu.load(Ordering::Acquire) != on {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
+    let q = queues();
+    q.pop(cpu).or_else(|| q.steal(cpu))
+}
+
+fn prepare(cpu: usize, t: &Tcb) {
     gdt::set_kernel_stack(t.kstack.top);
     if let Some(vs) = t.vspace() {
-        paging::activate(vs.pml4());
+        vs.activate_on(cpu);
+    }
+    t.on_cpu.store(cpu as i64, Ordering::Release);
+    DISPATCHES[cpu].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Runs after every switch, on the CPU that switched: requeues or frees the thread it left.
+#[no_mangle]
+pub extern "C" fn anvil_sched_finish() {
+    let cpu = me();
+    let prev = state(cpu).lock().prev.take();
+    if let Some((t, requeue)) = prev {
+        if let Some(vs) = t.vspace() {
+            vs.deactivate_on(cpu);
+        }
+        t.on_cpu.store(-1, Ordering::Release);
+        if requeue && t.inner.lock().state == State::Runnable {
+            push(t);
+        }
     }
 }
 
 /// Gives the CPU to the next runnable thread (or the idle loop). `requeue`: the current thread
-/// stays runnable and goes to the back of the queue.
+/// stays runnable.
 fn reschedule(requeue: bool) {
+    let cpu = me();
     let (save, load) = {
-        let mut s = SCHED.lock();
+        let mut s = state(cpu).lock();
         let Some(cur) = s.current.take() else { return };
-        let next = s.queue.pop_front();
-        if requeue {
-            match next {
-                None => {
-                    s.current = Some(cur);
-                    return;
-                }
-                Some(_) => s.queue.push_back(cur.clone()),
-            }
-        } else if cur.inner.lock().state == State::Dead {
-            s.reap = Some(cur.clone());
+        let next = next_for(cpu);
+        if requeue && next.is_none() {
+            s.current = Some(cur);
+            return;
         }
         let save = cur.ksp.as_ptr();
+        s.prev = Some((cur, requeue));
         let load = match next {
             Some(n) => {
-                prepare(&n);
-                let sp = n.ksp.load(core::sync::atomic::Ordering::Relaxed);
+                prepare(cpu, &n);
+                let sp = n.ksp.load(Ordering::Relaxed);
                 s.current = Some(n);
                 sp
             }
             None => {
                 paging::activate(paging::kernel_pml4());
-                crate::kinfo!("cpu {}: no runnable threads, idle", gdt::this_cpu().index);
                 s.idle_ksp
             }
         };
         (save, load)
     };
-    // SAFETY: `save` points into the current thread's TCB, which the queue, the reap slot or a
-    // capability keeps alive until it runs again; `load` was saved by `switch` or built by
-    // `initial_stack` for a thread whose stack is mapped.
+    // SAFETY: `save` points into the current thread's TCB, which `prev` keeps alive until
+    // `finish` runs after this switch; `load` was saved by `switch` or built by `initial_stack`
+    // for a thread whose kernel stack is mapped.
     unsafe { switch::switch(save, load) };
-    reap();
-}
-
-fn reap() {
-    let dead = SCHED.lock().reap.take();
-    drop(dead);
+    anvil_sched_finish();
 }
 
 /// The current thread gives up the rest of its time slice.
@@ -112,10 +186,20 @@ pub fn yield_now() {
     reschedule(true);
 }
 
-/// Timer tick: preempts the current thread if another one is waiting.
+/// Timer tick or reschedule IPI: the current thread goes if it was stopped, or if its time
+/// slice is over and another thread waits.
 pub fn tick(frame: &TrapFrame) {
-    if frame.is_user() {
-        reschedule(true);
+    if !frame.is_user() {
+        return;
+    }
+    let stopped = current().is_some_and(|t| t.inner.lock().state != State::Runnable);
+    reschedule(!stopped);
+}
+
+/// Before returning to user space: a thread suspended meanwhile by another CPU stops here.
+pub fn check_stopped() {
+    if current().is_some_and(|t| t.inner.lock().state == State::Suspended) {
+        reschedule(false);
     }
 }
 
@@ -124,62 +208,67 @@ pub fn suspend_current() {
     reschedule(false);
 }
 
-/// Ends the current thread. Its address space and capability table are released once
-/// nothing else holds them; the kernel switches page tables before that can happen.
+/// Ends the current thread. Its address space and CNode are released when nothing else holds
+/// them; the CPU switches page tables first.
 pub fn exit_current() -> ! {
-    let t = current();
-    if let Some(t) = &t {
+    if let Some(t) = current() {
         let mut i = t.inner.lock();
         i.state = State::Dead;
-        i.vspace = None;
         i.cnode = None;
     }
-    drop(t);
     reschedule(false);
-    unreachable_after_exit()
-}
-
-#[cold]
-fn unreachable_after_exit() -> ! {
-    // A dead thread is never put back in the queue, so its context is never resumed.
     crate::kerr!("a dead thread was resumed");
     cpu::halt_forever()
 }
 
-/// The idle loop of this CPU, on the boot stack: runs threads while there are any.
+/// The idle loop of this CPU, on its boot stack: runs threads while there are any.
 pub fn run() -> ! {
+    let cpu = me();
+    let mut announced = false;
     loop {
         let next = {
-            let mut s = SCHED.lock();
-            let n = s.queue.pop_front();
+            let mut s = state(cpu).lock();
+            let n = next_for(cpu);
             if let Some(n) = &n {
-                prepare(n);
+                prepare(cpu, n);
                 s.current = Some(n.clone());
             }
-            n.map(|n| (n.ksp.load(core::sync::atomic::Ordering::Relaxed), &raw mut s.idle_ksp))
+            n.map(|n| (n.ksp.load(Ordering::Relaxed), &raw mut s.idle_ksp))
         };
         match next {
             Some((load, save)) => {
-                // SAFETY: `save` is the idle slot in the static scheduler state; `load` is a
+                announced = false;
+                // SAFETY: `save` is this CPU's idle slot in static scheduler state; `load` is a
                 // context saved by `switch` or built by `initial_stack`.
                 unsafe { switch::switch(save, load) };
-                reap();
+                anvil_sched_finish();
             }
-            None => idle_wait(),
+            None => {
+                if !announced && cpu == 0 {
+                    crate::kinfo!("cpu {cpu}: no runnable threads, idle");
+                    announced = true;
+                    if crate::EXIT_WHEN_IDLE.load(Ordering::Relaxed) && all_idle(cpu) {
+                        crate::report_memory();
+                        crate::arch::x86_64::port::qemu_exit(0);
+                    }
+                }
+                IDLE[cpu].store(true, Ordering::Release);
+                if queues().is_empty(cpu) {
+                    cpu::wait_for_interrupt();
+                }
+                IDLE[cpu].store(false, Ordering::Release);
+                tlb::service(cpu);
+            }
         }
     }
 }
 
-fn idle_wait() {
-    if crate::EXIT_WHEN_IDLE.load(core::sync::atomic::Ordering::Relaxed) {
-        crate::report_memory();
-        crate::arch::x86_64::port::qemu_exit(0);
-    }
-    cpu::wait_for_interrupt();
+fn all_idle(me: usize) -> bool {
+    let q = queues();
+    (0..q.cpus()).all(|c| q.is_empty(c) && (c == me || state(c).lock().current.is_none()))
 }
 
 /// With no thread ever started (init failed to load): log and wait.
 pub fn idle() -> ! {
-    crate::kinfo!("cpu {}: no runnable threads, idle", gdt::this_cpu().index);
     run()
 }

@@ -48,6 +48,8 @@ pub fn entry(frame: &mut TrapFrame) {
     let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
     frame.set_syscall_result(status, results);
     let after = core::mem::replace(&mut ctx.after, After::Return);
+    // Another CPU may have suspended this thread while it was in the kernel.
+    sched::check_stopped();
     let name = thread.name.clone();
     let id = thread.id;
     drop(thread);
@@ -259,6 +261,8 @@ impl Kernel for Ctx<'_> {
                 return Err(Status::BAD_STATE);
             }
         }
+        // A thread suspended while running elsewhere must have left that CPU before it is queued.
+        sched::wait_off_cpu(&t);
         sched::enqueue(t);
         Ok(())
     }
@@ -275,8 +279,9 @@ impl Kernel for Ctx<'_> {
         drop(i);
         if Arc::ptr_eq(&t, self.thread) {
             self.after = After::SuspendSelf;
-        } else {
-            sched::dequeue(&t);
+        } else if !sched::dequeue(&t) {
+            // Running on another CPU: it stops before this call returns.
+            sched::wait_off_cpu(&t);
         }
         Ok(())
     }

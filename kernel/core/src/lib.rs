@@ -11,6 +11,7 @@ pub mod cap;
 pub mod cmdline;
 pub mod elf;
 pub mod memmap;
+pub mod runqueue;
 pub mod uaccess;
 
 /// Reads physical memory: `read(paddr, len)` returns the bytes, or `None` if the range is

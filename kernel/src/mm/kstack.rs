@@ -78,14 +78,21 @@ pub fn alloc(size: usize) -> Option<KStack> {
 /// Unmaps the first `mapped` pages of a stack range and returns the range for reuse.
 fn release(bottom: u64, mapped: u64, pages: u64) {
     let mut kpt = paging::kernel_tables();
+    let mut frames = Vec::new();
     for i in 0..mapped {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(bottom + i * PAGE));
         if let Ok((f, fl)) = kpt.unmap(page) {
             fl.flush();
-            frame::free(f.start_address().as_u64());
+            frames.push(f.start_address().as_u64());
         }
     }
     drop(kpt);
+    // Other CPUs may cache these (global) entries: flush them before the frames are reused.
+    let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+    crate::arch::x86_64::tlb::shootdown(me, u64::MAX);
+    for pa in frames {
+        frame::free(pa);
+    }
     AREA.lock().free.push((bottom, pages));
 }
 

@@ -3,7 +3,7 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -51,6 +51,8 @@ pub struct Tcb {
     pub kstack: KStack,
     /// Saved kernel stack pointer while the thread is not running.
     pub ksp: AtomicU64,
+    /// The CPU running this thread now, or -1.
+    pub on_cpu: AtomicI64,
     pub inner: Mutex<TcbInner>,
     _charge: Option<Charge>,
 }
@@ -65,6 +67,7 @@ impl Tcb {
             name: String::from(name),
             kstack,
             ksp: AtomicU64::new(0),
+            on_cpu: AtomicI64::new(-1),
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,

@@ -5,6 +5,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 use x86_64::structures::paging::{FrameAllocator, Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB};
@@ -38,6 +39,8 @@ struct Inner {
 
 pub struct VSpace {
     pml4: u64,
+    /// CPUs that have this address space loaded (bit per CPU index): the TLB-shootdown targets.
+    active: AtomicU64,
     quota: Option<Arc<Quota>>,
     inner: Mutex<Inner>,
     _charge: Option<Charge>,
@@ -81,14 +84,32 @@ impl VSpace {
         };
         Ok(VSpace {
             pml4,
+            active: AtomicU64::new(0),
             quota,
             inner: Mutex::new(inner),
             _charge: charge,
         })
     }
 
-    pub fn pml4(&self) -> u64 {
-        self.pml4
+    /// Loads this address space on CPU `cpu` (the caller's own CPU).
+    pub fn activate_on(&self, cpu: usize) {
+        self.active.fetch_or(1 << cpu, Ordering::AcqRel);
+        paging::activate(self.pml4);
+    }
+
+    /// Records that CPU `cpu` switched to another address space.
+    pub fn deactivate_on(&self, cpu: usize) {
+        self.active.fetch_and(!(1 << cpu), Ordering::AcqRel);
+    }
+
+    /// After removing mappings: makes every other CPU that may cache them flush, then frees the
+    /// frames that are no longer mapped anywhere.
+    fn finish_unmap(&self, frames: Vec<u64>) {
+        let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+        crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
+        for pa in frames {
+            frame::free(pa);
+        }
     }
 
     fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, access: Access) -> Result<(), Status> {
@@ -160,9 +181,12 @@ impl VSpace {
             let pa = vmo.frame(offset / PAGE + i).ok_or(Status::INVALID_ARGS)?;
             if let Err(e) = self.map_one(&mut inner, va + i * PAGE, pa, access) {
                 // Undo the pages mapped so far, so a failed call leaves nothing behind.
+                let mut freed = Vec::new();
                 for j in 0..i {
-                    self.unmap_one(&mut inner, va + j * PAGE);
+                    freed.extend(self.unmap_one(&mut inner, va + j * PAGE));
                 }
+                drop(inner);
+                self.finish_unmap(freed);
                 return Err(e);
             }
             inner.pages.insert(
@@ -177,17 +201,14 @@ impl VSpace {
         Ok(())
     }
 
-    fn unmap_one(&self, inner: &mut Inner, va: u64) {
+    /// Removes one mapping; returns its frame if it must be freed (after the shootdown).
+    fn unmap_one(&self, inner: &mut Inner, va: u64) -> Option<u64> {
         // SAFETY: the caller holds `inner`, which serialises changes to these tables.
         let mut t = unsafe { paging::table_at(self.pml4) };
         if let Ok((_, fl)) = t.unmap(Page::<Size4KiB>::containing_address(VirtAddr::new(va))) {
             fl.flush();
         }
-        if let Some(m) = inner.pages.remove(&va) {
-            if m._vmo.is_none() {
-                frame::free(m.pa);
-            }
-        }
+        inner.pages.remove(&va).filter(|m| m._vmo.is_none()).map(|m| m.pa)
     }
 
     /// Unmaps `len` bytes at `va` (page aligned); every page must be mapped.
@@ -197,9 +218,13 @@ impl VSpace {
         if pages == 0 || (0..pages).any(|i| !inner.pages.contains_key(&(va + i * PAGE))) {
             return Err(Status::NOT_MAPPED);
         }
+        let mut freed = Vec::new();
         for i in 0..pages {
-            self.unmap_one(&mut inner, va + i * PAGE);
+            freed.extend(self.unmap_one(&mut inner, va + i * PAGE));
         }
+        // The lock is released before waiting for other CPUs, which may be spinning on it.
+        drop(inner);
+        self.finish_unmap(freed);
         Ok(())
     }
 
@@ -223,9 +248,12 @@ impl VSpace {
                 .and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
             if let Err(e) = charged {
                 let mut inner = self.inner.lock();
+                let mut freed = Vec::new();
                 for j in 0..i {
-                    self.unmap_one(&mut inner, va + j * PAGE);
+                    freed.extend(self.unmap_one(&mut inner, va + j * PAGE));
                 }
+                drop(inner);
+                self.finish_unmap(freed);
                 return Err(e);
             }
         }

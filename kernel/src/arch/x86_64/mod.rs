@@ -7,6 +7,8 @@ pub mod boot;
 pub mod cpu;
 pub mod gdt;
 pub mod port;
+pub mod smp;
 pub mod switch;
+pub mod tlb;
 pub mod trap;
 pub mod usercopy;

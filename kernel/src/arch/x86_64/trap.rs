@@ -306,6 +306,13 @@ pub fn init_idt() {
 
 static IDT: spin::Once<&'static InterruptDescriptorTable> = spin::Once::new();
 
+/// Loads the IDT the boot CPU built on another CPU.
+pub fn load_idt() {
+    if let Some(idt) = IDT.get() {
+        idt.load();
+    }
+}
+
 /// Human-readable name of an exception vector.
 pub fn exception_name(v: u64) -> &'static str {
     match v {
