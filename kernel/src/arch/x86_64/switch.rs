@@ -21,12 +21,19 @@ anvil_switch:
     pop rbx
     pop rbp
     ret
+
+    // First return of a new thread: finish the switch that started it (requeue or free the
+    // thread it replaced), then enter user mode from the TrapFrame above.
+    .global anvil_thread_start
+anvil_thread_start:
+    call anvil_sched_finish
+    jmp anvil_trap_return
 "#
 );
 
 extern "C" {
     fn anvil_switch(save: *mut u64, load: u64);
-    static anvil_trap_return: u8;
+    static anvil_thread_start: u8;
 }
 
 /// Saves the current kernel context into `*save` and resumes the one saved in `load`.
@@ -41,7 +48,7 @@ pub unsafe fn switch(save: *mut u64, load: u64) {
 }
 
 /// Prepares a new thread's kernel stack: `frame` at its top (the user registers to start with)
-/// and below it a switch frame that returns into the trap-return path. Returns the stack
+/// and below it a switch frame that returns into `anvil_thread_start`. Returns the stack
 /// pointer to hand to `switch`.
 ///
 /// # Safety
@@ -49,7 +56,7 @@ pub unsafe fn switch(save: *mut u64, load: u64) {
 pub unsafe fn initial_stack(top: u64, frame: &super::trap::TrapFrame) -> u64 {
     let frame_at = top - core::mem::size_of::<super::trap::TrapFrame>() as u64;
     let sp = frame_at - 7 * 8;
-    let ret = &raw const anvil_trap_return as u64;
+    let ret = &raw const anvil_thread_start as u64;
     // SAFETY: guaranteed by the caller; the writes stay below `top` and are 8-byte aligned.
     unsafe {
         (frame_at as *mut super::trap::TrapFrame).write(*frame);
