@@ -52,7 +52,7 @@ build() {
     cp "$bin/init" "$BUILD/initrd/init"
     (cd "$BUILD/initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/initrd.cpio"
     # The test image: the same plus test programs and deliberately broken files.
-    cp "$bin/init" "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
+    cp "$bin/init" "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" "$bin/smp_test" \
         "$BUILD/test-initrd/"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"

@@ -143,8 +143,9 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
 
     run_tests_from_cmdline(&info.cmdline);
 
-    let apic_ids: alloc::vec::Vec<u32> =
-        madt.as_ref().map_or(alloc::vec![apic::id()], |m| m.cpus.iter().map(|&c| u32::from(c)).collect());
+    let apic_ids: alloc::vec::Vec<u32> = madt.as_ref().map_or(alloc::vec![apic::id()], |m| {
+        m.cpus.iter().map(|&c| u32::from(c)).collect()
+    });
     sched::init(apic_ids.len().max(1));
     arch::x86_64::tlb::APIC_IDS[0].store(apic::id(), Ordering::Release);
     start_application_processors(&apic_ids);
@@ -213,7 +214,9 @@ fn start_application_processors(apic_ids: &[u32]) {
     }
     let mut index = 1u32;
     for &id in apic_ids.iter().filter(|&&id| id != bsp) {
-        let Some(stack) = mm::kstack::alloc(AP_STACK_SIZE) else { break };
+        let Some(stack) = mm::kstack::alloc(AP_STACK_SIZE) else {
+            break;
+        };
         let top = stack.leak();
         AP_STACK_TOPS[index as usize].store(top, Ordering::Release);
         if smp::start_ap(id, index, top, ap_entry, mm::paging::kernel_pml4()) {

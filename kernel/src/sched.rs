@@ -35,7 +35,17 @@ pub static DISPATCHES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX
 /// Sets up the queues for `cpus` CPUs. Called once by the boot CPU before any AP starts.
 pub fn init(cpus: usize) {
     QUEUES.call_once(|| RunQueues::new(cpus));
-    CPUS.call_once(|| (0..cpus).map(|_| Mutex::new(CpuState { current: None, idle_ksp: 0, prev: None })).collect());
+    CPUS.call_once(|| {
+        (0..cpus)
+            .map(|_| {
+                Mutex::new(CpuState {
+                    current: None,
+                    idle_ksp: 0,
+                    prev: None,
+                })
+            })
+            .collect()
+    });
 }
 
 fn me() -> usize {
@@ -43,11 +53,15 @@ fn me() -> usize {
 }
 
 fn queues() -> &'static RunQueues<Arc<Tcb>> {
-    QUEUES.get().unwrap_or_else(|| panic!("scheduler used before sched::init"))
+    QUEUES
+        .get()
+        .unwrap_or_else(|| panic!("scheduler used before sched::init"))
 }
 
 fn state(cpu: usize) -> &'static Mutex<CpuState> {
-    &CPUS.get().unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
+    &CPUS
+        .get()
+        .unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
 }
 
 pub fn current() -> Option<Arc<Tcb>> {

@@ -215,7 +215,9 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
         let (t, v, c) = (expect_obj!(t, Tcb)?, expect_obj!(v, VSpace)?, expect_obj!(c, CNode)?);
-        if prio > MAX_PRIORITY || (ipc != 0 && (!ipc.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(ipc, PAGE))) {
+        if prio > MAX_PRIORITY
+            || (ipc != 0 && (!ipc.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(ipc, PAGE)))
+        {
             return Err(Status::INVALID_ARGS);
         }
         let mut i = t.inner.lock();

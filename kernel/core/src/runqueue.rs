@@ -27,7 +27,10 @@ struct Queue<T> {
 
 impl<T> Queue<T> {
     fn new() -> Self {
-        Queue { levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(), len: 0 }
+        Queue {
+            levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(),
+            len: 0,
+        }
     }
 }
 
@@ -37,7 +40,9 @@ pub struct RunQueues<T> {
 
 impl<T> RunQueues<T> {
     pub fn new(cpus: usize) -> Self {
-        RunQueues { queues: (0..cpus.max(1)).map(|_| Mutex::new(Queue::new())).collect() }
+        RunQueues {
+            queues: (0..cpus.max(1)).map(|_| Mutex::new(Queue::new())).collect(),
+        }
     }
 
     pub fn cpus(&self) -> usize {
@@ -46,7 +51,11 @@ impl<T> RunQueues<T> {
 
     /// Queues `item`; returns the CPU whose queue it joined.
     pub fn push(&self, from_cpu: usize, item: T, priority: u8, affinity: u32) -> usize {
-        let cpu = if (affinity as usize) < self.queues.len() { affinity as usize } else { from_cpu % self.queues.len() };
+        let cpu = if (affinity as usize) < self.queues.len() {
+            affinity as usize
+        } else {
+            from_cpu % self.queues.len()
+        };
         let mut q = self.queues[cpu].lock();
         let level = (priority as usize).min(PRIORITIES - 1);
         q.levels[level].push_back(Entry { item, affinity });
@@ -68,8 +77,10 @@ impl<T> RunQueues<T> {
 
     /// Takes an unpinned thread from the busiest other queue for `thief`.
     pub fn steal(&self, thief: usize) -> Option<T> {
-        let mut order: Vec<(usize, usize)> =
-            (0..self.queues.len()).filter(|&c| c != thief).map(|c| (self.queues[c].lock().len, c)).collect();
+        let mut order: Vec<(usize, usize)> = (0..self.queues.len())
+            .filter(|&c| c != thief)
+            .map(|c| (self.queues[c].lock().len, c))
+            .collect();
         order.sort_unstable_by(|a, b| b.cmp(a));
         for (len, victim) in order {
             if len == 0 {
@@ -165,7 +176,11 @@ mod tests {
                     rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let n = produced.fetch_add(1, Ordering::SeqCst);
                     if n < ITEMS {
-                        let pin = if rng % 5 == 0 { (rng >> 8) as u32 % CPUS as u32 } else { ANY };
+                        let pin = if rng % 5 == 0 {
+                            (rng >> 8) as u32 % CPUS as u32
+                        } else {
+                            ANY
+                        };
                         q.push(cpu, n, (rng >> 16) as u8 % 32, pin);
                     }
                     let got = if rng % 3 == 0 { q.steal(cpu) } else { q.pop(cpu) };
@@ -189,6 +204,11 @@ mod tests {
             }
         }
         let counts: Vec<u64> = seen.iter().map(|a| a.load(Ordering::SeqCst)).collect();
-        assert!(counts.iter().all(|&c| c == 1), "lost: {}, duplicated: {}", counts.iter().filter(|&&c| c == 0).count(), counts.iter().filter(|&&c| c > 1).count());
+        assert!(
+            counts.iter().all(|&c| c == 1),
+            "lost: {}, duplicated: {}",
+            counts.iter().filter(|&&c| c == 0).count(),
+            counts.iter().filter(|&&c| c > 1).count()
+        );
     }
 }

@@ -231,8 +231,10 @@ impl VSpace {
     /// Maps `len` bytes of new zeroed memory, charged to `quota`, at a free address.
     pub fn alloc(&self, quota: &Arc<Quota>, len: u64, access: Access) -> Result<u64, Status> {
         let pages = len / PAGE;
+        // Reserve the range under the lock (by moving the hint past it), so concurrent
+        // allocations in the same address space get disjoint ranges.
         let va = {
-            let inner = self.inner.lock();
+            let mut inner = self.inner.lock();
             let mut va = inner.alloc_hint;
             while (0..pages).any(|i| inner.pages.contains_key(&(va + i * PAGE))) {
                 va += PAGE;
@@ -240,6 +242,7 @@ impl VSpace {
                     return Err(Status::NO_MEMORY);
                 }
             }
+            inner.alloc_hint = va + len;
             va
         };
         for i in 0..pages {
@@ -257,7 +260,6 @@ impl VSpace {
                 return Err(e);
             }
         }
-        self.inner.lock().alloc_hint = va + len;
         Ok(va)
     }
 }

@@ -252,3 +252,77 @@ fn hostile_calls_get_documented_errors_and_leak_nothing() {
         },
     );
 }
+
+fn smp_test(name: &str, cpus: u32, extra: &[&'static str]) {
+    let mut expect: Vec<&str> = vec![
+        "smp_test: ok every CPU ran user code",
+        "smp_test: ok pinned thread ran only on its CPU",
+    ];
+    expect.extend_from_slice(extra);
+    expect.extend_from_slice(&[
+        "smp_test: ok a CPU-bound thread does not starve another on its CPU",
+        "smp_test: ok no stress operation lost or duplicated",
+        "smp_test: ok no frame or capability leaked",
+        "smp_test: PASS",
+    ]);
+    check(
+        name,
+        &Scenario {
+            cpus,
+            append: "exit_when_idle init=smp_test",
+            expect: &expect,
+            forbid: &["[fatal]", "smp_test: FAIL"],
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn smp_on_one_cpu() {
+    smp_test("smp_test_1", 1, &[]);
+}
+
+#[test]
+fn smp_on_two_cpus() {
+    smp_test(
+        "smp_test_2",
+        2,
+        &[
+            "smp_test: ok an idle CPU stole the unpinned thread",
+            "page fault (#PF)",
+            "accessing 0x61000000 (read of an unmapped page)",
+            "smp_test: ok the reader faulted and stopped after the unmap",
+        ],
+    );
+}
+
+#[test]
+fn smp_on_four_cpus() {
+    smp_test(
+        "smp_test_4",
+        4,
+        &[
+            "smp_test: thread pinned to cpu 3 ran on mask 0x8",
+            "smp_test: ok an idle CPU stole the unpinned thread",
+            "smp_test: ok the reader faulted and stopped after the unmap",
+        ],
+    );
+}
+
+#[test]
+fn capability_and_hostile_tests_pass_on_four_cpus() {
+    for (name, program) in [("cap_test_smp4", "cap_test"), ("hostile_smp4", "hostile")] {
+        let append = format!("exit_when_idle init={program}");
+        let pass = format!("{program}: PASS");
+        check(
+            name,
+            &Scenario {
+                cpus: 4,
+                append: &append,
+                expect: &[&pass],
+                forbid: &["[fatal]", "FAIL"],
+                ..Default::default()
+            },
+        );
+    }
+}
