@@ -36,7 +36,7 @@ pub fn service(me: usize) {
 /// with interrupts disabled.
 pub fn shootdown(me: usize, targets: u64) {
     let mut sent = 0u64;
-    for cpu in 0..MAX_CPUS {
+    for (cpu, pending) in PENDING.iter().enumerate() {
         if cpu == me || targets & (1 << cpu) == 0 {
             continue;
         }
@@ -44,14 +44,14 @@ pub fn shootdown(me: usize, targets: u64) {
         if id == u32::MAX {
             continue;
         }
-        PENDING[cpu].store(true, Ordering::Release);
+        pending.store(true, Ordering::Release);
         apic::send_ipi(id, apic::TLB_VECTOR);
         sent |= 1 << cpu;
     }
     while sent != 0 {
         service(me);
-        for cpu in 0..MAX_CPUS {
-            if sent & (1 << cpu) != 0 && !PENDING[cpu].load(Ordering::Acquire) {
+        for (cpu, pending) in PENDING.iter().enumerate() {
+            if sent & (1 << cpu) != 0 && !pending.load(Ordering::Acquire) {
                 sent &= !(1 << cpu);
             }
         }
