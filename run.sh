@@ -45,15 +45,36 @@ build() {
     (cd "$ROOT/kernel" && cargo build --profile "$PROFILE" -q)
     log "building the services"
     (cd "$ROOT/services" && cargo build --profile "$PROFILE" -q)
+    log "generating C headers from idl/ and building the C services"
+    (cd "$ROOT" && cargo build -q --release -p anvil-idlc)
+    "$ROOT/target/release/anvil-idlc" gen "$ROOT/idl" --out "$BUILD/include" --backend c
+    cmake -S "$ROOT/services/c" -B "$BUILD/c" -DANVIL_GENERATED_INCLUDE="$BUILD/include" \
+        -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD/c" -j 2 >/dev/null
+    rm -rf "$BUILD/initrd" "$BUILD/test-initrd"
     mkdir -p "$BUILD/initrd" "$BUILD/test-initrd"
     cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
     local bin="$ROOT/services/target/x86_64-unknown-none/$PROFILE"
-    # The boot image: what init starts.
-    cp "$bin/init" "$BUILD/initrd/init"
+    # The boot image: init, services/manifest, and every binary the manifest names (found among
+    # the Rust and the C services), so adding a service needs only its folder and a manifest line.
+    cp "$bin/init" "$BUILD/initrd/"
+    cp "$ROOT/services/manifest" "$BUILD/initrd/manifest"
+    local name found candidate
+    for name in $(awk '$1 == "service" { print $3 }' "$ROOT/services/manifest"); do
+        found=""
+        for candidate in "$bin/$name" "$BUILD"/c/*/"$name"; do
+            if [ -f "$candidate" ]; then found="$candidate"; break; fi
+        done
+        [ -n "$found" ] || die "services/manifest names \`$name\`, but no service builds it"
+        cp "$found" "$BUILD/initrd/"
+    done
     (cd "$BUILD/initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/initrd.cpio"
-    # The test image: the same plus test programs and deliberately broken files.
-    cp "$bin/init" "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" "$bin/smp_test" \
-        "$BUILD/test-initrd/"
+    # The test image: the same plus test programs, a manifest with broken entries, and
+    # deliberately broken files.
+    cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
+    cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
+        "$bin/smp_test" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
+    cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
     (cd "$BUILD/test-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/test-initrd.cpio"
@@ -85,6 +106,10 @@ run_tests() {
     : > "$out"
     log "host tests: IDL compiler"
     (cd "$ROOT" && cargo test -p anvil-idlc --release --tests 2>&1) | tee -a "$out"
+    log "host tests: libanvil-c (ctest)"
+    cmake -S "$ROOT/libanvil-c" -B "$BUILD/libanvil-c-host" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD/libanvil-c-host" >/dev/null
+    (cd "$BUILD/libanvil-c-host" && ctest --output-on-failure 2>&1) | tee -a "$out"
     log "host tests: kernel logic"
     (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release --tests 2>&1) | tee -a "$out"
     log "boot tests (QEMU, TCG)"

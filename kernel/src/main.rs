@@ -162,7 +162,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         kerr!("initrd has no `{init_name}`");
         sched::idle();
     };
-    let t = match userboot::load(&init_name, image) {
+    let t = match userboot::load(&init_name, image, (module.base, module.len)) {
         Ok(t) => t,
         Err(msg) => {
             kerr!("cannot start init: {msg}");

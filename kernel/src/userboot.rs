@@ -15,14 +15,11 @@ use crate::object::ioport::IoPort;
 use crate::object::irq::IrqControl;
 use crate::object::quota::Quota;
 use crate::object::tcb::Tcb;
+use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
 use crate::object::{Capability, Object};
 
-/// Top of the initial user stack; the page below its lowest page stays unmapped as a guard.
-pub const USER_STACK_TOP: u64 = 0x7FFF_FFFF_0000;
-pub const USER_STACK_SIZE: u64 = 64 * 1024;
-/// The IPC buffer page of the first thread (below the stack's guard page).
-pub const IPC_BUFFER: u64 = USER_STACK_TOP - USER_STACK_SIZE - 2 * PAGE;
+use types::{START_IPC_BUFFER as IPC_BUFFER, START_STACK_SIZE as USER_STACK_SIZE, START_STACK_TOP as USER_STACK_TOP};
 
 /// Finds `name` in the CPIO archive.
 pub fn find<'a>(initrd: &'a [u8], name: &str) -> Option<&'a [u8]> {
@@ -32,7 +29,7 @@ pub fn find<'a>(initrd: &'a [u8], name: &str) -> Option<&'a [u8]> {
 }
 
 /// Builds the thread for program `name` from `image`. Errors are messages for the log.
-pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
+pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, String> {
     let plan = elf::plan(image).map_err(|e| alloc::format!("`{name}` is not a valid program: {e}"))?;
     let vs = Arc::new(VSpace::new(None, None).map_err(|e| alloc::format!("{e:?}"))?);
     map_segments(&vs, &plan, image).map_err(|e| alloc::format!("loading `{name}`: {e:?}"))?;
@@ -72,12 +69,21 @@ pub fn load(name: &str, image: &[u8]) -> Result<Arc<Tcb>, String> {
             .set(slot, Capability::new(obj, all))
             .map_err(|e| alloc::format!("boot capability: {e:?}"))?;
     }
+    // The boot archive, read-only: init loads the other programs from it.
+    let rd = Object::Vmo(Arc::new(Vmo::from_phys(initrd.0, initrd.1)));
+    cnode
+        .set(
+            types::BOOT_SLOT_INITRD,
+            Capability::new(rd, Rights::READ | Rights::MAP | Rights::GRANT),
+        )
+        .map_err(|e| alloc::format!("boot capability: {e:?}"))?;
     {
         let mut i = t.inner.lock();
         i.vspace = Some(vs);
         i.cnode = Some(cnode);
         i.ipc_buffer = IPC_BUFFER;
-        let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP);
+        // rsp as after a call: the entry function sees the alignment the ABI promises.
+        let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP - 8);
         f.rdi = IPC_BUFFER;
         i.start = Some(f);
     }

@@ -4,6 +4,10 @@
 
 #![no_std]
 
+extern crate alloc;
+
+pub mod heap;
+
 /// Everything generated from `idl/`: one module per library.
 #[allow(clippy::all, missing_docs)]
 pub mod sys {

@@ -10,6 +10,8 @@ use crate::mm::{frame, phys_to_virt, PAGE};
 pub struct Vmo {
     frames: Vec<u64>,
     size: u64,
+    /// False for a VMO over memory the kernel does not own (the initrd): not freed on drop.
+    owned: bool,
     _charge: Option<Charge>,
 }
 
@@ -40,8 +42,20 @@ impl Vmo {
         Ok(Vmo {
             frames,
             size: pages * PAGE,
+            owned: true,
             _charge: charge,
         })
+    }
+
+    /// A VMO over existing physical memory (page aligned), which it does not free.
+    pub fn from_phys(base: u64, len: u64) -> Vmo {
+        let pages = len.div_ceil(PAGE);
+        Vmo {
+            frames: (0..pages).map(|i| base + i * PAGE).collect(),
+            size: pages * PAGE,
+            owned: false,
+            _charge: None,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -82,6 +96,9 @@ impl Vmo {
 
 impl Drop for Vmo {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         for &pa in &self.frames {
             frame::free(pa);
         }

@@ -1,24 +1,35 @@
-//! init: the first user program. For now it greets, checks that its boot capabilities answer
-//! through the generated bindings, and exits; starting services from the archive comes next.
+//! init: the first user program. It checks its boot capabilities, then reads `manifest` from
+//! the boot archive and starts each service listed there: its own address space, CNode and
+//! thread, its ELF segments mapped with their own permissions, a stack with a guard page, an
+//! IPC buffer, and exactly the capabilities the manifest grants. A bad line or a bad program is
+//! reported and skipped; the other services still start.
 
 #![no_std]
 #![no_main]
 
-use anvil::{boot, println, types, Status};
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use anvil::sys::kernel::Cap;
+use anvil::{boot, println, types, CNode, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
 
 anvil::entry!(main);
+
+const PAGE: u64 = types::PAGE_SIZE;
+/// Where init maps the boot archive (read-only).
+const ARCHIVE_VA: u64 = 0x0000_2000_0000_0000;
 
 fn main() -> u64 {
     println!("init: hello from user space (IPC buffer at {:#x})", anvil::ipc_buffer());
     let cpu = anvil::Tcb::current_cpu().unwrap_or(u32::MAX);
     println!("init: running on cpu {cpu}");
     match boot::debug().stats() {
-        Ok((frames, heap)) => {
-            println!("init: kernel reports {frames} free frames, {heap} heap bytes used")
-        }
+        Ok((frames, heap)) => println!("init: kernel reports {frames} free frames, {heap} heap bytes used"),
         Err(e) => println!("init: Debug.stats failed: {e:?}"),
     }
-    // A slot that holds nothing must be refused with the documented status.
     let bogus = anvil::Debug::from_slot(200);
     match bogus.write("must not print\n") {
         Err(Status::INVALID_CAP) => println!("init: empty slot refused with INVALID_CAP"),
@@ -29,6 +40,227 @@ fn main() -> u64 {
         Err(Status::WRONG_TYPE) => println!("init: wrong object type refused with WRONG_TYPE"),
         other => println!("init: wrong type gave {other:?}"),
     }
+    let (started, failed) = match archive() {
+        Ok(a) => start_all(a),
+        Err(e) => {
+            println!("init: cannot read the boot archive: {e:?}");
+            (0, 0)
+        }
+    };
+    println!("init: started {started} services, {failed} failed");
     println!("init: done");
     0
+}
+
+fn archive() -> Result<&'static [u8], Status> {
+    let rd = Vmo::from_slot(types::BOOT_SLOT_INITRD);
+    let size = rd.size()?;
+    boot::vspace().map(&rd, ARCHIVE_VA, 0, size, MapFlags::R)?;
+    // SAFETY: `size` bytes at ARCHIVE_VA were just mapped read-only and stay mapped for the
+    // rest of init's life; nothing writes them.
+    Ok(unsafe { core::slice::from_raw_parts(ARCHIVE_VA as *const u8, size as usize) })
+}
+
+fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    cpio_reader::iter_files(archive)
+        .find(|e| e.name() == name)
+        .map(|e| e.file())
+}
+
+fn start_all(archive: &[u8]) -> (u32, u32) {
+    let Some(manifest) = find(archive, "manifest") else {
+        println!("init: the archive has no manifest; nothing to start");
+        return (0, 0);
+    };
+    let text = String::from_utf8_lossy(manifest);
+    let (mut ok, mut bad) = (0, 0);
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        match parse(line).and_then(|s| start(&s, archive).map(|_| s)) {
+            Ok(s) => {
+                println!("init: started `{}` from `{}`", s.name, s.binary);
+                ok += 1;
+            }
+            Err(e) => {
+                println!("init: manifest line {}: {e}; skipped", n + 1);
+                bad += 1;
+            }
+        }
+    }
+    (ok, bad)
+}
+
+/// One manifest line: `service NAME BINARY [GRANT...]`.
+struct Service<'a> {
+    name: &'a str,
+    binary: &'a str,
+    debug: bool,
+    quota: u64,
+    ioports: Vec<(u16, u16)>,
+}
+
+fn size(s: &str) -> Option<u64> {
+    let (num, mul) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 1 << 10),
+        b'M' | b'm' => (&s[..s.len() - 1], 1 << 20),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn parse(line: &str) -> Result<Service<'_>, String> {
+    let mut words = line.split_ascii_whitespace();
+    match words.next() {
+        Some("service") => {}
+        Some(other) => return Err(format!("unknown directive `{other}` (expected `service`)")),
+        None => return Err("empty line".into()),
+    }
+    let name = words.next().ok_or("`service` needs a name and a binary")?;
+    let binary = words.next().ok_or("`service` needs a binary after the name")?;
+    let mut s = Service {
+        name,
+        binary,
+        debug: false,
+        quota: 0,
+        ioports: Vec::new(),
+    };
+    for g in words {
+        match g.split_once('=') {
+            None if g == "debug" => s.debug = true,
+            Some(("quota", v)) => s.quota = size(v).ok_or_else(|| format!("bad quota size `{v}`"))?,
+            Some(("ioport", v)) => {
+                let (b, c) = v
+                    .split_once(':')
+                    .ok_or_else(|| format!("ioport wants BASE:COUNT, not `{v}`"))?;
+                let base =
+                    u16::from_str_radix(b.trim_start_matches("0x"), 16).map_err(|_| format!("bad port `{b}`"))?;
+                let count = c.parse::<u16>().map_err(|_| format!("bad port count `{c}`"))?;
+                s.ioports.push((base, count));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown capability grant `{g}` (known: debug, quota=SIZE, ioport=BASE:COUNT)"
+                ))
+            }
+        }
+    }
+    if s.quota == 0 {
+        return Err(format!("service `{name}` needs a quota=SIZE grant for its memory"));
+    }
+    Ok(s)
+}
+
+/// Capabilities init creates for a service, removed from init's CNode when it is started.
+struct Held(Vec<u64>);
+
+impl Held {
+    fn keep(&mut self, slot: u64) -> u64 {
+        self.0.push(slot);
+        slot
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for &slot in &self.0 {
+            let _ = Cap::delete(&boot::cnode(), slot);
+        }
+    }
+}
+
+fn st(what: &str) -> impl Fn(Status) -> String + '_ {
+    move |e| format!("{what}: {e:?}")
+}
+
+fn start(s: &Service, archive: &[u8]) -> Result<(), String> {
+    let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
+    let plan = anvil_kcore::elf::plan(image).map_err(|e| format!("`{}` is not a valid program: {e}", s.binary))?;
+    let own = boot::cnode();
+    let mut held = Held(Vec::new());
+    let root = Quota::from_slot(types::BOOT_SLOT_QUOTA);
+    let quota = root.split(s.quota).map_err(st("quota"))?;
+    held.keep(quota.0);
+    let vs = VSpace::create(&quota).map_err(st("VSpace.create"))?;
+    held.keep(vs.0);
+    let cn = CNode::create(&quota, types::BOOT_CNODE_SLOTS).map_err(st("CNode.create"))?;
+    held.keep(cn.0);
+    let tcb = Tcb::create(&quota).map_err(st("Tcb.create"))?;
+    held.keep(tcb.0);
+
+    // Program segments, each in a VMO of its own, mapped with the segment's permissions.
+    for seg in &plan.segments {
+        let start = seg.vaddr & !(PAGE - 1);
+        let end = (seg.vaddr + seg.memsz).div_ceil(PAGE) * PAGE;
+        let vmo = Vmo::create(&quota, end - start).map_err(st("segment VMO"))?;
+        held.keep(vmo.0);
+        let bytes = &image[seg.file_offset as usize..(seg.file_offset + seg.filesz) as usize];
+        for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
+            vmo.write(seg.vaddr - start + i as u64 * PAGE, chunk)
+                .map_err(st("segment write"))?;
+        }
+        let mut flags = MapFlags::R;
+        if seg.write {
+            flags = flags | MapFlags::W;
+        }
+        if seg.exec {
+            flags = flags | MapFlags::X;
+        }
+        vs.map(&vmo, start, 0, end - start, flags).map_err(st("segment map"))?;
+    }
+    // Stack (the page below it stays unmapped: a guard) and IPC buffer.
+    let stack = Vmo::create(&quota, types::START_STACK_SIZE).map_err(st("stack"))?;
+    held.keep(stack.0);
+    let stack_base = types::START_STACK_TOP - types::START_STACK_SIZE;
+    vs.map(
+        &stack,
+        stack_base,
+        0,
+        types::START_STACK_SIZE,
+        MapFlags::R | MapFlags::W,
+    )
+    .map_err(st("stack map"))?;
+    let ipc = Vmo::create(&quota, PAGE).map_err(st("IPC buffer"))?;
+    held.keep(ipc.0);
+    vs.map(&ipc, types::START_IPC_BUFFER, 0, PAGE, MapFlags::R | MapFlags::W)
+        .map_err(st("IPC buffer map"))?;
+
+    // Exactly the capabilities granted, in the same slots the kernel gives init.
+    let basic = Rights::READ | Rights::WRITE | Rights::GRANT;
+    let copy = |from: u64, to: u64, rights: Rights| Cap::copy(&own, from, &cn, to, rights).map_err(st("Cap.copy"));
+    copy(cn.0, types::BOOT_SLOT_CNODE, basic)?;
+    copy(vs.0, types::BOOT_SLOT_VSPACE, Rights::WRITE)?;
+    copy(tcb.0, types::BOOT_SLOT_TCB, Rights::READ | Rights::MANAGE)?;
+    copy(
+        quota.0,
+        types::BOOT_SLOT_QUOTA,
+        Rights::READ | Rights::WRITE | Rights::MANAGE,
+    )?;
+    if s.debug {
+        copy(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
+    }
+    for &(base, count) in &s.ioports {
+        let range = IoPort::from_slot(types::BOOT_SLOT_IOPORT)
+            .split(base, count)
+            .map_err(st("ioport"))?;
+        held.keep(range.0);
+        copy(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE)?;
+    }
+
+    tcb.configure(&vs, &cn, types::START_IPC_BUFFER, 0)
+        .map_err(st("Tcb.configure"))?;
+    let regs = Regs {
+        rip: plan.entry,
+        rsp: types::START_STACK_TOP - 8,
+        arg0: types::START_IPC_BUFFER,
+        arg1: 0,
+        arg2: 0,
+    };
+    tcb.set_regs(&regs).map_err(st("Tcb.set_regs"))?;
+    tcb.resume().map_err(st("Tcb.resume"))?;
+    // `held` drops init's own capabilities: the service holds what it needs, and the kernel
+    // keeps its objects alive while it runs.
+    Ok(())
 }

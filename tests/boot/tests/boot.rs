@@ -13,9 +13,10 @@ fn init_lines() -> &'static [&'static str] {
         "init: hello from user space",
         "init: empty slot refused with INVALID_CAP",
         "init: wrong object type refused with WRONG_TYPE",
+        "init: started `hello_rs` from `hello_rs`",
+        "init: started `hello_c` from `hello_c`",
+        "init: started 2 services, 0 failed",
         "init: done",
-        "thread 1 (init) exited with code 0",
-        "no runnable threads, idle",
     ]
 }
 
@@ -330,4 +331,45 @@ fn capability_and_hostile_tests_pass_on_four_cpus() {
             },
         );
     }
+}
+
+#[test]
+fn init_reports_bad_manifest_entries_and_starts_the_rest() {
+    let o = check(
+        "manifest_errors",
+        &Scenario {
+            expect: &[
+                "init: started `hello_rs` from `hello_rs`",
+                "init: manifest line 4: binary `no_such_binary` is not in the archive; skipped",
+                "init: manifest line 5: `bad_truncated` is not a valid program: program headers lie outside the file; skipped",
+                "init: manifest line 6: unknown capability grant `superpowers`",
+                "init: manifest line 7: unknown directive `frobnicate`",
+                "init: started `hello_c` from `hello_c`",
+                "init: started 2 services, 4 failed",
+            ],
+            ..Default::default()
+        },
+    );
+    for line in ["hello_c: hello from C", "hello_rs: hello from Rust"] {
+        assert!(o.log.contains(line), "missing {line:?} in:\n{}", o.log);
+    }
+}
+
+#[test]
+fn c_runtime_malloc_printf_and_every_stub() {
+    check(
+        "c_test",
+        &Scenario {
+            append: "exit_when_idle init=c_test",
+            expect: &[
+                "c_test: ok malloc contents survive churn",
+                "c_test: ok freed memory is reused (no growth in the second churn)",
+                "c_test: ok printf formats",
+                "c_test: ok every syscall stub answers as documented",
+                "c_test: PASS",
+            ],
+            forbid: &["[fatal]", "c_test: FAIL", "user fault"],
+            ..Default::default()
+        },
+    );
 }
