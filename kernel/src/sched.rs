@@ -206,15 +206,36 @@ pub fn tick(frame: &TrapFrame) {
     if !frame.is_user() {
         return;
     }
-    let stopped = current().is_some_and(|t| t.inner.lock().state != State::Runnable);
-    reschedule(!stopped);
+    match current().map(|t| t.inner.lock().state) {
+        Some(State::Dead) => exit_current(),
+        Some(State::Suspended) => reschedule(false),
+        _ => reschedule(true),
+    }
 }
 
-/// Before returning to user space: a thread suspended meanwhile by another CPU stops here.
+/// Before returning to user space: a thread suspended or stopped meanwhile (by another CPU,
+/// or by deleting its own last capability) stops here.
 pub fn check_stopped() {
-    if current().is_some_and(|t| t.inner.lock().state == State::Suspended) {
-        reschedule(false);
+    match current().map(|t| t.inner.lock().state) {
+        Some(State::Suspended) => reschedule(false),
+        Some(State::Dead) => exit_current(),
+        _ => {}
     }
+}
+
+/// Stops a thread for good (its last capability is gone): it leaves the run queues, and if it
+/// runs on another CPU, that CPU switches away before this returns. The current thread stops
+/// on its way back to user space.
+pub fn stop(t: &Arc<Tcb>) {
+    {
+        let mut i = t.inner.lock();
+        if i.state == State::Dead {
+            return;
+        }
+        i.state = State::Dead;
+    }
+    dequeue(t);
+    wait_off_cpu(t);
 }
 
 /// Stops the current thread without ending it (`Tcb.suspend` on itself).
@@ -225,11 +246,14 @@ pub fn suspend_current() {
 /// Ends the current thread. Its address space and CNode are released when nothing else holds
 /// them; the CPU switches page tables first.
 pub fn exit_current() -> ! {
-    if let Some(t) = current() {
+    // The CNode is dropped outside the thread's lock: dropping it may delete capabilities and
+    // so stop other threads.
+    let cnode = current().and_then(|t| {
         let mut i = t.inner.lock();
         i.state = State::Dead;
-        i.cnode = None;
-    }
+        i.cnode.take()
+    });
+    drop(cnode);
     reschedule(false);
     crate::kerr!("a dead thread was resumed");
     cpu::halt_forever()

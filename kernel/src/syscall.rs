@@ -14,7 +14,7 @@ use crate::object::endpoint::Endpoint;
 use crate::object::ioport::IoPort;
 use crate::object::irq::{Irq, IRQ_LINES};
 use crate::object::quota::cost;
-use crate::object::tcb::{State, Tcb, ANY_CPU, MAX_PRIORITY};
+use crate::object::tcb::{State, Tcb, TcbCap, ANY_CPU, MAX_PRIORITY};
 use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
 use crate::object::{expect_obj, Capability, Object};
@@ -210,7 +210,7 @@ impl Kernel for Ctx<'_> {
     fn tcb_create(&mut self, quota: Capability) -> Result<Capability, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::TCB)?;
         let name = self.thread.name.as_str();
-        Ok(self.new_cap(Object::Tcb(Tcb::new(name, Some(charge))?)))
+        Ok(self.new_cap(Object::Tcb(TcbCap::new(Tcb::new(name, Some(charge))?))))
     }
 
     fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
@@ -265,7 +265,7 @@ impl Kernel for Ctx<'_> {
         }
         // A thread suspended while running elsewhere must have left that CPU before it is queued.
         sched::wait_off_cpu(&t);
-        sched::enqueue(t);
+        sched::enqueue(t.0.clone());
         Ok(())
     }
 
@@ -279,11 +279,11 @@ impl Kernel for Ctx<'_> {
         }
         i.state = State::Suspended;
         drop(i);
-        if Arc::ptr_eq(&t, self.thread) {
+        if Arc::ptr_eq(&t.0, self.thread) {
             self.after = After::SuspendSelf;
-        } else if !sched::dequeue(&t) {
+        } else if !sched::dequeue(&t.0) {
             // Running on another CPU: it stops before this call returns.
-            sched::wait_off_cpu(&t);
+            sched::wait_off_cpu(&t.0);
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::object::debug::DebugConsole;
 use crate::object::ioport::IoPort;
 use crate::object::irq::IrqControl;
 use crate::object::quota::Quota;
-use crate::object::tcb::Tcb;
+use crate::object::tcb::{Tcb, TcbCap};
 use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
 use crate::object::{Capability, Object};
@@ -55,7 +55,7 @@ pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, St
     let caps = [
         (types::BOOT_SLOT_CNODE, Object::CNode(cnode.clone())),
         (types::BOOT_SLOT_VSPACE, Object::VSpace(vs.clone())),
-        (types::BOOT_SLOT_TCB, Object::Tcb(t.clone())),
+        (types::BOOT_SLOT_TCB, Object::Tcb(TcbCap::new(t.clone()))),
         (types::BOOT_SLOT_DEBUG, Object::Debug(Arc::new(DebugConsole))),
         (types::BOOT_SLOT_QUOTA, Object::Quota(quota)),
         (

@@ -20,7 +20,7 @@ use crate::abi::ObjectType;
 pub enum Object {
     Quota(Arc<quota::Quota>),
     CNode(Arc<cnode::CNode>),
-    Tcb(Arc<tcb::Tcb>),
+    Tcb(Arc<tcb::TcbCap>),
     VSpace(Arc<vspace::VSpace>),
     Vmo(Arc<vmo::Vmo>),
     Endpoint(Arc<endpoint::Endpoint>),

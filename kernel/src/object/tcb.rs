@@ -59,6 +59,30 @@ pub struct Tcb {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// What capabilities to a thread refer to. When the last one goes, the thread stops (on
+/// whatever CPU it runs, before the deleting call returns); the `Tcb` itself lives on until the
+/// scheduler has let go of it.
+pub struct TcbCap(pub Arc<Tcb>);
+
+impl core::ops::Deref for TcbCap {
+    type Target = Arc<Tcb>;
+    fn deref(&self) -> &Arc<Tcb> {
+        &self.0
+    }
+}
+
+impl TcbCap {
+    pub fn new(t: Arc<Tcb>) -> Arc<TcbCap> {
+        Arc::new(TcbCap(t))
+    }
+}
+
+impl Drop for TcbCap {
+    fn drop(&mut self) {
+        crate::sched::stop(&self.0);
+    }
+}
+
 impl Tcb {
     pub fn new(name: &str, charge: Option<Charge>) -> Result<Arc<Tcb>, Status> {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;

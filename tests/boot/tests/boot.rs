@@ -227,6 +227,8 @@ fn every_object_syscall_succeeds_and_checks_out() {
                 "cap_test: ok revoke removes the copy of the copy",
                 "cap_test: ok new thread ran with its argument",
                 "cap_test: ok preemption lets a resumed thread run while this one spins",
+                "cap_test: ok allocator returns to its starting use after churn",
+                "cap_test: ok formatting",
                 "cap_test: ok every charge returned to the quota",
                 "cap_test: PASS",
             ],
@@ -297,6 +299,8 @@ fn smp_on_two_cpus() {
             "page fault (#PF)",
             "accessing 0x61000000 (read of an unmapped page)",
             "smp_test: ok the reader faulted and stopped after the unmap",
+            "smp_test: ok a thread suspended on another CPU stopped before the call returned",
+            "smp_test: ok a thread whose last capability was deleted stopped before the call returned",
         ],
     );
 }
@@ -311,6 +315,8 @@ fn smp_on_four_cpus() {
             "smp_test: ok an idle CPU stole the unpinned thread",
             NO_STARVING,
             "smp_test: ok the reader faulted and stopped after the unmap",
+            "smp_test: ok a thread suspended on another CPU stopped before the call returned",
+            "smp_test: ok a thread whose last capability was deleted stopped before the call returned",
         ],
     );
 }

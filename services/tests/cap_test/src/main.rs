@@ -36,6 +36,12 @@ fn want<T>(what: &str, r: Result<T, Status>) -> T {
     }
 }
 
+fn check_quiet(ok: bool, what: &str) {
+    if !ok {
+        fail(what, "check failed");
+    }
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 static DONE: AtomicU64 = AtomicU64::new(0);
 
@@ -222,6 +228,42 @@ fn main() -> u64 {
         COUNTER.load(Ordering::SeqCst) > c1,
     );
     want("Tcb.suspend spinner", s.suspend());
+
+    // The Rust runtime: allocator churn with reuse, and formatting.
+    {
+        extern crate alloc;
+        use alloc::string::String;
+        use alloc::vec::Vec;
+        let before = anvil::heap::used();
+        let mut held: Vec<Vec<u8>> = Vec::new();
+        let mut seed = 12345u64;
+        for round in 0..4000u64 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if held.len() > 64 || (seed >> 60) < 6 && !held.is_empty() {
+                let i = (seed >> 20) as usize % held.len();
+                let v = held.swap_remove(i);
+                check_quiet(v.iter().all(|&b| b == v.len() as u8), "heap contents survive churn");
+            } else {
+                let n = 1 + (seed >> 40) as usize % 2048;
+                held.push(alloc::vec![n as u8; n]);
+            }
+            let _ = round;
+        }
+        drop(held);
+        check(
+            "allocator returns to its starting use after churn",
+            anvil::heap::used() == before,
+        );
+        let s: String = alloc::format!(
+            "{:>6}|{:<4}|{:04x}|{:?}|{}",
+            42,
+            "ab",
+            255u32,
+            Some(-3i8),
+            1.5f32 as i32
+        );
+        check("formatting", s == "    42|ab  |00ff|Some(-3)|1");
+    }
 
     // Hardware access for drivers.
     let ports = IoPort::from_slot(types::BOOT_SLOT_IOPORT);

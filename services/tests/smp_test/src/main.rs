@@ -304,6 +304,35 @@ fn main() -> u64 {
         reap(r);
         want("Cap.delete vmo", Cap::delete(&boot::cnode(), vmo.0));
     }
+    // Suspending, and deleting the last capability of, a thread running on another CPU stop it
+    // before the call returns: its counter does not move afterwards.
+    if n > 1 {
+        SPIN.store(true, Ordering::SeqCst);
+        TICKS.store(0, Ordering::SeqCst);
+        let k = spawn(ticker, 0, Some(1));
+        wait_until("remote ticker", || TICKS.load(Ordering::SeqCst) > 100);
+        want("Tcb.suspend on another CPU", k.tcb.suspend());
+        let at = TICKS.load(Ordering::SeqCst);
+        busy(3_000_000);
+        check(
+            "a thread suspended on another CPU stopped before the call returned",
+            TICKS.load(Ordering::SeqCst) == at,
+        );
+        want("Tcb.resume", k.tcb.resume());
+        wait_until("resumed ticker", || TICKS.load(Ordering::SeqCst) > at + 100);
+        want(
+            "delete the running thread's last capability",
+            Cap::delete(&boot::cnode(), k.tcb.0),
+        );
+        let at = TICKS.load(Ordering::SeqCst);
+        busy(3_000_000);
+        check(
+            "a thread whose last capability was deleted stopped before the call returned",
+            TICKS.load(Ordering::SeqCst) == at,
+        );
+        want("VSpace.unmap stack", boot::vspace().unmap(k.stack, STACK));
+        SPIN.store(false, Ordering::SeqCst);
+    }
     want("unpin self", boot::tcb().set_affinity(u32::MAX));
 
     // Stress from all CPUs at once; the second round is measured for leaks.
