@@ -285,10 +285,12 @@ pub fn run() -> ! {
                 if !announced && cpu == 0 {
                     crate::kinfo!("cpu {cpu}: no runnable threads, idle");
                     announced = true;
-                    if crate::EXIT_WHEN_IDLE.load(Ordering::Relaxed) && all_idle(cpu) {
-                        crate::report_memory();
-                        crate::arch::x86_64::port::qemu_exit(0);
-                    }
+                }
+                // Checked on every wake-up (at least each timer tick): the last thread may end
+                // on another CPU long after this one went idle.
+                if cpu == 0 && crate::EXIT_WHEN_IDLE.load(Ordering::Relaxed) && all_idle(cpu) {
+                    crate::report_memory();
+                    crate::arch::x86_64::port::qemu_exit(0);
                 }
                 IDLE[cpu].store(true, Ordering::Release);
                 if queues().is_empty(cpu) {

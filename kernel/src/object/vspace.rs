@@ -178,17 +178,18 @@ impl VSpace {
             return Err(Status::ALREADY_MAPPED);
         }
         for i in 0..pages {
-            let pa = vmo.frame(offset / PAGE + i).ok_or(Status::INVALID_ARGS)?;
-            if let Err(e) = self.map_one(&mut inner, va + i * PAGE, pa, access) {
-                // Undo the pages mapped so far, so a failed call leaves nothing behind.
-                let mut freed = Vec::new();
-                for j in 0..i {
-                    freed.extend(self.unmap_one(&mut inner, va + j * PAGE));
+            let mapped = match vmo.frame(offset / PAGE + i) {
+                Some(pa) => self.map_one(&mut inner, va + i * PAGE, pa, access).map(|_| pa),
+                None => Err(Status::INVALID_ARGS),
+            };
+            let pa = match mapped {
+                Ok(pa) => pa,
+                Err(e) => {
+                    // Undo the pages mapped so far, so a failed call leaves nothing behind.
+                    self.unmap_range(inner, va, i);
+                    return Err(e);
                 }
-                drop(inner);
-                self.finish_unmap(freed);
-                return Err(e);
-            }
+            };
             inner.pages.insert(
                 va + i * PAGE,
                 Mapping {
@@ -199,6 +200,17 @@ impl VSpace {
             );
         }
         Ok(())
+    }
+
+    /// Unmaps `pages` pages from `va`, releases the lock (other CPUs may be spinning on it), makes
+    /// the CPUs that may cache the entries flush, and frees the frames this space owned.
+    fn unmap_range(&self, mut inner: spin::MutexGuard<'_, Inner>, va: u64, pages: u64) {
+        let mut freed = Vec::new();
+        for i in 0..pages {
+            freed.extend(self.unmap_one(&mut inner, va + i * PAGE));
+        }
+        drop(inner);
+        self.finish_unmap(freed);
     }
 
     /// Removes one mapping; returns its frame if it must be freed (after the shootdown).
@@ -213,18 +225,12 @@ impl VSpace {
 
     /// Unmaps `len` bytes at `va` (page aligned); every page must be mapped.
     pub fn unmap(&self, va: u64, len: u64) -> Result<(), Status> {
-        let mut inner = self.inner.lock();
+        let inner = self.inner.lock();
         let pages = len / PAGE;
         if pages == 0 || (0..pages).any(|i| !inner.pages.contains_key(&(va + i * PAGE))) {
             return Err(Status::NOT_MAPPED);
         }
-        let mut freed = Vec::new();
-        for i in 0..pages {
-            freed.extend(self.unmap_one(&mut inner, va + i * PAGE));
-        }
-        // The lock is released before waiting for other CPUs, which may be spinning on it.
-        drop(inner);
-        self.finish_unmap(freed);
+        self.unmap_range(inner, va, pages);
         Ok(())
     }
 
@@ -250,13 +256,7 @@ impl VSpace {
                 .charge(cost::VMO_PAGE)
                 .and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
             if let Err(e) = charged {
-                let mut inner = self.inner.lock();
-                let mut freed = Vec::new();
-                for j in 0..i {
-                    freed.extend(self.unmap_one(&mut inner, va + j * PAGE));
-                }
-                drop(inner);
-                self.finish_unmap(freed);
+                self.unmap_range(self.inner.lock(), va, i);
                 return Err(e);
             }
         }

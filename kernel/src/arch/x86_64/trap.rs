@@ -107,6 +107,42 @@ impl fmt::Display for TrapFrame {
 
 core::arch::global_asm!(
     r#"
+    // The general registers, in TrapFrame order (r15 ends up lowest).
+    .macro SAVE_GPRS
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    .endm
+    .macro RESTORE_GPRS
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    .endm
+
     .section .text
     .balign 16
     .global anvil_isr_base
@@ -131,41 +167,13 @@ anvil_trap_common:
     jz 1f
     swapgs
 1:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    SAVE_GPRS
     mov rdi, rsp
     cld
     call anvil_trap
     .global anvil_trap_return
 anvil_trap_return:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    RESTORE_GPRS
     add rsp, 16
     test qword ptr [rsp + 8], 3
     jz 2f
@@ -185,39 +193,11 @@ anvil_syscall_entry:
     push rcx
     push 0
     push 0x100
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    SAVE_GPRS
     mov rdi, rsp
     cld
     call anvil_syscall
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    RESTORE_GPRS
     add rsp, 16
     pop rcx
     add rsp, 8
