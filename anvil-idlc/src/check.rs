@@ -763,7 +763,7 @@ impl Checker<'_> {
         }
         // Resolve field types first, then lay structs out in dependency order.
         let mut resolved: Vec<Vec<Option<Ty>>> = Vec::new();
-        for (si, (file, item)) in asts.iter().enumerate() {
+        for (file, item) in asts.iter() {
             self.attrs(&item.attrs, Place::Struct);
             let ItemKind::Struct { fields } = &item.kind else {
                 continue;
@@ -791,7 +791,6 @@ impl Checker<'_> {
                 }
                 tys.push(t);
             }
-            let _ = si;
             resolved.push(tys);
         }
         let n = asts.len();

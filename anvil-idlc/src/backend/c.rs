@@ -348,8 +348,7 @@ fn object(o: &mut String, m: &Model, i: &Interface, id: u32) {
     }
 }
 
-fn msg_fields(me: &Method, ps: &[Param], l: &MsgLayout) -> Vec<CField> {
-    let _ = me;
+fn msg_fields(ps: &[Param], l: &MsgLayout) -> Vec<CField> {
     l.fields
         .iter()
         .map(|f| {
@@ -382,7 +381,7 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
             m,
             &format!("{base}_request_t"),
             &[format!("Request of `{}.{}`.", i.name, me.name)],
-            msg_fields(me, &me.params, &me.request),
+            msg_fields(&me.params, &me.request),
             me.request.size,
         );
         c_struct(
@@ -390,7 +389,7 @@ fn protocol(o: &mut String, m: &Model, i: &Interface) {
             m,
             &format!("{base}_response_t"),
             &[format!("Response of `{}.{}`.", i.name, me.name)],
-            msg_fields(me, &me.results, &me.response),
+            msg_fields(&me.results, &me.response),
             me.response.size,
         );
     }

@@ -9,7 +9,6 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::rust_common::*;
-use super::upper;
 use crate::model::*;
 use crate::Output;
 
@@ -230,7 +229,6 @@ pub fn generate(m: &Model) -> Vec<Output> {
             });
         }
     }
-    let _ = upper;
     let tokens = quote! {
         /// Markers shared by the generated modules.
         pub mod abi { #pod }

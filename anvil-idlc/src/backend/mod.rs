@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod rust;
 pub mod rust_common;
 
-use crate::model::{camel, snake, Interface, Method, Model};
+use crate::model::{camel, snake, Interface, Method};
 
 /// `Tcb.create` -> `tcb_create`: the name a syscall or protocol method has in both languages.
 pub fn fn_name(i: &Interface, m: &Method) -> String {
@@ -21,10 +21,4 @@ pub fn upper(name: &str) -> String {
 /// `CamelCase` type name for a method-derived type (`console_write` + `Request`).
 pub fn method_type(i: &Interface, m: &Method, suffix: &str) -> String {
     format!("{}{}{suffix}", i.name, camel(&m.name))
-}
-
-/// Splits doc lines into one string per line, for languages that want them separately.
-pub fn doc_lines(model: &Model, docs: &[String]) -> Vec<String> {
-    let _ = model;
-    docs.iter().map(|d| d.trim_end().to_string()).collect()
 }

@@ -334,7 +334,7 @@ fn msg_struct(m: &Model, name: &str, what: String, ps: &[Param], l: &MsgLayout) 
 }
 
 /// Stores a parameter value into a message struct field.
-fn store(m: &Model, dst: TokenStream, p: &Param, src: TokenStream) -> TokenStream {
+fn store(dst: TokenStream, p: &Param, src: TokenStream) -> TokenStream {
     let f = ident(&p.name);
     match p.ty {
         Ty::Bytes(n) | Ty::String(n) => {
@@ -354,10 +354,7 @@ fn store(m: &Model, dst: TokenStream, p: &Param, src: TokenStream) -> TokenStrea
         }
         Ty::Struct(_) => quote! { #dst.#f = *#src; },
         Ty::Scalar(Scalar::Bool) => quote! { #dst.#f = u8::from(#src); },
-        _ => {
-            let _ = m;
-            quote! { #dst.#f = #src; }
-        }
+        _ => quote! { #dst.#f = #src; },
     }
 }
 
@@ -422,7 +419,7 @@ fn protocol(m: &Model, i: &Interface) -> TokenStream {
                 let slot = Literal::usize_unsuffixed(me.request.caps.iter().position(|&c| c == k).unwrap_or(0));
                 fill.push(quote! { msg.caps[#slot] = #pn.slot(); });
             } else {
-                fill.push(store(m, quote!(q), p, quote!(#pn)));
+                fill.push(store(quote!(q), p, quote!(#pn)));
             }
         }
         let mut rets = Vec::new();

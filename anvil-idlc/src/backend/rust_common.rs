@@ -141,7 +141,7 @@ pub fn pod_struct(s: StructSpec) -> TokenStream {
     }
 }
 
-fn enum_like(m: &Model, e: &Enum, is_bits: bool) -> TokenStream {
+fn enum_like(e: &Enum, is_bits: bool) -> TokenStream {
     let name = ident(&e.name);
     let u = scalar(e.underlying);
     let doc = docs(&e.docs);
@@ -156,7 +156,6 @@ fn enum_like(m: &Model, e: &Enum, is_bits: bool) -> TokenStream {
         let s = &mm.name;
         quote! { #v => Some(#s), }
     });
-    let _ = m;
     let common = quote! {
         #doc
         #[repr(transparent)]
@@ -252,10 +251,10 @@ pub fn library_types(m: &Model, li: usize) -> TokenStream {
         out.extend(quote! { #d pub const #n: #t = #v; });
     }
     for e in m.enums.iter().filter(|e| e.lib == li) {
-        out.extend(enum_like(m, e, false));
+        out.extend(enum_like(e, false));
     }
     for b in m.bits.iter().filter(|b| b.lib == li) {
-        out.extend(enum_like(m, b, true));
+        out.extend(enum_like(b, true));
     }
     for s in m.structs.iter().filter(|s| s.lib == li) {
         out.extend(pod_struct(StructSpec {

@@ -12,7 +12,7 @@ use x86_64::structures::paging::{
 };
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{frame, kstack::KSTACK_AREA, phys_to_virt, KERNEL_VMA, PAGE, PHYS_OFFSET};
+use super::{frame, phys_to_virt, KERNEL_VMA, PAGE, PHYS_OFFSET};
 
 extern "C" {
     static __kernel_start: u8;
@@ -143,7 +143,6 @@ pub fn init(ram_top: u64, mmio: &[u64]) {
             l4[i].set_addr(PhysAddr::new(f), F::PRESENT | F::WRITABLE);
         }
     }
-    let _ = KSTACK_AREA;
     *KERNEL_PML4.lock() = pml4;
     // SAFETY: the new tables map everything the kernel touches from here on (image, direct
     // map, stacks are re-created in the stack area); the boot identity map is no longer needed.
