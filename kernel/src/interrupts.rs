@@ -40,7 +40,9 @@ pub fn trap(frame: &mut TrapFrame) {
 
 fn user_fault(frame: &TrapFrame) -> ! {
     let t = crate::sched::current();
-    let (id, name) = t.as_ref().map_or((0, "?"), |t| (t.id, t.name.as_str()));
+    let (id, name) = t
+        .as_ref()
+        .map_or((0, alloc::string::String::from("?")), |t| (t.id, t.name()));
     let extra = if frame.vector == 14 {
         alloc::format!(" accessing {:#x} ({})", cpu::cr2(), pf_reason(frame.error))
     } else {

@@ -50,7 +50,7 @@ pub fn entry(frame: &mut TrapFrame) {
     let after = core::mem::replace(&mut ctx.after, After::Return);
     // Another CPU may have suspended this thread while it was in the kernel.
     sched::check_stopped();
-    let name = thread.name.clone();
+    let name = thread.name();
     let id = thread.id;
     drop(thread);
     match after {
@@ -209,8 +209,8 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_create(&mut self, quota: Capability) -> Result<Capability, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::TCB)?;
-        let name = self.thread.name.as_str();
-        Ok(self.new_cap(Object::Tcb(TcbCap::new(Tcb::new(name, Some(charge))?))))
+        let name = self.thread.name();
+        Ok(self.new_cap(Object::Tcb(TcbCap::new(Tcb::new(&name, Some(charge))?))))
     }
 
     fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
@@ -299,6 +299,13 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_exit(&mut self, code: u64) -> Result<(), Status> {
         self.after = After::Exit(code);
+        Ok(())
+    }
+
+    fn tcb_set_name(&mut self, t: Capability, name: UserSlice) -> Result<(), Status> {
+        let bytes = name.read_to_vec()?;
+        let name = core::str::from_utf8(&bytes).map_err(|_| Status::INVALID_ARGS)?;
+        expect_obj!(t, Tcb)?.set_name(name);
         Ok(())
     }
 

@@ -47,7 +47,7 @@ pub struct TcbInner {
 pub struct Tcb {
     pub id: u64,
     /// The program this thread belongs to, for fault reports and logs.
-    pub name: String,
+    name: Mutex<String>,
     pub kstack: KStack,
     /// Saved kernel stack pointer while the thread is not running.
     pub ksp: AtomicU64,
@@ -88,7 +88,7 @@ impl Tcb {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;
         Ok(Arc::new(Tcb {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: String::from(name),
+            name: Mutex::new(String::from(name)),
             kstack,
             ksp: AtomicU64::new(0),
             on_cpu: AtomicI64::new(-1),
@@ -104,6 +104,14 @@ impl Tcb {
             }),
             _charge: charge,
         }))
+    }
+
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    pub fn set_name(&self, name: &str) {
+        *self.name.lock() = String::from(name);
     }
 
     pub fn cnode(&self) -> Option<Arc<CNode>> {

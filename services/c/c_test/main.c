@@ -141,6 +141,7 @@ static void stubs(void) {
     anvil_regs_t regs = {.rip = 0x400000, .rsp = 0x500000, .arg0 = 0, .arg1 = 0, .arg2 = 0};
     EXPECT(anvil_tcb_set_regs(tcb, &regs), OK);
     EXPECT(anvil_tcb_set_affinity(tcb, 0), OK);
+    EXPECT(anvil_tcb_set_name(tcb, "c_test_child", 12), OK);
     EXPECT(anvil_tcb_suspend(tcb), OK);
     EXPECT(anvil_tcb_resume(E), NOCAP);
     EXPECT(anvil_tcb_yield_now(), OK);

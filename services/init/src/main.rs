@@ -251,6 +251,7 @@ fn start(s: &Service, archive: &[u8]) -> Result<(), String> {
 
     tcb.configure(&vs, &cn, types::START_IPC_BUFFER, 0)
         .map_err(st("Tcb.configure"))?;
+    tcb.set_name(s.name).map_err(st("Tcb.set_name"))?;
     let regs = Regs {
         rip: plan.entry,
         rsp: types::START_STACK_TOP - 8,

