@@ -10,7 +10,7 @@ use crate::abi::{Kernel, ObjectType, Pod};
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::PAGE;
 use crate::object::cnode::{self, CNode, CAPS};
-use crate::object::endpoint::Endpoint;
+use crate::object::endpoint::{self, Endpoint};
 use crate::object::ioport::IoPort;
 use crate::object::irq::{Irq, IRQ_LINES};
 use crate::object::quota::cost;
@@ -24,6 +24,7 @@ use crate::uaccess::UserSlice;
 /// What the entry path does after a handler returns.
 enum After {
     Return,
+    Block,
     Exit(u64),
     Yield,
     SuspendSelf,
@@ -55,6 +56,12 @@ pub fn entry(frame: &mut TrapFrame) {
     drop(thread);
     match after {
         After::Return => {}
+        After::Block => {
+            sched::suspend_current();
+            // Woken by the partner of the IPC operation, which set its result.
+            let status = sched::current().map_or(0, |t| t.inner.lock().wake_status);
+            frame.set_syscall_result(status, [0; 6]);
+        }
         After::Yield => sched::yield_now(),
         After::SuspendSelf => sched::suspend_current(),
         After::Exit(code) => {
@@ -91,6 +98,82 @@ fn cn(cap: &Capability) -> Result<Arc<CNode>, Status> {
 }
 
 impl Ctx<'_> {
+    /// Marks the caller blocked in an IPC operation; it leaves the CPU when the syscall ends,
+    /// and its result is the status its waker sets.
+    fn block(&mut self) {
+        self.thread.inner.lock().state = State::Blocked;
+        self.after = After::Block;
+    }
+
+    fn send(&mut self, ep_cap: Capability, call: bool) -> Result<(), Status> {
+        let ep = expect_obj!(ep_cap, Endpoint)?;
+        let msg = endpoint::read(self.thread)?;
+        let badge = ep_cap.badge;
+        loop {
+            let mut q = ep.queues.lock();
+            let Some(r) = q.receivers.pop_front() else {
+                q.senders.push_back(endpoint::Sender {
+                    tcb: self.thread.clone(),
+                    msg,
+                    badge,
+                    call,
+                });
+                self.block();
+                return Ok(());
+            };
+            drop(q);
+            if r.inner.lock().state != State::Blocked {
+                continue; // a receiver that was stopped meanwhile
+            }
+            if let Err(e) = endpoint::deliver(self.thread, &r, msg, badge) {
+                ep.queues.lock().receivers.push_front(r);
+                return Err(e);
+            }
+            if call {
+                r.inner.lock().reply_to = Some(self.thread.clone());
+                // Blocked before the receiver can run, so its reply always finds us waiting.
+                self.block();
+            }
+            endpoint::wake(r, Status::OK);
+            return Ok(());
+        }
+    }
+
+    fn receive(&mut self, ep: &Arc<Endpoint>) -> Result<(), Status> {
+        loop {
+            let mut q = ep.queues.lock();
+            let Some(s) = q.senders.pop_front() else {
+                q.receivers.push_back(self.thread.clone());
+                self.block();
+                return Ok(());
+            };
+            drop(q);
+            if s.tcb.inner.lock().state != State::Blocked {
+                continue;
+            }
+            match endpoint::deliver(&s.tcb, self.thread, s.msg, s.badge) {
+                Ok(()) if s.call => {
+                    self.thread.inner.lock().reply_to = Some(s.tcb);
+                    return Ok(());
+                }
+                Ok(()) => {
+                    endpoint::wake(s.tcb, Status::OK);
+                    return Ok(());
+                }
+                // The sender's message could not be delivered: it gets the error, and this
+                // receiver takes the next one.
+                Err(e) => endpoint::wake(s.tcb, e),
+            }
+        }
+    }
+
+    fn reply(&mut self) -> Result<(), Status> {
+        let caller = self.thread.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
+        let status = endpoint::read(self.thread).and_then(|m| endpoint::deliver(self.thread, &caller, m, 0));
+        endpoint::wake(caller, status.err().unwrap_or(Status::OK));
+        Ok(())
+    }
+
     fn own_cnode(&self) -> Result<Arc<CNode>, Status> {
         self.thread.cnode().ok_or(Status::INVALID_CAP)
     }
@@ -392,22 +475,29 @@ impl Kernel for Ctx<'_> {
         Ok(self.new_cap(Object::Endpoint(Arc::new(Endpoint::new(Some(charge))))))
     }
 
-    // IPC over endpoints is the next issue's work: the syscalls exist in the ABI and answer
-    // NOT_SUPPORTED until then.
-    fn endpoint_call(&mut self, _ep: Capability) -> Result<(), Status> {
-        Err(Status::NOT_SUPPORTED)
+    fn endpoint_call(&mut self, ep: Capability) -> Result<(), Status> {
+        self.send(ep, true)
     }
-    fn endpoint_send(&mut self, _ep: Capability) -> Result<(), Status> {
-        Err(Status::NOT_SUPPORTED)
+
+    fn endpoint_send(&mut self, ep: Capability) -> Result<(), Status> {
+        self.send(ep, false)
     }
-    fn endpoint_recv(&mut self, _ep: Capability) -> Result<(), Status> {
-        Err(Status::NOT_SUPPORTED)
+
+    fn endpoint_recv(&mut self, ep: Capability) -> Result<(), Status> {
+        self.receive(&expect_obj!(ep, Endpoint)?)
     }
+
     fn endpoint_reply(&mut self) -> Result<(), Status> {
-        Err(Status::NOT_SUPPORTED)
+        self.reply()
     }
-    fn endpoint_reply_recv(&mut self, _ep: Capability) -> Result<(), Status> {
-        Err(Status::NOT_SUPPORTED)
+
+    fn endpoint_reply_recv(&mut self, ep: Capability) -> Result<(), Status> {
+        let ep = expect_obj!(ep, Endpoint)?;
+        match self.reply() {
+            Ok(()) | Err(Status::BAD_STATE) => {}
+            Err(e) => return Err(e),
+        }
+        self.receive(&ep)
     }
 
     fn io_port_split(&mut self, p: Capability, base: u16, count: u16) -> Result<Capability, Status> {

@@ -21,6 +21,41 @@ pub use sys::types::{self, MapFlags, Regs, Rights, Status};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
 
+/// Protocol calls over this thread's IPC buffer and `Endpoint.call`: the transport the
+/// generated protocol clients take.
+pub struct Ipc;
+
+impl sys::abi::Transport for Ipc {
+    fn message(&mut self) -> &mut sys::abi::Message {
+        // SAFETY: the IPC buffer is a page mapped read-write for this thread by whoever started
+        // it (kernel or init) at the address passed in rdi; `Message` fits in a page and is
+        // plain data; `&mut self` keeps the borrow unique within this thread.
+        unsafe { &mut *(ipc_buffer() as *mut sys::abi::Message) }
+    }
+
+    fn call(&mut self, ep: u64) -> u64 {
+        match Endpoint::from_slot(ep).call() {
+            Ok(()) => 0,
+            Err(e) => u64::from(e.0),
+        }
+    }
+}
+
+impl Ipc {
+    /// Serves requests on `ep` forever: waits for a message, lets `handle` turn the request in
+    /// the buffer into the reply, replies and waits again.
+    pub fn serve(ep: &Endpoint, mut handle: impl FnMut(&mut sys::abi::Message)) -> ! {
+        let mut t = Ipc;
+        let mut st = ep.recv();
+        loop {
+            if st.is_ok() {
+                handle(sys::abi::Transport::message(&mut t));
+            }
+            st = ep.reply_recv();
+        }
+    }
+}
+
 /// Address of this thread's IPC buffer, as the kernel passed it at start.
 static IPC_BUFFER: AtomicU64 = AtomicU64::new(0);
 

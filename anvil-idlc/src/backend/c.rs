@@ -129,8 +129,8 @@ fn library_header(m: &Model, li: usize) -> String {
     let g = guard(&lib.short);
     let _ = writeln!(o, "#ifndef {g}\n#define {g}\n");
     o.push_str("#include <anvil/abi.h>\n");
-    for &imp in &lib.imports {
-        let _ = writeln!(o, "#include <anvil/{}.h>", m.libraries[imp].short);
+    for dep in dependencies(m, li) {
+        let _ = writeln!(o, "#include <anvil/{}.h>", m.libraries[dep].short);
     }
     o.push('\n');
     for c in m.consts.iter().filter(|c| c.lib == li) {
@@ -610,4 +610,41 @@ fn short_msg(base: &str, dir: &str, l: &MsgLayout) -> Option<String> {
         conds.push(format!("m->cap_count < {}u", l.caps.len()));
     }
     (!conds.is_empty()).then(|| conds.join(" || "))
+}
+
+/// The other libraries whose declarations this library's header uses: its imports, and the
+/// libraries of every type and error enum its declarations name (the status enum is used
+/// implicitly by every method).
+fn dependencies(m: &Model, li: usize) -> std::collections::BTreeSet<usize> {
+    let mut deps: std::collections::BTreeSet<usize> = m.libraries[li].imports.iter().copied().collect();
+    let add_ty = |deps: &mut std::collections::BTreeSet<usize>, ty: Ty| match ty {
+        Ty::Enum(e) => {
+            deps.insert(m.enums[e].lib);
+        }
+        Ty::Bits(b) => {
+            deps.insert(m.bits[b].lib);
+        }
+        Ty::Struct(st) => {
+            deps.insert(m.structs[st].lib);
+        }
+        _ => {}
+    };
+    for st in m.structs.iter().filter(|s| s.lib == li) {
+        for f in &st.fields {
+            add_ty(&mut deps, f.ty);
+        }
+    }
+    for i in m.interfaces.iter().filter(|i| i.lib == li) {
+        for me in &i.methods {
+            deps.insert(m.enums[me.error].lib);
+            if let Some(s) = m.status {
+                deps.insert(m.enums[s].lib);
+            }
+            for p in me.params.iter().chain(&me.results) {
+                add_ty(&mut deps, p.ty);
+            }
+        }
+    }
+    deps.remove(&li);
+    deps
 }

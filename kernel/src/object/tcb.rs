@@ -27,6 +27,8 @@ pub enum State {
     Runnable,
     /// Stopped by `Tcb.suspend`.
     Suspended,
+    /// Waiting in an IPC operation (for a partner or a reply).
+    Blocked,
     /// Ended by `Tcb.exit` or killed after a fault.
     Dead,
 }
@@ -42,6 +44,10 @@ pub struct TcbInner {
     pub start: Option<TrapFrame>,
     /// True once the thread's kernel stack holds a context to resume.
     pub started: bool,
+    /// The caller this thread received a `call` from and owes a reply.
+    pub reply_to: Option<Arc<Tcb>>,
+    /// The status a blocked IPC operation ends with, set by whoever wakes the thread.
+    pub wake_status: u64,
 }
 
 pub struct Tcb {
@@ -101,6 +107,8 @@ impl Tcb {
                 state: State::Inactive,
                 start: None,
                 started: false,
+                reply_to: None,
+                wake_status: 0,
             }),
             _charge: charge,
         }))

@@ -202,6 +202,12 @@ impl VSpace {
         Ok(())
     }
 
+    /// The physical address behind user address `va`, if it is mapped.
+    pub fn translate(&self, va: u64) -> Option<u64> {
+        let page = va & !(PAGE - 1);
+        self.inner.lock().pages.get(&page).map(|m| m.pa + (va - page))
+    }
+
     /// Unmaps `pages` pages from `va`, releases the lock (other CPUs may be spinning on it), makes
     /// the CPUs that may cache the entries flush, and frees the frames this space owned.
     fn unmap_range(&self, mut inner: spin::MutexGuard<'_, Inner>, va: u64, pages: u64) {

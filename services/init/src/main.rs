@@ -14,7 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use anvil::sys::kernel::Cap;
-use anvil::{boot, println, types, CNode, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
+use anvil::{boot, println, types, CNode, Endpoint, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
 
 anvil::entry!(main);
 
@@ -67,7 +67,22 @@ fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
         .map(|e| e.file())
 }
 
+/// Endpoints named in the manifest (`serve=NAME`, `use=NAME`), created on first mention.
+struct Endpoints(Vec<(String, Endpoint)>);
+
+impl Endpoints {
+    fn get(&mut self, name: &str) -> Result<Endpoint, String> {
+        if let Some((_, ep)) = self.0.iter().find(|(n, _)| n == name) {
+            return Ok(*ep);
+        }
+        let ep = Endpoint::create(&Quota::from_slot(types::BOOT_SLOT_QUOTA)).map_err(st("Endpoint.create"))?;
+        self.0.push((String::from(name), ep));
+        Ok(ep)
+    }
+}
+
 fn start_all(archive: &[u8]) -> (u32, u32) {
+    let mut eps = Endpoints(Vec::new());
     let Some(manifest) = find(archive, "manifest") else {
         println!("init: the archive has no manifest; nothing to start");
         return (0, 0);
@@ -79,7 +94,7 @@ fn start_all(archive: &[u8]) -> (u32, u32) {
         if line.is_empty() {
             continue;
         }
-        match parse(line).and_then(|s| start(&s, archive).map(|_| s)) {
+        match parse(line).and_then(|s| start(&s, archive, &mut eps, n as u64 + 1).map(|_| s)) {
             Ok(s) => {
                 println!("init: started `{}` from `{}`", s.name, s.binary);
                 ok += 1;
@@ -100,6 +115,8 @@ struct Service<'a> {
     debug: bool,
     quota: u64,
     ioports: Vec<(u16, u16)>,
+    serve: Option<&'a str>,
+    uses: Option<&'a str>,
 }
 
 fn size(s: &str) -> Option<u64> {
@@ -126,10 +143,14 @@ fn parse(line: &str) -> Result<Service<'_>, String> {
         debug: false,
         quota: 0,
         ioports: Vec::new(),
+        serve: None,
+        uses: None,
     };
     for g in words {
         match g.split_once('=') {
             None if g == "debug" => s.debug = true,
+            Some(("serve", v)) => s.serve = Some(v),
+            Some(("use", v)) => s.uses = Some(v),
             Some(("quota", v)) => s.quota = size(v).ok_or_else(|| format!("bad quota size `{v}`"))?,
             Some(("ioport", v)) => {
                 let (b, c) = v
@@ -142,7 +163,7 @@ fn parse(line: &str) -> Result<Service<'_>, String> {
             }
             _ => {
                 return Err(format!(
-                    "unknown capability grant `{g}` (known: debug, quota=SIZE, ioport=BASE:COUNT)"
+                    "unknown capability grant `{g}` (known: debug, quota=SIZE, ioport=BASE:COUNT, serve=NAME, use=NAME)"
                 ))
             }
         }
@@ -175,7 +196,7 @@ fn st(what: &str) -> impl Fn(Status) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
-fn start(s: &Service, archive: &[u8]) -> Result<(), String> {
+fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64) -> Result<(), String> {
     let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
     let plan = anvil_kcore::elf::plan(image).map_err(|e| format!("`{}` is not a valid program: {e}", s.binary))?;
     let own = boot::cnode();
@@ -240,6 +261,23 @@ fn start(s: &Service, archive: &[u8]) -> Result<(), String> {
     )?;
     if s.debug {
         copy(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
+    }
+    if let Some(name) = s.serve {
+        copy(eps.get(name)?.0, types::BOOT_SLOT_SERVE, Rights::READ | Rights::WRITE)?;
+    }
+    if let Some(name) = s.uses {
+        // A client's capability carries a badge (its manifest line), so the server can tell
+        // its callers apart; it may only send.
+        let ep = eps.get(name)?;
+        Cap::mint(
+            &own,
+            ep.0,
+            &cn,
+            types::BOOT_SLOT_USE,
+            Rights::WRITE | Rights::GRANT,
+            badge,
+        )
+        .map_err(st("Cap.mint"))?;
     }
     for &(base, count) in &s.ioports {
         let range = IoPort::from_slot(types::BOOT_SLOT_IOPORT)

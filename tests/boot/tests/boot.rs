@@ -15,7 +15,7 @@ fn init_lines() -> &'static [&'static str] {
         "init: wrong object type refused with WRONG_TYPE",
         "init: started `hello_rs` from `hello_rs`",
         "init: started `hello_c` from `hello_c`",
-        "init: started 2 services, 0 failed",
+        "init: started 6 services, 0 failed",
         "init: done",
     ]
 }
@@ -351,7 +351,7 @@ fn init_reports_bad_manifest_entries_and_starts_the_rest() {
                 "init: manifest line 6: unknown capability grant `superpowers`",
                 "init: manifest line 7: unknown directive `frobnicate`",
                 "init: started `hello_c` from `hello_c`",
-                "init: started 2 services, 4 failed",
+                "init: started 6 services, 4 failed",
             ],
             ..Default::default()
         },
@@ -378,4 +378,37 @@ fn c_runtime_malloc_printf_and_every_stub() {
             ..Default::default()
         },
     );
+}
+
+/// A C client calls a Rust server and a Rust client calls a C server over the generated
+/// Console stubs; each server sees its client's badge.
+fn ipc_across_languages(name: &str, cpus: u32) {
+    let o = check(
+        name,
+        &Scenario {
+            cpus,
+            initrd: "initrd.cpio",
+            ..Default::default()
+        },
+    );
+    for line in [
+        "console_rs: client 9 wrote \"hello from a C client\"",
+        "ipc_client_c: write status 0, server took 21 bytes",
+        "ipc_client_c: read status 0, \"pong from Rust\"",
+        "console_c: client 11 wrote \"hello from a Rust client\"",
+        "ipc_client_rs: server took 24 bytes",
+        "ipc_client_rs: read \"pong from C\"",
+    ] {
+        assert!(o.log.contains(line), "missing {line:?} in:\n{}", o.log);
+    }
+}
+
+#[test]
+fn ipc_c_client_rust_server_and_back() {
+    ipc_across_languages("ipc", 1);
+}
+
+#[test]
+fn ipc_across_cpus() {
+    ipc_across_languages("ipc_smp4", 4);
 }
