@@ -499,38 +499,20 @@ impl Checker<'_> {
                         ci += 1;
                     }
                     ItemKind::Enum { underlying, members } => {
-                        let present = self.attrs(&item.attrs, Place::Enum);
-                        let u = self.underlying(underlying, "an enum");
-                        let ms = self.members(members, u, false);
-                        if present.contains("status") {
-                            if let Some(prev) = self.model.status {
-                                let prev = self.model.enums[prev].name.clone();
-                                self.err(
-                                    item.name.span,
-                                    format!("two enums are marked `@status` (`{prev}` and this one)"),
-                                );
-                            } else {
-                                self.model.status = Some(ei);
-                            }
+                        let (u, ms, marked) = self.enum_like(item, underlying, members, false);
+                        if marked {
+                            let prev = self.model.status.map(|p| self.model.enums[p].name.clone());
+                            self.model.status = self.claim_role(self.model.status, ei, prev, "enums", "@status", item);
                         }
                         self.model.enums[ei].underlying = u;
                         self.model.enums[ei].members = ms;
                         ei += 1;
                     }
                     ItemKind::Bits { underlying, members } => {
-                        let present = self.attrs(&item.attrs, Place::Bits);
-                        let u = self.underlying(underlying, "a bits");
-                        let ms = self.members(members, u, true);
-                        if present.contains("rights") {
-                            if let Some(prev) = self.model.rights {
-                                let prev = self.model.bits[prev].name.clone();
-                                self.err(
-                                    item.name.span,
-                                    format!("two bits are marked `@rights` (`{prev}` and this one)"),
-                                );
-                            } else {
-                                self.model.rights = Some(bi);
-                            }
+                        let (u, ms, marked) = self.enum_like(item, underlying, members, true);
+                        if marked {
+                            let prev = self.model.rights.map(|p| self.model.bits[p].name.clone());
+                            self.model.rights = self.claim_role(self.model.rights, bi, prev, "bits", "@rights", item);
                         }
                         self.model.bits[bi].underlying = u;
                         self.model.bits[bi].members = ms;
@@ -539,6 +521,49 @@ impl Checker<'_> {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// Checks an enum or a bits: its attributes, underlying type and members. Returns those and
+    /// whether it carries its role attribute (`@status` for an enum, `@rights` for a bits).
+    fn enum_like(
+        &mut self,
+        item: &ast::Item,
+        underlying: &ast::Ident,
+        members: &[ast::Member],
+        bits: bool,
+    ) -> (Scalar, Vec<Member>, bool) {
+        let (place, what, role) = if bits {
+            (Place::Bits, "a bits", "rights")
+        } else {
+            (Place::Enum, "an enum", "status")
+        };
+        let present = self.attrs(&item.attrs, place);
+        let u = self.underlying(underlying, what);
+        let ms = self.members(members, u, bits);
+        (u, ms, present.contains(role))
+    }
+
+    /// Gives a role (`@status`, `@rights`) to declaration `idx`, or reports that another
+    /// declaration (`prev`) already has it.
+    fn claim_role(
+        &mut self,
+        current: Option<usize>,
+        idx: usize,
+        prev: Option<String>,
+        kind: &str,
+        attr: &str,
+        item: &ast::Item,
+    ) -> Option<usize> {
+        match (current, prev) {
+            (Some(c), Some(prev)) => {
+                self.err(
+                    item.name.span,
+                    format!("two {kind} are marked `{attr}` (`{prev}` and this one)"),
+                );
+                Some(c)
+            }
+            _ => Some(idx),
         }
     }
 
