@@ -4,6 +4,7 @@
 #   ./run.sh [--cpus N] [--mem SIZE] [--append "kernel command line"] [--debug]
 #   ./run.sh build          build everything, boot nothing
 #   ./run.sh test           run every test (host unit tests, compiler tests, boot tests)
+#   ./run.sh bench          print the micro-benchmarks (cycles per operation), both TSC modes
 #
 # On a fresh Debian machine as root, missing tools are installed (rustup target, qemu,
 # cpio, gcc, cmake). Without root, the command to install them is printed instead.
@@ -73,7 +74,7 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
@@ -119,8 +120,23 @@ run_tests() {
     awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }' "$out"
 }
 
+run_bench() {
+    build
+    local mode
+    for mode in "instructions (-icount shift=0: deterministic)" "host time"; do
+        local icount=()
+        [[ "$mode" == instructions* ]] && icount=(-icount shift=0)
+        log "benchmarks, TSC counting $mode"
+        qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 256M "${icount[@]}" \
+            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/test-initrd.cpio" -append "init=bench" \
+            -serial stdio -display none -no-reboot -monitor none \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep '^bench:' || true
+    done
+}
+
 case "${1:-}" in
     build) build ;;
+    bench) run_bench ;;
     test) run_tests ;;
     *) boot "$@" ;;
 esac

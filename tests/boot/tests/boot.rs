@@ -412,3 +412,29 @@ fn ipc_c_client_rust_server_and_back() {
 fn ipc_across_cpus() {
     ipc_across_languages("ipc_smp4", 4);
 }
+
+/// The benchmark service runs and prints a figure for every operation (figures are not
+/// asserted: a benchmark is not a test).
+#[test]
+fn benchmarks_print_figures() {
+    let o = check(
+        "bench",
+        &Scenario {
+            cpus: 2,
+            append: "exit_when_idle init=bench",
+            expect: &[
+                "bench: null syscall (Tcb.current_cpu): ",
+                "bench: IPC round trip, same CPU (call + reply_recv): ",
+                "bench: IPC round trip, across CPUs: ",
+                "bench: Cap.copy + Cap.delete: ",
+                "bench: VSpace.map + VSpace.unmap (one page): ",
+                "bench: thread create + start + exit: ",
+                "bench: done",
+            ],
+            ..Default::default()
+        },
+    );
+    for line in o.log.lines().filter(|l| l.starts_with("bench:")) {
+        println!("{line}");
+    }
+}
