@@ -29,6 +29,9 @@ struct CpuState {
 static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
 static CPUS: Once<Vec<Mutex<CpuState>>> = Once::new();
 static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Counts every queueing and every dispatch of a thread, so that the idle check can tell
+/// whether work moved while it looked (see `all_idle`).
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// How many times each CPU entered user code of some thread (for tests and the log).
 pub static DISPATCHES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
@@ -81,6 +84,7 @@ fn push(t: Arc<Tcb>) {
         (i.priority, i.affinity)
     };
     let q = queues();
+    EPOCH.fetch_add(1, Ordering::SeqCst);
     let cpu = q.push(me(), t, prio, aff);
     if IDLE[cpu].load(Ordering::Acquire) {
         kick(cpu);
@@ -141,6 +145,7 @@ fn prepare(cpu: usize, t: &Tcb) {
         vs.activate_on(cpu);
     }
     t.on_cpu.store(cpu as i64, Ordering::Release);
+    EPOCH.fetch_add(1, Ordering::SeqCst);
     DISPATCHES[cpu].fetch_add(1, Ordering::Relaxed);
 }
 
@@ -303,9 +308,16 @@ pub fn run() -> ! {
     }
 }
 
+/// True if no CPU runs a thread and no queue holds one. The CPUs are looked at one after the
+/// other, so a thread could move from a CPU that was not yet looked at to a queue that already
+/// was; every queueing and dispatch counts in EPOCH, and the answer only stands if the count
+/// did not change while looking.
 fn all_idle(me: usize) -> bool {
+    let before = EPOCH.load(Ordering::SeqCst);
     let q = queues();
-    (0..q.cpus()).all(|c| q.is_empty(c) && (c == me || state(c).lock().current.is_none()))
+    let idle =
+        (0..q.cpus()).all(|c| c == me || state(c).lock().current.is_none()) && (0..q.cpus()).all(|c| q.is_empty(c));
+    idle && EPOCH.load(Ordering::SeqCst) == before
 }
 
 /// With no thread ever started (init failed to load): log and wait.
