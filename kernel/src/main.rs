@@ -160,13 +160,13 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     let init_name = String::from(cmdline::get(&info.cmdline, "init").unwrap_or("init"));
     let Some(image) = userboot::find(initrd, &init_name) else {
         kerr!("initrd has no `{init_name}`");
-        sched::idle();
+        sched::run();
     };
     let t = match userboot::load(&init_name, image, (module.base, module.len)) {
         Ok(t) => t,
         Err(msg) => {
             kerr!("cannot start init: {msg}");
-            sched::idle();
+            sched::run();
         }
     };
     let cycles = cpu::rdtsc().wrapping_sub(t0);

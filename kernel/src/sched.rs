@@ -319,8 +319,3 @@ fn all_idle(me: usize) -> bool {
         (0..q.cpus()).all(|c| c == me || state(c).lock().current.is_none()) && (0..q.cpus()).all(|c| q.is_empty(c));
     idle && EPOCH.load(Ordering::SeqCst) == before
 }
-
-/// With no thread ever started (init failed to load): log and wait.
-pub fn idle() -> ! {
-    run()
-}

@@ -9,7 +9,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
-use anvil::{boot, println, types, Endpoint, MapFlags, Quota, Regs, Rights, Tcb, Vmo};
+use anvil::thread::{self, Spawn};
+use anvil::{boot, println, types, Endpoint, MapFlags, Quota, Rights, Tcb, Vmo};
 
 anvil::entry!(main);
 
@@ -43,25 +44,14 @@ extern "C" fn server(_: u64) -> ! {
 }
 
 fn spawn(entry: extern "C" fn(u64) -> !, cpu: Option<u32>) -> Tcb {
-    let q = quota();
-    let stack = boot::vspace()
-        .alloc(&q, 4 * PAGE, MapFlags::R | MapFlags::W)
-        .unwrap_or(0);
-    let ipc = boot::vspace().alloc(&q, PAGE, MapFlags::R | MapFlags::W).unwrap_or(0);
-    let t = Tcb::create(&q).unwrap_or_else(|e| panic!("Tcb.create: {e:?}"));
-    let _ = t.configure(&boot::vspace(), &boot::cnode(), ipc, 0);
-    let _ = t.set_regs(&Regs {
-        rip: entry as usize as u64,
-        rsp: stack + 4 * PAGE - 8,
-        arg0: 0,
-        arg1: 0,
-        arg2: 0,
-    });
-    if let Some(c) = cpu {
-        let _ = t.set_affinity(c);
-    }
-    let _ = t.resume();
-    t
+    let how = Spawn {
+        cpu,
+        ipc_buffer: true,
+        ..Spawn::default()
+    };
+    thread::spawn(entry, 0, how)
+        .unwrap_or_else(|e| panic!("spawn: {e:?}"))
+        .tcb
 }
 
 static EXITED: AtomicU64 = AtomicU64::new(0);
@@ -94,12 +84,7 @@ fn ipc_round_trip(what: &str, server_cpu: u32, client_cpu: u32) {
 }
 
 fn main() -> u64 {
-    let cpus = {
-        let probe = Tcb::create(&quota()).unwrap_or_else(|e| panic!("{e:?}"));
-        let n = (0..64).take_while(|&c| probe.set_affinity(c).is_ok()).count() as u32;
-        let _ = Cap::delete(&boot::cnode(), probe.0);
-        n
-    };
+    let cpus = thread::cpu_count().unwrap_or_else(|e| panic!("cpu_count: {e:?}"));
     println!("bench: {cpus} CPUs");
     let n = 10_000;
     let t0 = tsc();

@@ -8,9 +8,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
-use anvil::{
-    boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Regs, Rights, Status, Tcb, Vmo,
-};
+use anvil::thread::{self, Spawn, Thread};
+use anvil::{boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
 anvil::entry!(main);
 
@@ -58,23 +57,13 @@ extern "C" fn spinner(_arg: u64) -> ! {
     }
 }
 
-fn start_thread(quota: &Quota, entry: extern "C" fn(u64) -> !, arg: u64) -> (Tcb, u64) {
-    let stack = want(
-        "stack alloc",
-        boot::vspace().alloc(quota, 4 * PAGE, MapFlags::R | MapFlags::W),
-    );
-    let t = want("Tcb.create", Tcb::create(quota));
-    want("Tcb.configure", t.configure(&boot::vspace(), &boot::cnode(), 0, 1));
-    let regs = Regs {
-        rip: entry as usize as u64,
-        rsp: stack + 4 * PAGE - 8,
-        arg0: arg,
-        arg1: 0,
-        arg2: 0,
+fn start_thread(quota: &Quota, entry: extern "C" fn(u64) -> !, arg: u64) -> Thread {
+    let how = Spawn {
+        priority: 1,
+        quota: Some(*quota),
+        ..Spawn::default()
     };
-    want("Tcb.set_regs", t.set_regs(&regs));
-    want("Tcb.resume", t.resume());
-    (t, stack)
+    want("spawn", thread::spawn(entry, arg, how))
 }
 
 fn main() -> u64 {
@@ -199,24 +188,24 @@ fn main() -> u64 {
     // Threads: one runs and exits; one spins and is suspended and resumed.
     let cpu = want("Tcb.current_cpu", Tcb::current_cpu());
     check("current cpu", cpu < 64);
-    let (t, t_stack) = start_thread(&q, worker, 5);
+    let t = start_thread(&q, worker, 5);
     while DONE.load(Ordering::SeqCst) == 0 {
         want("Tcb.yield_now", Tcb::yield_now());
     }
     check("new thread ran with its argument", COUNTER.load(Ordering::SeqCst) == 5);
-    want("Tcb.set_affinity", t.set_affinity(0));
+    want("Tcb.set_affinity", t.tcb.set_affinity(0));
     COUNTER.store(0, Ordering::SeqCst);
-    let (s, s_stack) = start_thread(&q, spinner, 0);
+    let s = start_thread(&q, spinner, 0);
     while COUNTER.load(Ordering::SeqCst) == 0 {
         want("Tcb.yield_now", Tcb::yield_now());
     }
-    want("Tcb.suspend", s.suspend());
+    want("Tcb.suspend", s.tcb.suspend());
     let c1 = COUNTER.load(Ordering::SeqCst);
     for _ in 0..20 {
         want("Tcb.yield_now", Tcb::yield_now());
     }
     check("suspended thread does not run", COUNTER.load(Ordering::SeqCst) == c1);
-    want("Tcb.resume again", s.resume());
+    want("Tcb.resume again", s.tcb.resume());
     // Spin without yielding: only timer preemption lets the spinner run now.
     let mut spins = 0u64;
     while COUNTER.load(Ordering::SeqCst) == c1 && spins < 2_000_000_000 {
@@ -227,7 +216,7 @@ fn main() -> u64 {
         "preemption lets a resumed thread run while this one spins",
         COUNTER.load(Ordering::SeqCst) > c1,
     );
-    want("Tcb.suspend spinner", s.suspend());
+    want("Tcb.suspend spinner", s.tcb.suspend());
 
     // The Rust runtime: allocator churn with reuse, and formatting.
     {
@@ -237,7 +226,7 @@ fn main() -> u64 {
         let before = anvil::heap::used();
         let mut held: Vec<Vec<u8>> = Vec::new();
         let mut seed = 12345u64;
-        for round in 0..4000u64 {
+        for _ in 0..4000u64 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             if held.len() > 64 || (seed >> 60) < 6 && !held.is_empty() {
                 let i = (seed >> 20) as usize % held.len();
@@ -247,7 +236,6 @@ fn main() -> u64 {
                 let n = 1 + (seed >> 40) as usize % 2048;
                 held.push(alloc::vec![n as u8; n]);
             }
-            let _ = round;
         }
         drop(held);
         check(
@@ -283,13 +271,13 @@ fn main() -> u64 {
     want("Irq.ack", irq.ack());
 
     // Deleting everything returns the quota's charges.
-    for slot in [t.0, s.0, ep.0, irq.0, com1.0, other.0] {
+    for slot in [ep.0, irq.0, com1.0, other.0] {
         want("Cap.delete cleanup", Cap::delete(&own, slot));
     }
-    // Both threads are gone (one exited, one suspended and its last capability deleted), so
-    // their stacks can go too.
-    for stack in [t_stack, s_stack] {
-        want("VSpace.unmap stack", boot::vspace().unmap(stack, 4 * PAGE));
+    // One thread exited and one is suspended: deleting their capabilities and stacks returns
+    // their charges too.
+    for th in [t, s] {
+        want("Thread.free", th.free());
     }
     let used = want("Quota.info", q.info()).1;
     println!("cap_test: quota use after cleanup: {used} bytes");

@@ -10,12 +10,12 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
-use anvil::{boot, println, types, MapFlags, Quota, Regs, Rights, Status, Tcb, Vmo};
+use anvil::thread::{self, Spawn, Thread};
+use anvil::{boot, println, types, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
 anvil::entry!(main);
 
 const PAGE: u64 = types::PAGE_SIZE;
-const STACK: u64 = 4 * PAGE;
 const MAX_THREADS: usize = 16;
 
 fn fail(what: &str, why: impl core::fmt::Debug) -> ! {
@@ -39,38 +39,24 @@ fn quota() -> Quota {
     Quota::from_slot(types::BOOT_SLOT_QUOTA)
 }
 
-struct Thread {
-    tcb: Tcb,
-    stack: u64,
-}
-
 fn spawn(entry: extern "C" fn(u64) -> !, arg: u64, cpu: Option<u32>) -> Thread {
-    let q = quota();
-    let stack = want("stack", boot::vspace().alloc(&q, STACK, MapFlags::R | MapFlags::W));
-    let tcb = want("Tcb.create", Tcb::create(&q));
-    // Same priority as this thread (0), so round robin shares a CPU between them.
-    want("Tcb.configure", tcb.configure(&boot::vspace(), &boot::cnode(), 0, 0));
+    // Priority 0, as this thread has, so round robin shares a CPU between them.
     want(
-        "Tcb.set_regs",
-        tcb.set_regs(&Regs {
-            rip: entry as usize as u64,
-            rsp: stack + STACK - 8,
-            arg0: arg,
-            arg1: 0,
-            arg2: 0,
-        }),
-    );
-    if let Some(c) = cpu {
-        want("Tcb.set_affinity", tcb.set_affinity(c));
-    }
-    want("Tcb.resume", tcb.resume());
-    Thread { tcb, stack }
+        "spawn",
+        thread::spawn(
+            entry,
+            arg,
+            Spawn {
+                cpu,
+                ..Spawn::default()
+            },
+        ),
+    )
 }
 
 /// Frees a thread that has exited (or is suspended): its capability and its stack.
 fn reap(t: Thread) {
-    want("Cap.delete tcb", Cap::delete(&boot::cnode(), t.tcb.0));
-    want("VSpace.unmap stack", boot::vspace().unmap(t.stack, STACK));
+    want("Thread.free", t.free());
 }
 
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
@@ -82,14 +68,6 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
             fail(what, "timed out");
         }
     }
-}
-
-fn cpu_count() -> u32 {
-    // The kernel refuses affinity to a CPU that does not exist.
-    let probe = want("Tcb.create probe", Tcb::create(&quota()));
-    let n = (0..64).take_while(|&c| probe.set_affinity(c).is_ok()).count() as u32;
-    want("Cap.delete probe", Cap::delete(&boot::cnode(), probe.0));
-    n
 }
 
 fn busy(n: u64) {
@@ -213,7 +191,7 @@ fn stress_round(threads: u64) {
 }
 
 fn main() -> u64 {
-    let n = cpu_count();
+    let n = want("cpu_count", thread::cpu_count());
     println!("smp_test: {n} CPUs");
 
     // Spreading and stealing: more threads than CPUs, all queued from this CPU.
@@ -330,7 +308,7 @@ fn main() -> u64 {
             "a thread whose last capability was deleted stopped before the call returned",
             TICKS.load(Ordering::SeqCst) == at,
         );
-        want("VSpace.unmap stack", boot::vspace().unmap(k.stack, STACK));
+        want("VSpace.unmap stack", boot::vspace().unmap(k.stack, thread::STACK_SIZE));
         SPIN.store(false, Ordering::SeqCst);
     }
     want("unpin self", boot::tcb().set_affinity(u32::MAX));
