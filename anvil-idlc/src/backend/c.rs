@@ -98,13 +98,14 @@ fn abi_header(m: &Model) -> String {
     o.push_str("static inline void anvil_copy_bytes(void *dst, const void *src, size_t n) {\n    uint8_t *d = (uint8_t *)dst;\n    const uint8_t *s = (const uint8_t *)src;\n    for (size_t i = 0; i < n; i++) d[i] = s[i];\n}\n\n");
     o.push_str("static inline void anvil_zero_bytes(void *dst, size_t n) {\n    uint8_t *d = (uint8_t *)dst;\n    for (size_t i = 0; i < n; i++) d[i] = 0;\n}\n\n");
     if m.msg_data_bytes > 0 {
-        let _ = writeln!(o, "/**\n * An IPC message as it lies in a thread's IPC buffer. `label` carries the method ordinal\n * in a request and the status in a reply; `badge` is filled in by the kernel on receive.\n */");
+        let _ = writeln!(o, "/**\n * An IPC message as it lies in a thread's IPC buffer. `label` carries the method ordinal\n * in a request and the status in a reply; `badge` is filled in by the kernel on receive.\n * On receive, the kernel also fills `cap_types` and `cap_rights` with the object type and\n * rights of each capability the message brought (0 for unused entries); a sender's values\n * there are ignored.\n */");
         let _ = writeln!(
             o,
-            "typedef struct anvil_msg {{\n    uint64_t label;\n    uint64_t badge;\n    uint32_t data_len;\n    uint32_t cap_count;\n    anvil_cap_t caps[{}];\n    _Alignas(8) uint8_t data[{}];\n}} anvil_msg_t;\n",
-            m.msg_max_caps, m.msg_data_bytes
+            "typedef struct anvil_msg {{\n    uint64_t label;\n    uint64_t badge;\n    uint32_t data_len;\n    uint32_t cap_count;\n    anvil_cap_t caps[{n}];\n    uint32_t cap_types[{n}];\n    uint32_t cap_rights[{n}];\n    _Alignas(8) uint8_t data[{}];\n}} anvil_msg_t;\n",
+            m.msg_data_bytes,
+            n = m.msg_max_caps
         );
-        let hdr = 24 + 8 * m.msg_max_caps;
+        let hdr = (24 + 16 * m.msg_max_caps).div_ceil(8) * 8;
         let _ = writeln!(
             o,
             "_Static_assert(offsetof(anvil_msg_t, data) == {hdr}, \"message header layout\");"

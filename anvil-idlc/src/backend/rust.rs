@@ -41,7 +41,7 @@ fn abi_module(m: &Model) -> TokenStream {
     let pod = pod_trait();
     let caps = Literal::usize_unsuffixed(m.msg_max_caps as usize);
     let data = Literal::usize_unsuffixed(m.msg_data_bytes.div_ceil(8) as usize * 8);
-    let hdr = Literal::usize_unsuffixed(24 + 8 * m.msg_max_caps as usize);
+    let hdr = Literal::usize_unsuffixed((24 + 16 * m.msg_max_caps as usize).div_ceil(8) * 8);
     quote! {
         /// The syscall instruction, capability handles and the message buffer.
         #[allow(clippy::all, dead_code)]
@@ -87,6 +87,9 @@ fn abi_module(m: &Model) -> TokenStream {
 
             /// An IPC message as it lies in a thread's IPC buffer. `label` is the method ordinal in
             /// a request and the status in a reply; `badge` is filled in by the kernel on receive.
+            /// On receive, the kernel also fills `cap_types` and `cap_rights` with the object type
+            /// and rights of each capability the message brought (0 for unused entries); a
+            /// sender's values there are ignored.
             #[repr(C, align(8))]
             #[derive(Clone, Copy, Debug)]
             pub struct Message {
@@ -95,6 +98,8 @@ fn abi_module(m: &Model) -> TokenStream {
                 pub data_len: u32,
                 pub cap_count: u32,
                 pub caps: [u64; #caps],
+                pub cap_types: [u32; #caps],
+                pub cap_rights: [u32; #caps],
                 pub data: [u8; #data],
             }
 
@@ -102,7 +107,7 @@ fn abi_module(m: &Model) -> TokenStream {
 
             impl Message {
                 pub const fn new() -> Self {
-                    Message { label: 0, badge: 0, data_len: 0, cap_count: 0, caps: [0; #caps], data: [0; #data] }
+                    Message { label: 0, badge: 0, data_len: 0, cap_count: 0, caps: [0; #caps], cap_types: [0; #caps], cap_rights: [0; #caps], data: [0; #data] }
                 }
 
                 /// Reads a plain-data value at the start of the data area.

@@ -40,6 +40,9 @@ pub mod abi {
     }
     /// An IPC message as it lies in a thread's IPC buffer. `label` is the method ordinal in
     /// a request and the status in a reply; `badge` is filled in by the kernel on receive.
+    /// On receive, the kernel also fills `cap_types` and `cap_rights` with the object type
+    /// and rights of each capability the message brought (0 for unused entries); a
+    /// sender's values there are ignored.
     #[repr(C, align(8))]
     #[derive(Clone, Copy, Debug)]
     pub struct Message {
@@ -48,9 +51,11 @@ pub mod abi {
         pub data_len: u32,
         pub cap_count: u32,
         pub caps: [u64; 2],
+        pub cap_types: [u32; 2],
+        pub cap_rights: [u32; 2],
         pub data: [u8; 256],
     }
-    const _: () = assert!(core::mem::offset_of!(Message, data) == 40);
+    const _: () = assert!(core::mem::offset_of!(Message, data) == 56);
     impl Message {
         pub const fn new() -> Self {
             Message {
@@ -59,6 +64,8 @@ pub mod abi {
                 data_len: 0,
                 cap_count: 0,
                 caps: [0; 2],
+                cap_types: [0; 2],
+                cap_rights: [0; 2],
                 data: [0; 256],
             }
         }

@@ -51,6 +51,9 @@ static inline void anvil_zero_bytes(void *dst, size_t n) {
 /**
  * An IPC message as it lies in a thread's IPC buffer. `label` carries the method ordinal
  * in a request and the status in a reply; `badge` is filled in by the kernel on receive.
+ * On receive, the kernel also fills `cap_types` and `cap_rights` with the object type and
+ * rights of each capability the message brought (0 for unused entries); a sender's values
+ * there are ignored.
  */
 typedef struct anvil_msg {
     uint64_t label;
@@ -58,11 +61,13 @@ typedef struct anvil_msg {
     uint32_t data_len;
     uint32_t cap_count;
     anvil_cap_t caps[2];
+    uint32_t cap_types[2];
+    uint32_t cap_rights[2];
     _Alignas(8) uint8_t data[256];
 } anvil_msg_t;
 
-_Static_assert(offsetof(anvil_msg_t, data) == 40, "message header layout");
-_Static_assert(sizeof(anvil_msg_t) == 296, "message size");
+_Static_assert(offsetof(anvil_msg_t, data) == 56, "message header layout");
+_Static_assert(sizeof(anvil_msg_t) == 312, "message size");
 
 /** Provided by the runtime: this thread's IPC buffer. */
 anvil_msg_t *anvil_msg_buffer(void);
