@@ -74,7 +74,7 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$bin/bench" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$bin/soundness" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"

@@ -151,6 +151,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         m.cpus.iter().map(|&c| u32::from(c)).collect()
     });
     sched::init(apic_ids.len().max(1));
+    object::reap::init_cpu();
     arch::x86_64::tlb::APIC_IDS[0].store(apic::id(), Ordering::Release);
     start_application_processors(&apic_ids);
 
@@ -248,6 +249,7 @@ extern "C" fn ap_entry(index: u64) -> ! {
     apic::start_timer(625_000);
     arch::x86_64::tlb::APIC_IDS[index as usize].store(apic::id(), Ordering::Release);
     kdebug!("cpu {index} (APIC id {}) up", apic::id());
+    object::reap::init_cpu();
     arch::x86_64::smp::STARTED.fetch_add(1, Ordering::SeqCst);
     sched::run()
 }

@@ -158,6 +158,15 @@ pub fn wait_off_cpu(t: &Arc<Tcb>, stopped: State) {
     }
 }
 
+/// Waits until no thread is in transit between a CPU and a queue, so that every thread that
+/// left its CPU before this call has been released by its CPU (for exact memory statistics).
+pub fn settle() {
+    while TRANSIT.load(Ordering::SeqCst) != 0 {
+        tlb::service(me());
+        core::hint::spin_loop();
+    }
+}
+
 /// The next thread for `cpu`: its own queue first, then stolen. Skips threads stopped after
 /// they were queued. Returns it marked running.
 fn next_for(cpu: usize) -> Option<Arc<Tcb>> {

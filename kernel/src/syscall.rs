@@ -475,7 +475,7 @@ impl Kernel for Ctx<'_> {
 
     fn endpoint_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::ENDPOINT)?;
-        let ep = EndpointCap(Arc::new(Endpoint::new(Some(charge))));
+        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))));
         Ok(NewCap::made_with(&quota, Object::Endpoint(Arc::new(ep))))
     }
 
@@ -578,6 +578,16 @@ impl Kernel for Ctx<'_> {
         reap::drain();
         let (free, _) = crate::mm::frame::stats();
         Ok((free, crate::mm::heap::used() as u64))
+    }
+
+    fn debug_memory(&mut self, _console: Capability) -> Result<(u64, u64, u64, u64), Status> {
+        // Threads that died on other CPUs are freed once those CPUs have switched away.
+        sched::settle();
+        reap::drain();
+        crate::mm::kstack::reclaim_all();
+        let (free, total) = crate::mm::frame::stats();
+        let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames();
+        Ok((free, total, crate::mm::heap::used() as u64, kept))
     }
 
     fn debug_shutdown(&mut self, _console: Capability, code: u8) -> Result<(), Status> {

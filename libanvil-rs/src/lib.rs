@@ -7,6 +7,7 @@
 extern crate alloc;
 
 pub mod heap;
+pub mod testing;
 pub mod thread;
 
 /// Everything generated from `idl/`: one module per library.

@@ -183,7 +183,11 @@ mod tests {
                         };
                         q.push(cpu, n, (rng >> 16) as u8 % 32, pin);
                     }
-                    let got = if rng.is_multiple_of(3) { q.steal(cpu) } else { q.pop(cpu) };
+                    let got = if rng.is_multiple_of(3) {
+                        q.steal(cpu)
+                    } else {
+                        q.pop(cpu)
+                    };
                     if let Some(item) = got {
                         seen[item as usize].fetch_add(1, Ordering::SeqCst);
                     } else if n >= ITEMS && stop.load(Ordering::SeqCst) {

@@ -134,7 +134,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// What capabilities to a thread refer to. When the last one goes, the thread stops (on
 /// whatever CPU it runs, before the deleting call returns); the `Tcb` itself lives on until the
 /// scheduler and any IPC partner have let go of it.
-pub struct TcbCap(pub Arc<Tcb>);
+pub struct TcbCap(pub Arc<Tcb>, pub super::CapCount);
 
 impl core::ops::Deref for TcbCap {
     type Target = Arc<Tcb>;
@@ -145,11 +145,19 @@ impl core::ops::Deref for TcbCap {
 
 impl TcbCap {
     pub fn new(t: Arc<Tcb>) -> Arc<TcbCap> {
-        Arc::new(TcbCap(t))
+        Arc::new(TcbCap(t, super::CapCount::default()))
+    }
+}
+
+impl TcbCap {
+    pub fn count(&self) -> &super::CapCount {
+        &self.1
     }
 }
 
 impl Drop for TcbCap {
+    /// Normally the reaper has stopped the thread when its last capability went; a thread
+    /// whose capability was never placed (a failed create) is stopped here.
     fn drop(&mut self) {
         kill(&self.0);
     }

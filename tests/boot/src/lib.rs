@@ -25,6 +25,8 @@ pub struct Scenario<'a> {
     pub forbid: &'a [&'a str],
     /// Expected QEMU exit status.
     pub exit: i32,
+    /// How long the run may take (boots that do heavy work under TCG take longer).
+    pub timeout: Duration,
 }
 
 impl Default for Scenario<'_> {
@@ -37,6 +39,7 @@ impl Default for Scenario<'_> {
             expect: &[],
             forbid: &["[fatal]"],
             exit: debug_exit(0),
+            timeout: Duration::from_secs(60),
         }
     }
 }
@@ -54,8 +57,6 @@ pub fn build_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build"))
 }
-
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Boots the scenario and returns what happened.
 pub fn boot(s: &Scenario) -> Outcome {
@@ -118,7 +119,7 @@ pub fn boot(s: &Scenario) -> Outcome {
         }
         match child.try_wait() {
             Ok(Some(st)) => break st.code(),
-            Ok(None) if start.elapsed() > TIMEOUT => {
+            Ok(None) if start.elapsed() > s.timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -168,7 +169,7 @@ pub fn check(name: &str, s: &Scenario) -> Outcome {
         }
     }
     match o.status {
-        None => problems.push(format!("timed out after {TIMEOUT:?}")),
+        None => problems.push(format!("timed out after {:?}", s.timeout)),
         Some(c) if c != s.exit => problems.push(format!("QEMU exit status {c}, expected {}", s.exit)),
         _ => {}
     }
