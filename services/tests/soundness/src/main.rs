@@ -175,8 +175,8 @@ extern "C" fn holder(i: u64) -> ! {
     STATUS[i].store(code(r), Ordering::SeqCst);
     match how {
         2 => {
-            // SAFETY: deliberately faults: address 8 is never mapped.
-            let v = unsafe { core::ptr::read_volatile(8 as *const u64) };
+            // SAFETY: deliberately faults: the dangling address (8) is never mapped.
+            let v = unsafe { core::ptr::read_volatile(core::ptr::dangling::<u64>()) };
             core::hint::black_box(v);
         }
         3 => Tcb::exit(3),
