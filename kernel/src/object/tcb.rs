@@ -1,5 +1,5 @@
-//! TCB: a thread. It owns a kernel stack (with a guard page) and refers to the address space
-//! and capability table it runs with.
+//! TCB: a thread. It owns a kernel stack (with a guard page) and an FPU save area, and refers
+//! to the address space and capability table it runs with.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -11,6 +11,7 @@ use super::cnode::CNode;
 use super::quota::Charge;
 use super::vspace::VSpace;
 use crate::abi::types::Status;
+use crate::arch::x86_64::fpu::FpuArea;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::kstack::{self, KStack};
 
@@ -59,6 +60,8 @@ pub struct Tcb {
     pub ksp: AtomicU64,
     /// The CPU running this thread now, or -1.
     pub on_cpu: AtomicI64,
+    /// FPU/SSE/AVX registers while the thread is not running (saved and loaded by `sched`).
+    pub fpu: FpuArea,
     pub inner: Mutex<TcbInner>,
     _charge: Option<Charge>,
 }
@@ -92,12 +95,14 @@ impl Drop for TcbCap {
 impl Tcb {
     pub fn new(name: &str, charge: Option<Charge>) -> Result<Arc<Tcb>, Status> {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;
+        let fpu = FpuArea::new().ok_or(Status::NO_MEMORY)?;
         Ok(Arc::new(Tcb {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: Mutex::new(String::from(name)),
             kstack,
             ksp: AtomicU64::new(0),
             on_cpu: AtomicI64::new(-1),
+            fpu,
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,
