@@ -71,7 +71,7 @@ pub mod cost {
     use crate::mm::PAGE;
 
     /// Kernel stack, its guard page, the `Tcb` itself, and the largest FPU save area the kernel
-    /// enables (the real one is smaller without AVX-512: 832 bytes with AVX, 576 with FXSAVE).
+    /// enables (the real one is smaller without AVX-512: 832 bytes with AVX, 512 with FXSAVE).
     pub const TCB: u64 =
         crate::object::tcb::KERNEL_STACK_SIZE as u64 + PAGE + 512 + crate::arch::x86_64::fpu::MAX_AREA_SIZE as u64;
     pub const ENDPOINT: u64 = 256;

@@ -124,8 +124,11 @@ pub fn init_boot_cpu() -> alloc::string::String {
     setup_this_cpu(xsave, xcr0);
     // With XCR0 set, CPUID.(0xD,0).EBX is the area size XSAVE needs for exactly those
     // components.
-    let size = if xsave { cpuid(0xD, 0).ebx as usize } else { 512 };
-    let size = size.max(512 + 64);
+    let size = if xsave {
+        (cpuid(0xD, 0).ebx as usize).max(512 + 64)
+    } else {
+        512
+    };
     USE_XSAVE.store(xsave, Ordering::Release);
     XCR0.store(xcr0, Ordering::Release);
     AREA_SIZE.store(size, Ordering::Release);
@@ -159,7 +162,7 @@ unsafe impl Send for FpuArea {}
 unsafe impl Sync for FpuArea {}
 
 fn layout() -> Layout {
-    // The size is at least 576 and at most MAX_AREA_SIZE (init_boot_cpu), the alignment a power
+    // The size is at least 512 and at most MAX_AREA_SIZE (init_boot_cpu), the alignment a power
     // of two: the layout is always valid.
     Layout::from_size_align(AREA_SIZE.load(Ordering::Acquire), AREA_ALIGN).unwrap_or(Layout::new::<u8>())
 }
@@ -171,7 +174,7 @@ impl FpuArea {
         let l = layout();
         // SAFETY: the layout has a non-zero size.
         let ptr = NonNull::new(unsafe { alloc::alloc::alloc_zeroed(l) })?;
-        // SAFETY: the allocation is at least 576 bytes, so both writes are in bounds; the
+        // SAFETY: the allocation is at least 512 bytes, so both writes are in bounds; the
         // offsets are aligned for their types.
         unsafe {
             ptr.as_ptr().add(FCW_OFFSET).cast::<u16>().write(FCW_INIT);
