@@ -544,10 +544,8 @@ impl Kernel for Ctx<'_> {
         Ok(())
     }
 
-    fn debug_write(&mut self, _console: Capability, text: UserSlice) -> Result<(), Status> {
-        let bytes = text.read_to_vec()?;
-        let s = core::str::from_utf8(&bytes).map_err(|_| Status::INVALID_ARGS)?;
-        crate::log::raw(format_args!("{s}"));
+    fn debug_write(&mut self, _console: Capability, data: UserSlice) -> Result<(), Status> {
+        crate::log::raw_bytes(&data.read_to_vec()?);
         Ok(())
     }
 

@@ -158,7 +158,7 @@ static void stubs(void) {
     EXPECT(anvil_irq_control_get(E, 1, &a), NOCAP);
     EXPECT(anvil_irq_bind(E, ep), NOCAP);
     EXPECT(anvil_irq_ack(E), NOCAP);
-    EXPECT(anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, "c_test: Debug.write through the C stub\n", 39), OK);
+    EXPECT(anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, (const uint8_t *)"c_test: Debug.write through the C stub\n", 39), OK);
     EXPECT(anvil_debug_stats(E, &a, &b), NOCAP);
     EXPECT(anvil_cap_delete(C, tcb), OK);
     EXPECT(anvil_cap_delete(C, vs), OK);

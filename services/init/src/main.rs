@@ -31,12 +31,12 @@ fn main() -> u64 {
         Err(e) => println!("init: Debug.stats failed: {e:?}"),
     }
     let bogus = anvil::Debug::from_slot(200);
-    match bogus.write("must not print\n") {
+    match bogus.write(b"must not print\n") {
         Err(Status::INVALID_CAP) => println!("init: empty slot refused with INVALID_CAP"),
         other => println!("init: empty slot gave {other:?}"),
     }
     let wrong = anvil::Debug::from_slot(types::BOOT_SLOT_VSPACE);
-    match wrong.write("must not print\n") {
+    match wrong.write(b"must not print\n") {
         Err(Status::WRONG_TYPE) => println!("init: wrong object type refused with WRONG_TYPE"),
         other => println!("init: wrong type gave {other:?}"),
     }
