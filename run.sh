@@ -46,12 +46,11 @@ build() {
     (cd "$ROOT/kernel" && cargo build --profile "$PROFILE" -q)
     log "building the services"
     (cd "$ROOT/services" && cargo build --profile "$PROFILE" -q)
-    log "generating C headers from idl/ and building the C services"
-    (cd "$ROOT" && cargo build -q --release -p anvil-idlc)
-    "$ROOT/target/release/anvil-idlc" gen "$ROOT/idl" --out "$BUILD/include" --backend c
-    cmake -S "$ROOT/services/c" -B "$BUILD/c" -DANVIL_GENERATED_INCLUDE="$BUILD/include" \
-        -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD/c" -j 2 >/dev/null
+    # The root CMake project, as `mkdir build && cd build && cmake .. && make` would use it: it
+    # generates the C headers from idl/ (build/include) and builds libanvil-c and every C service.
+    log "building libanvil-c and the C services (CMake; headers generated from idl/)"
+    cmake -S "$ROOT" -B "$BUILD" >/dev/null
+    cmake --build "$BUILD" -j 2 >/dev/null
     rm -rf "$BUILD/initrd" "$BUILD/test-initrd"
     mkdir -p "$BUILD/initrd" "$BUILD/test-initrd"
     cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
@@ -63,7 +62,7 @@ build() {
     local name found candidate
     for name in $(awk '$1 == "service" { print $3 }' "$ROOT/services/manifest"); do
         found=""
-        for candidate in "$bin/$name" "$BUILD"/c/*/"$name"; do
+        for candidate in "$bin/$name" "$BUILD"/services/c/*/"$name"; do
             if [ -f "$candidate" ]; then found="$candidate"; break; fi
         done
         [ -n "$found" ] || die "services/manifest names \`$name\`, but no service builds it"
@@ -74,7 +73,9 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$bin/bench" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$BUILD/test-initrd/"
+    local c_tests="$BUILD/services/c"
+    cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
@@ -108,9 +109,7 @@ run_tests() {
     log "host tests: IDL compiler"
     (cd "$ROOT" && cargo test -p anvil-idlc --release --tests 2>&1) | tee -a "$out"
     log "host tests: libanvil-c (ctest)"
-    cmake -S "$ROOT/libanvil-c" -B "$BUILD/libanvil-c-host" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD/libanvil-c-host" >/dev/null
-    (cd "$BUILD/libanvil-c-host" && ctest --output-on-failure 2>&1) | tee -a "$out"
+    (cd "$BUILD" && ctest --output-on-failure 2>&1) | tee -a "$out"
     log "host tests: kernel logic"
     (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release --tests 2>&1) | tee -a "$out"
     log "boot tests (QEMU, TCG)"
