@@ -15,6 +15,8 @@ pub const fn debug_exit(code: u8) -> i32 {
 /// A boot scenario.
 pub struct Scenario<'a> {
     pub cpus: u32,
+    /// QEMU's `-cpu` model (`max` has XSAVE and AVX; `max,-xsave` takes the FXSAVE path).
+    pub cpu_model: &'a str,
     pub mem: &'a str,
     pub append: &'a str,
     /// `initrd.cpio` (what `./run.sh` boots) or `test-initrd.cpio`.
@@ -31,6 +33,7 @@ impl Default for Scenario<'_> {
     fn default() -> Self {
         Scenario {
             cpus: 1,
+            cpu_model: "max",
             mem: "256M",
             append: "exit_when_idle",
             initrd: "test-initrd.cpio",
@@ -72,7 +75,7 @@ pub fn boot(s: &Scenario) -> Outcome {
             "-machine",
             "q35",
             "-cpu",
-            "max",
+            s.cpu_model,
             "-display",
             "none",
             "-no-reboot",
