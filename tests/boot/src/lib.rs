@@ -3,7 +3,7 @@
 //! status (set by the kernel through `isa-debug-exit`) as the verdict.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,16 @@ pub struct Scenario<'a> {
     pub forbid: &'a [&'a str],
     /// Expected QEMU exit status.
     pub exit: i32,
+    /// Boot this ISO from a CD-ROM drive through its firmware (GRUB, Multiboot2) instead of
+    /// QEMU loading the kernel directly (`append` and `initrd` are then unused: they are in the
+    /// ISO).
+    pub iso: Option<&'a Path>,
+    /// Firmware: SeaBIOS (QEMU's default) or, with `uefi`, OVMF.
+    pub uefi: bool,
 }
+
+/// QEMU's UEFI firmware image (Debian's `ovmf` package).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 
 impl Default for Scenario<'_> {
     fn default() -> Self {
@@ -40,6 +49,8 @@ impl Default for Scenario<'_> {
             expect: &[],
             forbid: &["[fatal]"],
             exit: debug_exit(0),
+            iso: None,
+            uefi: false,
         }
     }
 }
@@ -70,7 +81,23 @@ pub fn boot(s: &Scenario) -> Outcome {
         kernel.display()
     );
     let start = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
+    let mut qemu = Command::new("qemu-system-x86_64");
+    if s.uefi {
+        qemu.args(["-bios", OVMF]);
+    }
+    match s.iso {
+        Some(iso) => {
+            qemu.arg("-cdrom").arg(iso);
+        }
+        None => {
+            qemu.args(["-append", s.append])
+                .arg("-kernel")
+                .arg(&kernel)
+                .arg("-initrd")
+                .arg(dir.join(s.initrd));
+        }
+    }
+    let mut child = qemu
         .args([
             "-machine",
             "q35",
@@ -85,11 +112,7 @@ pub fn boot(s: &Scenario) -> Outcome {
             "none",
         ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .args(["-smp", &s.cpus.to_string(), "-m", s.mem, "-append", s.append])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(dir.join(s.initrd))
+        .args(["-smp", &s.cpus.to_string(), "-m", s.mem])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
