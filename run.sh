@@ -137,15 +137,15 @@ boot() {
     done
     if ((do_build)); then build; fi
     if ((want_gdb)); then
-        # -S: the CPU waits for gdb's `continue`; the stub listens on localhost only.
+        # -S: the CPU waits for gdb's `continue`; the stub listens on 127.0.0.1 only (gdb must not try ::1 first).
         gdb=(-S -gdb "tcp:127.0.0.1:$gdb_port")
-        local cmd="gdb -q $BUILD/kernel.elf -ex 'target remote localhost:$gdb_port'"
+        local cmd="gdb -q $BUILD/kernel.elf -ex 'target remote 127.0.0.1:$gdb_port'"
         if [ -n "$gdb_service" ]; then
             local elf
             elf="$(service_elf "$gdb_service")" || die "no service binary named \`$gdb_service\`"
             cmd+=" -ex 'add-symbol-file $elf'"
         fi
-        log "QEMU waits for gdb on localhost:$gdb_port; in another terminal run:"
+        log "QEMU waits for gdb on 127.0.0.1:$gdb_port; in another terminal run:"
         printf 'gdb command: %s\n' "$cmd" >&2
     fi
     log "booting Anvil: $cpus CPU(s), $mem; leave QEMU with Ctrl-A X"

@@ -113,7 +113,9 @@ if grow; then
     (cd "$COPY" && ANVIL_SCRATCH_COPY=1 ANVIL_BUILD="$COPY/build" ./run.sh test >"$SCRATCH/test.log" 2>&1)
     st=$?
     if [ "$st" != 0 ]; then
-        grep -E '^(test .* FAILED|failures:|    [a-z_:]+$|suites that failed|total:)|FAIL|differs|stale' "$SCRATCH/test.log" | head -40
+        # Indented, so that ./run.sh test does not count the copy's result lines as its own.
+        grep -E '^(test .* FAILED|    [a-z_:]+$|suites that failed|total:)|FAIL|differs|stale|panicked' "$SCRATCH/test.log" |
+            head -40 | sed 's/^/    copy| /'
     fi
     result "growth: ./run.sh test stays green with the new services and IDL file" "$st" "log: $SCRATCH/test.log"
     # And the new services run in a normal boot.

@@ -29,16 +29,20 @@ fn gdb_stops_at_a_kernel_breakpoint() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run.sh starts");
-    // run.sh prints the command to use before it starts QEMU (exec: same process).
-    let mut command = String::new();
+    // run.sh prints the command to use before it starts QEMU (exec: same process). Its
+    // stderr is read to the end on a thread of its own: closing the pipe early would kill
+    // run.sh with SIGPIPE at its next message, before QEMU starts.
     let stderr = qemu.stderr.take().expect("piped stderr");
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        if let Some(c) = line.strip_prefix("gdb command: ") {
-            command = c.to_string();
-            break;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(c) = line.strip_prefix("gdb command: ") {
+                let _ = tx.send(c.to_string());
+            }
         }
-    }
-    let expected_target = format!("target remote localhost:{port}");
+    });
+    let command = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    let expected_target = format!("target remote 127.0.0.1:{port}");
     let kernel = build_dir().join("kernel.elf");
     let shown_ok = command.contains(&expected_target) && command.contains("kernel.elf");
 
