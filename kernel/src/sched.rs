@@ -184,6 +184,9 @@ fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
 }
 
 fn prepare(cpu: usize, t: &Tcb) {
+    // SAFETY: this CPU is about to run `t`, which it took off a run queue: no other CPU runs it
+    // or saves its FPU area (see arch/x86_64/fpu.rs).
+    unsafe { t.fpu.restore() };
     gdt::set_kernel_stack(t.kstack.top);
     if let Some(vs) = t.vspace() {
         vs.activate_on(cpu);
@@ -250,6 +253,9 @@ fn reschedule() {
             return;
         }
         let save = cur.ksp.as_ptr();
+        // SAFETY: this CPU runs `cur` and switches away from it now; the kernel never touches the
+        // FPU registers, so they still hold its user values.
+        unsafe { cur.fpu.save() };
         TRANSIT.fetch_add(1, Ordering::SeqCst);
         s.prev = Some(cur);
         let load = match next {

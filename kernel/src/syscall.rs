@@ -565,17 +565,18 @@ impl Kernel for Ctx<'_> {
         Ok(())
     }
 
-    fn debug_write(&mut self, _console: Capability, text: UserSlice) -> Result<(), Status> {
+    fn debug_write(&mut self, _console: Capability, data: UserSlice) -> Result<(), Status> {
         let mut buf = [0u8; 4096];
-        let n = text.len().min(buf.len());
-        text.read_into(&mut buf[..n])?;
-        let s = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
-        crate::log::raw(format_args!("{s}"));
+        let n = data.len().min(buf.len());
+        data.read_into(&mut buf[..n])?;
+        crate::log::raw_bytes(&buf[..n]);
         Ok(())
     }
 
     fn debug_stats(&mut self, _console: Capability) -> Result<(u64, u64), Status> {
+        sched::settle();
         reap::drain();
+        crate::mm::kstack::reclaim_all();
         let (free, _) = crate::mm::frame::stats();
         Ok((free, crate::mm::heap::used() as u64))
     }

@@ -106,11 +106,13 @@ impl Write for Console {
 
 /// Writes text to the console (the kernel debug console until the IO server exists).
 pub fn console_write(s: &str) {
-    for chunk in s.as_bytes().chunks(4096) {
-        // Chunks of a valid str split at arbitrary bytes may not be valid UTF-8 on their own;
-        // send whole-character chunks.
-        let text = core::str::from_utf8(chunk).unwrap_or("?");
-        let _ = boot::debug().write(text);
+    console_write_bytes(s.as_bytes());
+}
+
+/// Writes bytes to the console as they are (the console takes any bytes, not only UTF-8).
+pub fn console_write_bytes(bytes: &[u8]) {
+    for chunk in bytes.chunks(4096) {
+        let _ = boot::debug().write(chunk);
     }
 }
 
@@ -130,9 +132,7 @@ struct Buffered {
 impl Buffered {
     fn flush(&mut self) {
         if self.len > 0 {
-            if let Ok(s) = core::str::from_utf8(&self.buf[..self.len]) {
-                console_write(s);
-            }
+            console_write_bytes(&self.buf[..self.len]);
             self.len = 0;
         }
     }

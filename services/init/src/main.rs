@@ -13,7 +13,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use anvil::sys::kernel::Cap;
+use anvil::sys::kernel::{Cap, FaultKind, FaultReport, FAULT_LABEL};
 use anvil::{boot, println, types, CNode, Endpoint, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
 
 anvil::entry!(main);
@@ -31,25 +31,94 @@ fn main() -> u64 {
         Err(e) => println!("init: Debug.stats failed: {e:?}"),
     }
     let bogus = anvil::Debug::from_slot(200);
-    match bogus.write("must not print\n") {
+    match bogus.write(b"must not print\n") {
         Err(Status::INVALID_CAP) => println!("init: empty slot refused with INVALID_CAP"),
         other => println!("init: empty slot gave {other:?}"),
     }
     let wrong = anvil::Debug::from_slot(types::BOOT_SLOT_VSPACE);
-    match wrong.write("must not print\n") {
+    match wrong.write(b"must not print\n") {
         Err(Status::WRONG_TYPE) => println!("init: wrong object type refused with WRONG_TYPE"),
         other => println!("init: wrong type gave {other:?}"),
     }
-    let (started, failed) = match archive() {
-        Ok(a) => start_all(a),
+    let faults = match Endpoint::create(&Quota::from_slot(types::BOOT_SLOT_QUOTA)) {
+        Ok(ep) => ep,
         Err(e) => {
-            println!("init: cannot read the boot archive: {e:?}");
-            (0, 0)
+            println!("init: cannot create the fault endpoint: {e:?}");
+            return 1;
         }
     };
-    println!("init: started {started} services, {failed} failed");
+    let (running, failed) = match archive() {
+        Ok(a) => start_all(a, faults),
+        Err(e) => {
+            println!("init: cannot read the boot archive: {e:?}");
+            (Vec::new(), 0)
+        }
+    };
+    println!("init: started {} services, {failed} failed", running.len());
     println!("init: done");
-    0
+    supervise(faults, running)
+}
+
+/// A service init started and supervises: its fault reports carry `badge`; revoking `quota`
+/// (init's capability to the quota everything of the service was made with) destroys it.
+struct Running {
+    name: String,
+    badge: u64,
+    quota: u64,
+}
+
+/// Receives the fault and exit reports of every service, logs them, and frees what the
+/// service had. (Restart policies come with the system services.)
+fn supervise(faults: Endpoint, mut running: Vec<Running>) -> ! {
+    // SAFETY: init's IPC buffer, mapped read-write for this thread by the kernel; a `Message`
+    // fits in its page and is plain data; only this thread uses it.
+    let m = unsafe { &mut *(anvil::ipc_buffer() as *mut anvil::sys::abi::Message) };
+    loop {
+        if let Err(e) = faults.recv() {
+            println!("init: waiting for fault reports failed: {e:?}");
+            let _ = Tcb::yield_now();
+            continue;
+        }
+        if m.label != FAULT_LABEL || (m.data_len as usize) < core::mem::size_of::<FaultReport>() {
+            println!(
+                "init: ignored a message with label {:#x} on the fault endpoint",
+                m.label
+            );
+            continue;
+        }
+        let r: FaultReport = m.read();
+        let Some(i) = running.iter().position(|s| s.badge == m.badge) else {
+            println!("init: fault report from an unknown badge {}", m.badge);
+            continue;
+        };
+        let s = running.swap_remove(i);
+        println!("init: {} {}", s.name, describe(&r));
+        let own = boot::cnode();
+        let freed = Cap::revoke(&own, s.quota).and_then(|()| Cap::delete(&own, s.quota));
+        if let Err(e) = freed {
+            println!("init: freeing `{}` failed: {e:?}", s.name);
+        }
+    }
+}
+
+/// "faulted: page fault at 0x... rip 0x..." or "exited with code N".
+fn describe(r: &FaultReport) -> String {
+    let what = match r.kind {
+        FaultKind::EXIT => return format!("exited with code {}", r.code),
+        FaultKind::PAGE_FAULT => return format!("faulted: page fault at {:#x} rip {:#x}", r.addr, r.rip),
+        FaultKind::GENERAL_PROTECTION => "general protection fault",
+        FaultKind::INVALID_OPCODE => "invalid opcode",
+        FaultKind::DIVIDE_ERROR => "divide error",
+        _ => "exception",
+    };
+    format!("faulted: {what} (vector {}) rip {:#x}", r.vector, r.rip)
+}
+
+/// A free slot of init's CNode.
+fn free_slot() -> Result<u64, String> {
+    (1..u64::from(types::BOOT_CNODE_SLOTS))
+        .find(|&s| Cap::identify(&boot::cnode(), s) == Err(Status::INVALID_CAP))
+        .ok_or_else(|| String::from("init's CNode is full"))
 }
 
 fn archive() -> Result<&'static [u8], Status> {
@@ -81,23 +150,29 @@ impl Endpoints {
     }
 }
 
-fn start_all(archive: &[u8]) -> (u32, u32) {
+fn start_all(archive: &[u8], faults: Endpoint) -> (Vec<Running>, u32) {
     let mut eps = Endpoints(Vec::new());
+    let mut running = Vec::new();
     let Some(manifest) = find(archive, "manifest") else {
         println!("init: the archive has no manifest; nothing to start");
-        return (0, 0);
+        return (running, 0);
     };
     let text = String::from_utf8_lossy(manifest);
-    let (mut ok, mut bad) = (0, 0);
+    let mut bad = 0;
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
-        match parse(line).and_then(|s| start(&s, archive, &mut eps, n as u64 + 1).map(|_| s)) {
-            Ok(s) => {
+        let badge = n as u64 + 1;
+        match parse(line).and_then(|s| start(&s, archive, &mut eps, badge, faults).map(|q| (s, q))) {
+            Ok((s, quota)) => {
                 println!("init: started `{}` from `{}`", s.name, s.binary);
-                ok += 1;
+                running.push(Running {
+                    name: String::from(s.name),
+                    badge,
+                    quota,
+                });
             }
             Err(e) => {
                 println!("init: manifest line {}: {e}; skipped", n + 1);
@@ -105,7 +180,7 @@ fn start_all(archive: &[u8]) -> (u32, u32) {
             }
         }
     }
-    (ok, bad)
+    (running, bad)
 }
 
 /// One manifest line: `service NAME BINARY [GRANT...]`.
@@ -196,7 +271,8 @@ fn st(what: &str) -> impl Fn(Status) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
-fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64) -> Result<(), String> {
+/// Starts a service; returns the slot of init's capability to its quota.
+fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64, faults: Endpoint) -> Result<u64, String> {
     let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
     let plan = anvil_kcore::elf::plan(image).map_err(|e| format!("`{}` is not a valid program: {e}", s.binary))?;
     let own = boot::cnode();
@@ -298,8 +374,15 @@ fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64) -> Result
         arg2: 0,
     };
     tcb.set_regs(&regs).map_err(st("Tcb.set_regs"))?;
+    // Its faults and its exit come to init, badged with its manifest line.
+    let minted = free_slot()?;
+    Cap::mint(&own, faults.0, &own, minted, Rights::WRITE, badge).map_err(st("Cap.mint"))?;
+    held.keep(minted);
+    tcb.set_fault_endpoint(&Endpoint::from_slot(minted))
+        .map_err(st("Tcb.set_fault_endpoint"))?;
     tcb.resume().map_err(st("Tcb.resume"))?;
-    // `held` drops init's own capabilities: the service holds what it needs, and the kernel
-    // keeps its objects alive while it runs.
-    Ok(())
+    // `held` drops init's own capabilities but the quota's: the service holds what it needs,
+    // the kernel keeps its objects alive while it runs, and revoking the quota destroys them.
+    held.0.retain(|&slot| slot != quota.0);
+    Ok(quota.0)
 }

@@ -3,7 +3,7 @@
 //! status (set by the kernel through `isa-debug-exit`) as the verdict.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,8 @@ pub const fn debug_exit(code: u8) -> i32 {
 /// A boot scenario.
 pub struct Scenario<'a> {
     pub cpus: u32,
+    /// QEMU's `-cpu` model (`max` has XSAVE and AVX; `max,-xsave` takes the FXSAVE path).
+    pub cpu_model: &'a str,
     pub mem: &'a str,
     pub append: &'a str,
     /// `initrd.cpio` (what `./run.sh` boots) or `test-initrd.cpio`.
@@ -27,12 +29,22 @@ pub struct Scenario<'a> {
     pub exit: i32,
     /// How long the run may take (boots that do heavy work under TCG take longer).
     pub timeout: Duration,
+    /// Boot this ISO from a CD-ROM drive through its firmware (GRUB, Multiboot2) instead of
+    /// QEMU loading the kernel directly (`append` and `initrd` are then unused: they are in the
+    /// ISO).
+    pub iso: Option<&'a Path>,
+    /// Firmware: SeaBIOS (QEMU's default) or, with `uefi`, OVMF.
+    pub uefi: bool,
 }
+
+/// QEMU's UEFI firmware image (Debian's `ovmf` package).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 
 impl Default for Scenario<'_> {
     fn default() -> Self {
         Scenario {
             cpus: 1,
+            cpu_model: "max",
             mem: "256M",
             append: "exit_when_idle",
             initrd: "test-initrd.cpio",
@@ -40,6 +52,8 @@ impl Default for Scenario<'_> {
             forbid: &["[fatal]"],
             exit: debug_exit(0),
             timeout: Duration::from_secs(60),
+            iso: None,
+            uefi: false,
         }
     }
 }
@@ -68,12 +82,28 @@ pub fn boot(s: &Scenario) -> Outcome {
         kernel.display()
     );
     let start = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
+    let mut qemu = Command::new("qemu-system-x86_64");
+    if s.uefi {
+        qemu.args(["-bios", OVMF]);
+    }
+    match s.iso {
+        Some(iso) => {
+            qemu.arg("-cdrom").arg(iso);
+        }
+        None => {
+            qemu.args(["-append", s.append])
+                .arg("-kernel")
+                .arg(&kernel)
+                .arg("-initrd")
+                .arg(dir.join(s.initrd));
+        }
+    }
+    let mut child = qemu
         .args([
             "-machine",
             "q35",
             "-cpu",
-            "max",
+            s.cpu_model,
             "-display",
             "none",
             "-no-reboot",
@@ -83,11 +113,7 @@ pub fn boot(s: &Scenario) -> Outcome {
             "none",
         ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .args(["-smp", &s.cpus.to_string(), "-m", s.mem, "-append", s.append])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(dir.join(s.initrd))
+        .args(["-smp", &s.cpus.to_string(), "-m", s.mem])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
