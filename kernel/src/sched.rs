@@ -80,6 +80,11 @@ fn state(cpu: usize) -> &'static Mutex<CpuState> {
         .unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
 }
 
+/// Heap bytes the run queues take.
+pub fn queue_bytes() -> usize {
+    queues().heap_bytes()
+}
+
 pub fn current() -> Option<Arc<Tcb>> {
     state(me()).lock().current.clone()
 }

@@ -581,14 +581,15 @@ impl Kernel for Ctx<'_> {
         Ok((free, crate::mm::heap::used() as u64))
     }
 
-    fn debug_memory(&mut self, _console: Capability) -> Result<(u64, u64, u64, u64), Status> {
+    fn debug_memory(&mut self, _console: Capability) -> Result<(u64, u64, u64, u64, u64), Status> {
         // Threads that died on other CPUs are freed once those CPUs have switched away.
         sched::settle();
         reap::drain();
         crate::mm::kstack::reclaim_all();
         let (free, total) = crate::mm::frame::stats();
         let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames();
-        Ok((free, total, crate::mm::heap::used() as u64, kept))
+        let tables = CAPS.lock().table_bytes() + sched::queue_bytes() + crate::mm::kstack::list_bytes();
+        Ok((free, total, crate::mm::heap::used() as u64, kept, tables as u64))
     }
 
     fn debug_shutdown(&mut self, _console: Capability, code: u8) -> Result<(), Status> {

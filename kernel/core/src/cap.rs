@@ -478,6 +478,13 @@ impl<O: Slotted> CapSpace<O> {
             .map(|p| (p.cnode(), p.slot())))
     }
 
+    /// Heap bytes of the table of CNodes (it keeps the room of the most CNodes that ever
+    /// existed at once).
+    pub fn table_bytes(&self) -> usize {
+        self.cnodes.capacity() * core::mem::size_of::<Option<Table<O>>>()
+            + self.free_cnodes.capacity() * core::mem::size_of::<CNodeId>()
+    }
+
     /// Number of capabilities in all CNodes.
     pub fn count(&self) -> usize {
         self.count

@@ -45,6 +45,21 @@ impl<T> RunQueues<T> {
         }
     }
 
+    /// Heap bytes the queues take (each keeps the room of the most threads it ever held).
+    pub fn heap_bytes(&self) -> usize {
+        self.queues
+            .iter()
+            .map(|q| {
+                let q = q.lock();
+                q.levels.capacity() * core::mem::size_of::<VecDeque<Entry<T>>>()
+                    + q.levels
+                        .iter()
+                        .map(|l| l.capacity() * core::mem::size_of::<Entry<T>>())
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
     pub fn cpus(&self) -> usize {
         self.queues.len()
     }

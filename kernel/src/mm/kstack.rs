@@ -49,6 +49,12 @@ pub struct KStack {
 /// Frames the stack area's page tables took (they stay: the area is reused).
 static TABLE_FRAMES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// Heap bytes of the stack lists (room for every stack range ever carved out).
+pub fn list_bytes() -> usize {
+    let a = AREA.lock();
+    (a.free.capacity() + a.dead.capacity()) * core::mem::size_of::<(u64, u64)>()
+}
+
 pub fn table_frames() -> u64 {
     TABLE_FRAMES.load(core::sync::atomic::Ordering::Relaxed)
 }

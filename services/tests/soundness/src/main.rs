@@ -360,12 +360,6 @@ fn full_cnode() {
         }
     };
     round();
-    // The kernel's table of CNodes grows to the most that ever existed at once, and creators
-    // on several CPUs make that number depend on timing: raise it beyond their reach first.
-    let spare: [CNode; 16] = core::array::from_fn(|_| T.want("CNode.create", CNode::create(&q, 8)));
-    for c in spare {
-        delete(c.0);
-    }
     let before = mem();
     round();
     T.expect("full-CNode rounds leave memory as it was", mem(), before);
