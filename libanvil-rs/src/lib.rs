@@ -7,6 +7,7 @@
 extern crate alloc;
 
 pub mod heap;
+pub mod process;
 pub mod testing;
 pub mod thread;
 
@@ -83,10 +84,19 @@ pub fn ipc_buffer() -> u64 {
     IPC_BUFFER.load(Ordering::Relaxed)
 }
 
+/// The argument the process was started with (`rsi`; see `process::Process::start`), 0 for
+/// a program the kernel or init starts.
+static START_ARG: AtomicU64 = AtomicU64::new(0);
+
+pub fn start_arg() -> u64 {
+    START_ARG.load(Ordering::Relaxed)
+}
+
 /// Called by `entry!` before `main`.
 #[doc(hidden)]
-pub fn runtime_init(ipc_buffer: u64) {
+pub fn runtime_init(ipc_buffer: u64, arg: u64) {
     IPC_BUFFER.store(ipc_buffer, Ordering::Relaxed);
+    START_ARG.store(arg, Ordering::Relaxed);
 }
 
 /// Ends the calling thread with `code`.
@@ -169,8 +179,8 @@ macro_rules! println {
 macro_rules! entry {
     ($main:path) => {
         #[no_mangle]
-        pub extern "C" fn _start(ipc_buffer: u64) -> ! {
-            $crate::runtime_init(ipc_buffer);
+        pub extern "C" fn _start(ipc_buffer: u64, arg: u64) -> ! {
+            $crate::runtime_init(ipc_buffer, arg);
             let code: u64 = $main();
             $crate::exit(code)
         }

@@ -13,12 +13,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use anvil::process::Process;
 use anvil::sys::kernel::{Cap, FaultKind, FaultReport, FAULT_LABEL};
-use anvil::{boot, println, types, CNode, Endpoint, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
+use anvil::{boot, println, types, Endpoint, IoPort, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
 anvil::entry!(main);
 
-const PAGE: u64 = types::PAGE_SIZE;
 /// Where init maps the boot archive (read-only).
 const ARCHIVE_VA: u64 = 0x0000_2000_0000_0000;
 
@@ -112,13 +112,6 @@ fn describe(r: &FaultReport) -> String {
         _ => "exception",
     };
     format!("faulted: {what} (vector {}) rip {:#x}", r.vector, r.rip)
-}
-
-/// A free slot of init's CNode.
-fn free_slot() -> Result<u64, String> {
-    (1..u64::from(types::BOOT_CNODE_SLOTS))
-        .find(|&s| Cap::identify(&boot::cnode(), s) == Err(Status::INVALID_CAP))
-        .ok_or_else(|| String::from("init's CNode is full"))
 }
 
 fn archive() -> Result<&'static [u8], Status> {
@@ -249,24 +242,6 @@ fn parse(line: &str) -> Result<Service<'_>, String> {
     Ok(s)
 }
 
-/// Capabilities init creates for a service, removed from init's CNode when it is started.
-struct Held(Vec<u64>);
-
-impl Held {
-    fn keep(&mut self, slot: u64) -> u64 {
-        self.0.push(slot);
-        slot
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        for &slot in &self.0 {
-            let _ = Cap::delete(&boot::cnode(), slot);
-        }
-    }
-}
-
 fn st(what: &str) -> impl Fn(Status) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
@@ -274,115 +249,36 @@ fn st(what: &str) -> impl Fn(Status) -> String + '_ {
 /// Starts a service; returns the slot of init's capability to its quota.
 fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64, faults: Endpoint) -> Result<u64, String> {
     let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
-    let plan = anvil_kcore::elf::plan(image).map_err(|e| format!("`{}` is not a valid program: {e}", s.binary))?;
-    let own = boot::cnode();
-    let mut held = Held(Vec::new());
     let root = Quota::from_slot(types::BOOT_SLOT_QUOTA);
-    let quota = root.split(s.quota).map_err(st("quota"))?;
-    held.keep(quota.0);
-    let vs = VSpace::create(&quota).map_err(st("VSpace.create"))?;
-    held.keep(vs.0);
-    let cn = CNode::create(&quota, types::BOOT_CNODE_SLOTS).map_err(st("CNode.create"))?;
-    held.keep(cn.0);
-    let tcb = Tcb::create(&quota).map_err(st("Tcb.create"))?;
-    held.keep(tcb.0);
-
-    // Program segments, each in a VMO of its own, mapped with the segment's permissions.
-    for seg in &plan.segments {
-        let start = seg.vaddr & !(PAGE - 1);
-        let end = (seg.vaddr + seg.memsz).div_ceil(PAGE) * PAGE;
-        let vmo = Vmo::create(&quota, end - start).map_err(st("segment VMO"))?;
-        held.keep(vmo.0);
-        let bytes = &image[seg.file_offset as usize..(seg.file_offset + seg.filesz) as usize];
-        for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
-            vmo.write(seg.vaddr - start + i as u64 * PAGE, chunk)
-                .map_err(st("segment write"))?;
-        }
-        let mut flags = MapFlags::R;
-        if seg.write {
-            flags = flags | MapFlags::W;
-        }
-        if seg.exec {
-            flags = flags | MapFlags::X;
-        }
-        vs.map(&vmo, start, 0, end - start, flags).map_err(st("segment map"))?;
-    }
-    // Stack (the page below it stays unmapped: a guard) and IPC buffer.
-    let stack = Vmo::create(&quota, types::START_STACK_SIZE).map_err(st("stack"))?;
-    held.keep(stack.0);
-    let stack_base = types::START_STACK_TOP - types::START_STACK_SIZE;
-    vs.map(
-        &stack,
-        stack_base,
-        0,
-        types::START_STACK_SIZE,
-        MapFlags::R | MapFlags::W,
-    )
-    .map_err(st("stack map"))?;
-    let ipc = Vmo::create(&quota, PAGE).map_err(st("IPC buffer"))?;
-    held.keep(ipc.0);
-    vs.map(&ipc, types::START_IPC_BUFFER, 0, PAGE, MapFlags::R | MapFlags::W)
-        .map_err(st("IPC buffer map"))?;
-
+    let p = Process::load(&root, s.quota, image, types::BOOT_CNODE_SLOTS).map_err(|e| format!("`{}` {e}", s.binary))?;
     // Exactly the capabilities granted, in the same slots the kernel gives init.
-    let basic = Rights::READ | Rights::WRITE | Rights::GRANT;
-    let copy = |from: u64, to: u64, rights: Rights| Cap::copy(&own, from, &cn, to, rights).map_err(st("Cap.copy"));
-    copy(cn.0, types::BOOT_SLOT_CNODE, basic)?;
-    copy(vs.0, types::BOOT_SLOT_VSPACE, Rights::WRITE)?;
-    copy(tcb.0, types::BOOT_SLOT_TCB, Rights::READ | Rights::MANAGE)?;
-    copy(
-        quota.0,
-        types::BOOT_SLOT_QUOTA,
-        Rights::READ | Rights::WRITE | Rights::MANAGE,
-    )?;
+    p.grant_own()?;
     if s.debug {
-        copy(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
+        p.grant(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
     }
     if let Some(name) = s.serve {
-        copy(eps.get(name)?.0, types::BOOT_SLOT_SERVE, Rights::READ | Rights::WRITE)?;
+        p.grant(eps.get(name)?.0, types::BOOT_SLOT_SERVE, Rights::READ | Rights::WRITE)?;
     }
     if let Some(name) = s.uses {
         // A client's capability carries a badge (its manifest line), so the server can tell
         // its callers apart; it may only send.
-        let ep = eps.get(name)?;
-        Cap::mint(
-            &own,
-            ep.0,
-            &cn,
+        p.grant_badged(
+            eps.get(name)?.0,
             types::BOOT_SLOT_USE,
             Rights::WRITE | Rights::GRANT,
             badge,
-        )
-        .map_err(st("Cap.mint"))?;
+        )?;
     }
     for &(base, count) in &s.ioports {
         let range = IoPort::from_slot(types::BOOT_SLOT_IOPORT)
             .split(base, count)
             .map_err(st("ioport"))?;
-        held.keep(range.0);
-        copy(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE)?;
+        let r = p.grant(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE);
+        let _ = Cap::delete(&boot::cnode(), range.0);
+        r?;
     }
-
-    tcb.configure(&vs, &cn, types::START_IPC_BUFFER, 0)
-        .map_err(st("Tcb.configure"))?;
-    tcb.set_name(s.name).map_err(st("Tcb.set_name"))?;
-    let regs = Regs {
-        rip: plan.entry,
-        rsp: types::START_STACK_TOP - 8,
-        arg0: types::START_IPC_BUFFER,
-        arg1: 0,
-        arg2: 0,
-    };
-    tcb.set_regs(&regs).map_err(st("Tcb.set_regs"))?;
     // Its faults and its exit come to init, badged with its manifest line.
-    let minted = free_slot()?;
-    Cap::mint(&own, faults.0, &own, minted, Rights::WRITE, badge).map_err(st("Cap.mint"))?;
-    held.keep(minted);
-    tcb.set_fault_endpoint(&Endpoint::from_slot(minted))
-        .map_err(st("Tcb.set_fault_endpoint"))?;
-    tcb.resume().map_err(st("Tcb.resume"))?;
-    // `held` drops init's own capabilities but the quota's: the service holds what it needs,
-    // the kernel keeps its objects alive while it runs, and revoking the quota destroys them.
-    held.0.retain(|&slot| slot != quota.0);
-    Ok(quota.0)
+    p.report_to(faults, badge)?;
+    p.start(s.name, 0)?;
+    Ok(p.release())
 }
