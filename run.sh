@@ -9,6 +9,9 @@
 #   ./run.sh test           run every test suite (compiler, host unit tests, QEMU boot tests,
 #                           fresh-checkout and growth checks), then the total
 #   ./run.sh bench          print the micro-benchmarks (cycles per operation), both TSC modes
+#   ./run.sh fuzz [--seed S] [--calls N] [--cpus C] [--workers W] [--epoch N] [--mem SIZE]
+#                           the in-guest syscall fuzzer (services/tests/fuzz); a failure
+#                           prints the epoch's seed: rerun with --seed to replay it
 #
 # --gdb starts QEMU stopped, with its gdb stub on PORT (1234), and prints the gdb command that
 # loads the kernel's symbols (and NAME's, a service, with --gdb-service).
@@ -101,7 +104,7 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$bin/fuzz" "$BUILD/test-initrd/"
     local c_tests="$BUILD/services/c"
     cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
@@ -266,9 +269,43 @@ run_bench() {
     done
 }
 
+run_fuzz() {
+    local seed=0x5EED0001 calls=1000000 cpus=1 workers="" epoch=5000 mem=512M
+    while (($#)); do
+        case "$1" in
+            --seed) seed="$2"; shift 2 ;;
+            --calls) calls="$2"; shift 2 ;;
+            --cpus) cpus="$2"; shift 2 ;;
+            --workers) workers="$2"; shift 2 ;;
+            --epoch) epoch="$2"; shift 2 ;;
+            --mem) mem="$2"; shift 2 ;;
+            *) die "fuzz: unknown option $1 (see the top of run.sh)" ;;
+        esac
+    done
+    build
+    # The test image plus the fuzzer's configuration, which it reads from the archive.
+    local dir="$BUILD/fuzz-initrd"
+    rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
+    printf 'seed=%s calls=%s epoch=%s %s\n' "$seed" "$calls" "$epoch" "${workers:+workers=$workers}" > "$dir/fuzz.conf"
+    (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/fuzz-initrd.cpio"
+    log "fuzzing: seed $seed, $calls calls, $cpus CPU(s)"
+    local start=$SECONDS status
+    {
+        qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
+            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/fuzz-initrd.cpio" -append "init=fuzz exit_when_idle" \
+            -serial stdio -display none -no-reboot -monitor none \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04
+        echo $? > "$BUILD/fuzz.status"
+    } | grep -E '^fuzz:|fatal|KERNEL' || true
+    status=$(cat "$BUILD/fuzz.status")
+    log "fuzz run took $((SECONDS - start)) s; QEMU exit status $status (1 is a pass)"
+    [ "$status" = 1 ]
+}
+
 case "${1:-}" in
     build) build ;;
     bench) run_bench ;;
+    fuzz) shift; run_fuzz "$@" ;;
     test) run_tests ;;
     iso) shift; make_iso "$@" ;;
     *) boot "$@" ;;

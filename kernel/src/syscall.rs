@@ -392,7 +392,7 @@ impl Kernel for Ctx<'_> {
 
     fn tcb_set_fault_endpoint(&mut self, t: Capability, ep: Capability) -> Result<(), Status> {
         let (t, e) = (expect_obj!(t, Tcb)?, endpoint_of(&ep)?);
-        let old = t.inner.lock().fault_ep.replace((e, ep.badge));
+        let old = t.inner.lock().fault_ep.replace((Arc::downgrade(&e), ep.badge));
         drop(old);
         Ok(())
     }
@@ -552,7 +552,7 @@ impl Kernel for Ctx<'_> {
     fn irq_bind(&mut self, irq: Capability, ep: Capability) -> Result<(), Status> {
         let (irq, ep) = (expect_obj!(irq, Irq)?, endpoint_of(&ep)?);
         crate::kdebug!("irq line {} bound to an endpoint", irq.line);
-        let old = irq.bound.lock().replace(ep);
+        let old = irq.bound.lock().replace(Arc::downgrade(&ep));
         drop(old);
         Ok(())
     }
@@ -575,7 +575,7 @@ impl Kernel for Ctx<'_> {
 
     fn debug_stats(&mut self, _console: Capability) -> Result<(u64, u64), Status> {
         sched::settle();
-        reap::drain();
+        reap::drain_all();
         crate::mm::kstack::reclaim_all();
         let (free, _) = crate::mm::frame::stats();
         Ok((free, crate::mm::heap::used() as u64))
@@ -584,7 +584,7 @@ impl Kernel for Ctx<'_> {
     fn debug_memory(&mut self, _console: Capability) -> Result<(u64, u64, u64, u64, u64), Status> {
         // Threads that died on other CPUs are freed once those CPUs have switched away.
         sched::settle();
-        reap::drain();
+        reap::drain_all();
         crate::mm::kstack::reclaim_all();
         let (free, total) = crate::mm::frame::stats();
         let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames();

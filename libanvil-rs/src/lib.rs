@@ -78,6 +78,33 @@ pub mod boot {
     pub fn debug() -> Debug {
         Debug::from_slot(types::BOOT_SLOT_DEBUG)
     }
+
+    /// Where the boot archive is mapped (read-only) in the process that holds it (init).
+    const ARCHIVE_VA: u64 = 0x0000_2000_0000_0000;
+    static ARCHIVE_LEN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// The boot archive (a CPIO file), mapped on first use. Needs the archive's VMO in
+    /// `BOOT_SLOT_INITRD`, which the kernel gives init.
+    pub fn archive() -> Result<&'static [u8], Status> {
+        let mut len = ARCHIVE_LEN.load(Ordering::Acquire);
+        if len == 0 {
+            let rd = Vmo::from_slot(types::BOOT_SLOT_INITRD);
+            len = rd.size()?;
+            vspace().map(&rd, ARCHIVE_VA, 0, len, MapFlags::R)?;
+            ARCHIVE_LEN.store(len, Ordering::Release);
+        }
+        // SAFETY: `len` bytes at ARCHIVE_VA were mapped read-only above (once: the length is
+        // published after the mapping) and stay mapped for the rest of the process's life;
+        // nothing writes them.
+        Ok(unsafe { core::slice::from_raw_parts(ARCHIVE_VA as *const u8, len as usize) })
+    }
+
+    /// The file `name` of the boot archive.
+    pub fn archive_file(name: &str) -> Option<&'static [u8]> {
+        cpio_reader::iter_files(archive().ok()?)
+            .find(|e| e.name() == name)
+            .map(|e| e.file())
+    }
 }
 
 pub fn ipc_buffer() -> u64 {

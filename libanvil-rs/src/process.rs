@@ -114,10 +114,12 @@ impl Process {
     }
 
     /// The process's own objects in the slots the kernel gives init (`BOOT_SLOT_*`): its
-    /// CNode, address space, thread and quota, with the rights a service needs.
+    /// CNode, address space, thread and quota, with the rights a service needs (MANAGE on its
+    /// CNode and address space lets it start threads of its own in them).
     pub fn grant_own(&self) -> Result<(), String> {
-        self.grant(self.cnode.0, types::BOOT_SLOT_CNODE, Rights::READ | Rights::WRITE | Rights::GRANT)?;
-        self.grant(self.vspace.0, types::BOOT_SLOT_VSPACE, Rights::WRITE)?;
+        let own = Rights::READ | Rights::WRITE | Rights::GRANT | Rights::MANAGE;
+        self.grant(self.cnode.0, types::BOOT_SLOT_CNODE, own)?;
+        self.grant(self.vspace.0, types::BOOT_SLOT_VSPACE, Rights::WRITE | Rights::MANAGE)?;
         self.grant(self.tcb.0, types::BOOT_SLOT_TCB, Rights::READ | Rights::MANAGE)?;
         self.grant(
             self.quota.0,

@@ -90,17 +90,18 @@ impl<T> RunQueues<T> {
         None
     }
 
-    /// Takes an unpinned thread from the busiest other queue for `thief`.
+    /// Takes an unpinned thread from the busiest other queue for `thief` (the next busiest if
+    /// that one has only pinned threads). Allocates nothing: it runs on idle CPUs at any time.
     pub fn steal(&self, thief: usize) -> Option<T> {
-        let mut order: Vec<(usize, usize)> = (0..self.queues.len())
-            .filter(|&c| c != thief)
-            .map(|c| (self.queues[c].lock().len, c))
-            .collect();
-        order.sort_unstable_by(|a, b| b.cmp(a));
-        for (len, victim) in order {
-            if len == 0 {
-                break;
-            }
+        let mut tried = 0u128;
+        loop {
+            let victim = (0..self.queues.len())
+                .filter(|&c| c != thief && c < 128 && tried & (1 << c) == 0)
+                .map(|c| (self.queues[c].lock().len, c))
+                .filter(|&(len, _)| len > 0)
+                .max()?
+                .1;
+            tried |= 1 << victim;
             let mut q = self.queues[victim].lock();
             for level in (0..PRIORITIES).rev() {
                 if let Some(pos) = q.levels[level].iter().position(|e| e.affinity == ANY) {
@@ -111,7 +112,6 @@ impl<T> RunQueues<T> {
                 }
             }
         }
-        None
     }
 
     /// Removes the first queued item matching `f` (a suspended thread), wherever it is.

@@ -110,3 +110,16 @@ unsafe impl FrameAllocator<Size4KiB> for Global {
         alloc().map(|pa| PhysFrame::containing_address(PhysAddr::new(pa)))
     }
 }
+
+/// The allocator as the page-table code wants it, counting the frames it hands out (for the
+/// kernel's own tables, which stay once made).
+pub struct Counting(pub u64);
+
+// SAFETY: as for `Global`.
+unsafe impl FrameAllocator<Size4KiB> for Counting {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let f = alloc()?;
+        self.0 += 1;
+        Some(PhysFrame::containing_address(PhysAddr::new(f)))
+    }
+}

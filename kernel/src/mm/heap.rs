@@ -104,7 +104,7 @@ impl Heaps {
             return false;
         }
         let start = GROW_BASE + self.grown as u64;
-        let (free_before, _) = frame::stats();
+        let mut tables = frame::Counting(0);
         let mut mapped = 0usize;
         {
             let mut kpt = paging::kernel_tables();
@@ -119,7 +119,7 @@ impl Heaps {
                         page,
                         f,
                         F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL,
-                        &mut frame::Global,
+                        &mut tables,
                     )
                 } {
                     Ok(fl) => fl.flush(),
@@ -131,7 +131,7 @@ impl Heaps {
                 mapped += PAGE as usize;
             }
         }
-        self.frames += free_before - frame::stats().0;
+        self.frames += (mapped / PAGE as usize) as u64 + tables.0;
         if mapped == 0 {
             return false;
         }

@@ -100,7 +100,7 @@ pub fn alloc(size: usize) -> Option<KStack> {
     let mut kpt = paging::kernel_tables();
     for i in 0..pages {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(bottom + i * PAGE));
-        let mut tables = TableCount(0);
+        let mut tables = frame::Counting(0);
         let mapped = frame::alloc().and_then(|pa| {
             let f = PhysFrame::containing_address(PhysAddr::new(pa));
             // SAFETY: the page lies in the kernel-stack area, which only this allocator hands
@@ -138,18 +138,6 @@ pub fn alloc(size: usize) -> Option<KStack> {
         pages,
         top: bottom + pages * PAGE,
     })
-}
-
-/// The frame allocator, counting the page-table frames it hands out.
-struct TableCount(u64);
-
-// SAFETY: frames come from `frame::alloc`, unused and owned by the caller.
-unsafe impl x86_64::structures::paging::FrameAllocator<Size4KiB> for TableCount {
-    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        let f = frame::alloc()?;
-        self.0 += 1;
-        Some(PhysFrame::containing_address(PhysAddr::new(f)))
-    }
 }
 
 /// Unmaps `pages` pages from `bottom` (flushing this CPU only) and hands each frame to `f`.

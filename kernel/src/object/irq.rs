@@ -1,7 +1,7 @@
 //! IrqControl and Irq: the authority over interrupt lines, and one line bound to an endpoint.
 //! Binding is recorded; delivery of interrupts as messages comes with IPC and the I/O APIC.
 
-use alloc::sync::Arc;
+use alloc::sync::Weak;
 
 use spin::Mutex;
 
@@ -15,7 +15,8 @@ pub struct IrqControl;
 
 pub struct Irq {
     pub line: u8,
-    pub bound: Mutex<Option<Arc<Endpoint>>>,
+    /// Weak: a binding does not keep the endpoint (and the memory charged for it) alive.
+    pub bound: Mutex<Option<Weak<Endpoint>>>,
     _charge: Option<Charge>,
 }
 

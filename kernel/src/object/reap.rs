@@ -45,19 +45,29 @@ pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
     }
 }
 
+/// Drops what every CPU has queued (for exact memory statistics: another CPU may not pass a
+/// safe point for a while). The caller holds no kernel lock.
+pub fn drain_all() {
+    for list in &PENDING {
+        empty(list);
+    }
+    drain();
+}
+
+/// Drops the objects of `list` one at a time (a drop may queue more on this CPU's list).
+fn empty(list: &Mutex<Vec<Object>>) {
+    loop {
+        let next = list.lock().pop();
+        let Some(o) = next else { break };
+        o.capability_removed();
+        drop(o);
+    }
+}
+
 /// Drops every queued object, including those queued by the drops themselves. The caller
 /// holds no kernel lock.
 pub fn drain() {
-    loop {
-        let next = mine().lock().pop();
-        match next {
-            Some(o) => {
-                o.capability_removed();
-                drop(o);
-            }
-            None => break,
-        }
-    }
+    empty(mine());
     // A big revoke may have grown the list; give the memory back, keeping the room every CPU
     // is given at boot, so heap use does not depend on which CPU deleted what.
     {

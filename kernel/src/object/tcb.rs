@@ -14,7 +14,7 @@
 //! and a caller waiting for *its* reply wakes with `PEER_CLOSED`. A suspended thread's
 //! blocking call ends with `CANCELLED` when it is resumed.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use spin::{Mutex, MutexGuard};
@@ -111,8 +111,9 @@ pub struct TcbInner {
     /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall
     /// must not write its results over them.
     pub regs_replaced: bool,
-    /// Where faults and the exit are reported, with the badge to deliver.
-    pub fault_ep: Option<(Arc<Endpoint>, u64)>,
+    /// Where faults and the exit are reported, with the badge to deliver. Weak: a thread does
+    /// not keep its supervisor's endpoint (and the memory charged for it) alive.
+    pub fault_ep: Option<(Weak<Endpoint>, u64)>,
     /// The fault being reported.
     pub fault: Option<FaultReport>,
 }
@@ -301,7 +302,7 @@ pub fn wake(t: &Arc<Tcb>, mut i: MutexGuard<'_, TcbInner>, status: Status) {
 struct Released {
     caller: Option<(Arc<Tcb>, u64)>,
     cnode: Option<Arc<CNode>>,
-    fault_ep: Option<(Arc<Endpoint>, u64)>,
+    fault_ep: Option<(Weak<Endpoint>, u64)>,
 }
 
 impl Released {
@@ -425,7 +426,8 @@ pub enum Fault {
 pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
     let exit = report.kind == crate::abi::kernel::FaultKind::EXIT;
     let mut i = t.inner.lock();
-    let ep = match (i.state, i.fault_ep.clone()) {
+    let fault_ep = i.fault_ep.as_ref().and_then(|(e, b)| Some((e.upgrade()?, *b)));
+    let ep = match (i.state, fault_ep) {
         (State::Dead, _) => return Fault::Dead,
         // A fault while being suspended is reported when the thread runs into it again.
         (State::Suspended, _) if !exit => return Fault::Suspended,

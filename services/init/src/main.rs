@@ -15,12 +15,9 @@ use alloc::vec::Vec;
 
 use anvil::process::Process;
 use anvil::sys::kernel::{Cap, FaultKind, FaultReport, FAULT_LABEL};
-use anvil::{boot, println, types, Endpoint, IoPort, MapFlags, Quota, Rights, Status, Tcb, Vmo};
+use anvil::{boot, println, types, Endpoint, IoPort, Quota, Rights, Status, Tcb};
 
 anvil::entry!(main);
-
-/// Where init maps the boot archive (read-only).
-const ARCHIVE_VA: u64 = 0x0000_2000_0000_0000;
 
 fn main() -> u64 {
     println!("init: hello from user space (IPC buffer at {:#x})", anvil::ipc_buffer());
@@ -47,8 +44,8 @@ fn main() -> u64 {
             return 1;
         }
     };
-    let (running, failed) = match archive() {
-        Ok(a) => start_all(a, faults),
+    let (running, failed) = match boot::archive() {
+        Ok(_) => start_all(faults),
         Err(e) => {
             println!("init: cannot read the boot archive: {e:?}");
             (Vec::new(), 0)
@@ -114,21 +111,6 @@ fn describe(r: &FaultReport) -> String {
     format!("faulted: {what} (vector {}) rip {:#x}", r.vector, r.rip)
 }
 
-fn archive() -> Result<&'static [u8], Status> {
-    let rd = Vmo::from_slot(types::BOOT_SLOT_INITRD);
-    let size = rd.size()?;
-    boot::vspace().map(&rd, ARCHIVE_VA, 0, size, MapFlags::R)?;
-    // SAFETY: `size` bytes at ARCHIVE_VA were just mapped read-only and stay mapped for the
-    // rest of init's life; nothing writes them.
-    Ok(unsafe { core::slice::from_raw_parts(ARCHIVE_VA as *const u8, size as usize) })
-}
-
-fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    cpio_reader::iter_files(archive)
-        .find(|e| e.name() == name)
-        .map(|e| e.file())
-}
-
 /// Endpoints named in the manifest (`serve=NAME`, `use=NAME`), created on first mention.
 struct Endpoints(Vec<(String, Endpoint)>);
 
@@ -143,10 +125,10 @@ impl Endpoints {
     }
 }
 
-fn start_all(archive: &[u8], faults: Endpoint) -> (Vec<Running>, u32) {
+fn start_all(faults: Endpoint) -> (Vec<Running>, u32) {
     let mut eps = Endpoints(Vec::new());
     let mut running = Vec::new();
-    let Some(manifest) = find(archive, "manifest") else {
+    let Some(manifest) = boot::archive_file("manifest") else {
         println!("init: the archive has no manifest; nothing to start");
         return (running, 0);
     };
@@ -158,7 +140,7 @@ fn start_all(archive: &[u8], faults: Endpoint) -> (Vec<Running>, u32) {
             continue;
         }
         let badge = n as u64 + 1;
-        match parse(line).and_then(|s| start(&s, archive, &mut eps, badge, faults).map(|q| (s, q))) {
+        match parse(line).and_then(|s| start(&s, &mut eps, badge, faults).map(|q| (s, q))) {
             Ok((s, quota)) => {
                 println!("init: started `{}` from `{}`", s.name, s.binary);
                 running.push(Running {
@@ -247,8 +229,8 @@ fn st(what: &str) -> impl Fn(Status) -> String + '_ {
 }
 
 /// Starts a service; returns the slot of init's capability to its quota.
-fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64, faults: Endpoint) -> Result<u64, String> {
-    let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
+fn start(s: &Service, eps: &mut Endpoints, badge: u64, faults: Endpoint) -> Result<u64, String> {
+    let image = boot::archive_file(s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
     let root = Quota::from_slot(types::BOOT_SLOT_QUOTA);
     let p = Process::load(&root, s.quota, image, types::BOOT_CNODE_SLOTS).map_err(|e| format!("`{}` {e}", s.binary))?;
     // Exactly the capabilities granted, in the same slots the kernel gives init.

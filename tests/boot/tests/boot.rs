@@ -662,3 +662,35 @@ fn soundness_on_one_cpu() {
 fn soundness_on_four_cpus() {
     soundness("soundness_4", 4);
 }
+
+/// The in-guest fuzzer's short run (50,000 random syscalls from the generated table, random
+/// blocking IPC, threads running random bytes): only declared statuses, nothing leaked.
+fn fuzz(name: &str, cpus: u32) {
+    check(
+        name,
+        &Scenario {
+            cpus,
+            append: "exit_when_idle init=fuzz",
+            expect: &[
+                "fuzz: seed 0x5eed0001, 50000 calls",
+                "fuzz: 50000 calls in",
+                "fuzz: ok every status declared in idl/, the kernel kept running",
+                "fuzz: ok frames, heap and quota exactly back",
+                "fuzz: PASS",
+            ],
+            forbid: &["[fatal]", "fuzz: FAIL"],
+            timeout: std::time::Duration::from_secs(180),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn fuzz_short_run_on_one_cpu() {
+    fuzz("fuzz_1", 1);
+}
+
+#[test]
+fn fuzz_short_run_on_four_cpus() {
+    fuzz("fuzz_4", 4);
+}
