@@ -12,6 +12,8 @@
 #   ./run.sh fuzz [--seed S] [--calls N] [--cpus C] [--workers W] [--epoch N] [--mem SIZE]
 #                           the in-guest syscall fuzzer (services/tests/fuzz); a failure
 #                           prints the epoch's seed: rerun with --seed to replay it
+#   ./run.sh stress [--rounds N] [--cpus C]
+#                           everything at once on every CPU (services/tests/stress), N rounds
 #
 # --gdb starts QEMU stopped, with its gdb stub on PORT (1234), and prints the gdb command that
 # loads the kernel's symbols (and NAME's, a service, with --gdb-service).
@@ -104,7 +106,7 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$bin/fuzz" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$bin/fuzz" "$bin/stress" "$BUILD/test-initrd/"
     local c_tests="$BUILD/services/c"
     cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
@@ -269,6 +271,30 @@ run_bench() {
     done
 }
 
+# Boots test program $1 as init on $2 CPUs with $3 of RAM, the test image plus a file $4 with
+# the contents $5 (the program's configuration); prints the program's lines; succeeds if the
+# program passed.
+run_configured() {
+    local program="$1" cpus="$2" mem="$3" file="$4" conf="$5"
+    local dir="$BUILD/$program-initrd"
+    rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
+    printf '%s\n' "$conf" > "$dir/$file"
+    (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/$program-initrd.cpio"
+    log "$program: $conf, $cpus CPU(s)"
+    local start=$SECONDS status
+    {
+        qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
+            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/$program-initrd.cpio" \
+            -append "init=$program exit_when_idle" \
+            -serial stdio -display none -no-reboot -monitor none \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04
+        echo $? > "$BUILD/$program.status"
+    } | grep -E "^$program:|fatal|KERNEL" || true
+    status=$(cat "$BUILD/$program.status")
+    log "$program took $((SECONDS - start)) s; QEMU exit status $status (1 is a pass)"
+    [ "$status" = 1 ]
+}
+
 run_fuzz() {
     local seed=0x5EED0001 calls=1000000 cpus=1 workers="" epoch=5000 mem=512M
     while (($#)); do
@@ -283,29 +309,29 @@ run_fuzz() {
         esac
     done
     build
-    # The test image plus the fuzzer's configuration, which it reads from the archive.
-    local dir="$BUILD/fuzz-initrd"
-    rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
-    printf 'seed=%s calls=%s epoch=%s %s\n' "$seed" "$calls" "$epoch" "${workers:+workers=$workers}" > "$dir/fuzz.conf"
-    (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/fuzz-initrd.cpio"
-    log "fuzzing: seed $seed, $calls calls, $cpus CPU(s)"
-    local start=$SECONDS status
-    {
-        qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
-            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/fuzz-initrd.cpio" -append "init=fuzz exit_when_idle" \
-            -serial stdio -display none -no-reboot -monitor none \
-            -device isa-debug-exit,iobase=0xf4,iosize=0x04
-        echo $? > "$BUILD/fuzz.status"
-    } | grep -E '^fuzz:|fatal|KERNEL' || true
-    status=$(cat "$BUILD/fuzz.status")
-    log "fuzz run took $((SECONDS - start)) s; QEMU exit status $status (1 is a pass)"
-    [ "$status" = 1 ]
+    run_configured fuzz "$cpus" "$mem" fuzz.conf \
+        "seed=$seed calls=$calls epoch=$epoch${workers:+ workers=$workers}"
+}
+
+run_stress() {
+    local rounds=40 cpus=4 mem=512M
+    while (($#)); do
+        case "$1" in
+            --rounds) rounds="$2"; shift 2 ;;
+            --cpus) cpus="$2"; shift 2 ;;
+            --mem) mem="$2"; shift 2 ;;
+            *) die "stress: unknown option $1 (see the top of run.sh)" ;;
+        esac
+    done
+    build
+    run_configured stress "$cpus" "$mem" stress.conf "rounds=$rounds"
 }
 
 case "${1:-}" in
     build) build ;;
     bench) run_bench ;;
     fuzz) shift; run_fuzz "$@" ;;
+    stress) shift; run_stress "$@" ;;
     test) run_tests ;;
     iso) shift; make_iso "$@" ;;
     *) boot "$@" ;;

@@ -475,7 +475,7 @@ impl Kernel for Ctx<'_> {
 
     fn endpoint_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::ENDPOINT)?;
-        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))));
+        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))?));
         Ok(NewCap::made_with(&quota, Object::Endpoint(Arc::new(ep))))
     }
 

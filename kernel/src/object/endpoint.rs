@@ -80,11 +80,16 @@ impl Drop for EndpointCap {
 }
 
 impl Endpoint {
-    pub fn new(charge: Option<Charge>) -> Endpoint {
-        Endpoint {
-            queues: Mutex::new(Queues::default()),
+    pub fn new(charge: Option<Charge>) -> Result<Endpoint, Status> {
+        let mut q = Queues::default();
+        q.senders.try_reserve_exact(QUEUE_ROOM).map_err(|_| Status::NO_MEMORY)?;
+        q.receivers
+            .try_reserve_exact(QUEUE_ROOM)
+            .map_err(|_| Status::NO_MEMORY)?;
+        Ok(Endpoint {
+            queues: Mutex::new(q),
             _charge: charge,
-        }
+        })
     }
 
     /// Wakes every waiting thread with PEER_CLOSED; no thread can wait here again.
@@ -114,11 +119,16 @@ impl Endpoint {
     }
 }
 
+/// Room each queue keeps (paid for with the endpoint), so that a few waiters need no
+/// allocation.
+pub const QUEUE_ROOM: usize = 4;
+
 /// Gives a queue's spare room back once it has mostly emptied, so that a queue that was long
-/// once does not keep memory no thread is charged for.
+/// once does not keep memory no thread is charged for, and an endpoint's memory does not
+/// depend on how many waited at once before.
 fn trim(q: &mut VecDeque<Arc<Tcb>>) {
-    if q.capacity() > 16 && q.len() * 4 < q.capacity() {
-        q.shrink_to(q.len() * 2);
+    if q.capacity() > QUEUE_ROOM && q.len() * 2 <= QUEUE_ROOM {
+        q.shrink_to(QUEUE_ROOM);
     }
 }
 

@@ -138,7 +138,8 @@ pub mod cost {
         + QUEUE_ENTRY;
     pub const ENDPOINT: u64 = size_of::<crate::object::endpoint::Endpoint>() as u64
         + size_of::<crate::object::endpoint::EndpointCap>() as u64
-        + 2 * HEAP;
+        + 2 * crate::object::endpoint::QUEUE_ROOM as u64 * 8
+        + 4 * HEAP;
     /// A waiter's entry in an endpoint queue (queues shrink as they empty, so at most four
     /// entries' room per waiter), charged with the thread.
     pub const QUEUE_ENTRY: u64 = 4 * 8;

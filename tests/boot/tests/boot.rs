@@ -694,3 +694,25 @@ fn fuzz_short_run_on_one_cpu() {
 fn fuzz_short_run_on_four_cpus() {
     fuzz("fuzz_4", 4);
 }
+
+/// IPC across CPUs, map/unmap, copy/delete and thread create/exit at once on four CPUs, three
+/// rounds (`./run.sh stress` runs more): every operation counted once, memory exactly back.
+#[test]
+fn stress_everything_at_once_on_four_cpus() {
+    check(
+        "stress_4",
+        &Scenario {
+            cpus: 4,
+            append: "exit_when_idle init=stress",
+            expect: &[
+                "stress: 3 rounds on 4 CPU(s)",
+                "stress: ok every operation of every round succeeded exactly once",
+                "stress: ok frames, heap and quota exactly as after the first round",
+                "stress: PASS",
+            ],
+            forbid: &["[fatal]", "stress: FAIL"],
+            timeout: std::time::Duration::from_secs(120),
+            ..Default::default()
+        },
+    );
+}
