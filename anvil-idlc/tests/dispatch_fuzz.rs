@@ -46,6 +46,7 @@ impl Kernel for Mock {
         quota_split(a: u64, b: u64) -> ();
         quota_info(a: u64) -> (u64, u64);
         cnode_create(a: u64, b: u32) -> ();
+        cnode_info(a: u64) -> (u32, u32);
         cap_copy(a: u64, b: u64, c: u64, d: u64, e: Rights) -> ();
         cap_mint(a: u64, b: u64, c: u64, d: u64, e: Rights, f: u64) -> ();
         cap_transfer(a: u64, b: u64, c: u64, d: u64) -> ();
@@ -62,6 +63,8 @@ impl Kernel for Mock {
         tcb_yield_now() -> ();
         tcb_current_cpu() -> u32;
         tcb_set_name(a: u64, b: (u64, u64)) -> ();
+        tcb_set_fault_endpoint(a: u64, b: u64) -> ();
+        tcb_state(a: u64) -> k::kernel::ThreadState;
         vspace_create(a: u64) -> ();
         vspace_map(a: u64, b: u64, c: u64, d: u64, e: u64, f: k::types::MapFlags) -> ();
         vspace_unmap(a: u64, b: u64, c: u64) -> ();

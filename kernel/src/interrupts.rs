@@ -4,6 +4,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::abi::kernel::{FaultKind, FaultReport};
 use crate::arch::x86_64::trap::{exception_name, TrapFrame};
 use crate::arch::x86_64::{apic, cpu, usercopy};
 
@@ -36,26 +37,61 @@ pub fn trap(frame: &mut TrapFrame) {
         _ if frame.is_user() => user_fault(frame),
         _ => kernel_fault(frame),
     }
+    if frame.is_user() {
+        crate::object::reap::drain();
+        crate::sched::check_stopped();
+    }
 }
 
-fn user_fault(frame: &TrapFrame) -> ! {
-    let t = crate::sched::current();
-    let (id, name) = t
-        .as_ref()
-        .map_or((0, alloc::string::String::from("?")), |t| (t.id, t.name()));
-    let extra = if frame.vector == 14 {
-        alloc::format!(" accessing {:#x} ({})", cpu::cr2(), pf_reason(frame.error))
-    } else {
-        alloc::string::String::new()
+/// A fault in user mode: reported to the thread's fault endpoint (the thread then waits for
+/// its supervisor), or the end of the thread. Returns only if the thread is resumed, to retry
+/// the instruction or to start over at the registers its supervisor gave it.
+fn user_fault(frame: &TrapFrame) {
+    let outcome = {
+        let Some(t) = crate::sched::current() else { return };
+        let addr = if frame.vector == 14 { cpu::cr2() } else { 0 };
+        let kind = match frame.vector {
+            14 => FaultKind::PAGE_FAULT,
+            13 => FaultKind::GENERAL_PROTECTION,
+            6 => FaultKind::INVALID_OPCODE,
+            0 => FaultKind::DIVIDE_ERROR,
+            _ => FaultKind::OTHER,
+        };
+        let report = FaultReport {
+            kind,
+            vector: frame.vector as u32,
+            thread: t.id,
+            addr,
+            rip: frame.rip,
+            rsp: frame.rsp,
+            error: frame.error,
+            code: 0,
+        };
+        let outcome = crate::object::tcb::fault(&t, report);
+        let what = match outcome {
+            crate::object::tcb::Fault::Reported => "reported to its fault endpoint",
+            _ => "thread stopped",
+        };
+        let extra = if frame.vector == 14 {
+            alloc::format!(" accessing {addr:#x} ({})", pf_reason(frame.error))
+        } else {
+            alloc::string::String::new()
+        };
+        crate::kwarn!(
+            "user fault: process `{}` thread {}: {} at rip={:#x}{extra}, error={:#x}; {what}",
+            t.name(),
+            t.id,
+            exception_name(frame.vector),
+            frame.rip,
+            frame.error
+        );
+        outcome
     };
-    crate::kwarn!(
-        "user fault: process `{name}` thread {id}: {} at rip={:#x}{extra}, error={:#x}; thread stopped",
-        exception_name(frame.vector),
-        frame.rip,
-        frame.error
-    );
-    drop(t);
-    crate::sched::exit_current();
+    crate::object::reap::drain();
+    match outcome {
+        crate::object::tcb::Fault::Dead => crate::sched::exit_current(),
+        _ => crate::sched::block(),
+    }
 }
 
 fn pf_reason(err: u64) -> &'static str {

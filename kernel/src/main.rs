@@ -12,6 +12,7 @@ mod log;
 mod mm;
 mod object;
 mod sched;
+mod sync;
 mod syscall;
 mod uaccess;
 mod userboot;
@@ -36,9 +37,11 @@ pub fn cpu_count() -> u32 {
 /// Logs free frames and heap use, for leak checks by the test harness.
 pub fn report_memory() {
     let (free, total) = mm::frame::stats();
+    let (taken, waited) = object::cnode::CAPS.stats();
     kinfo!(
-        "memory: {free} of {total} frames free, heap {} bytes used",
-        mm::heap::used()
+        "memory: {free} of {total} frames free, heap {} bytes used of {}; capability-space lock taken {taken} times, {waited} of them contended",
+        mm::heap::used(),
+        mm::heap::size()
     );
 }
 
@@ -116,6 +119,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         }
     }
     mm::paging::init(ram_top, &mmio);
+    mm::heap::enable_growth();
     let (s, t, r, e) = mm::paging::image_bounds();
     kinfo!("paging: kernel text {s:#x}..{t:#x} RX, rodata ..{r:#x} R, data ..{e:#x} RW+NX; direct map of all RAM NX");
 
@@ -175,7 +179,9 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         t.id,
         cycles / 1_000_000
     );
-    sched::enqueue(t);
+    if let Err(e) = object::tcb::resume(&t) {
+        panic!("cannot start init: {e:?}");
+    }
     sched::run()
 }
 

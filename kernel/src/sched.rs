@@ -2,9 +2,16 @@
 //! (`anvil_kcore::runqueue`), preemption by each CPU's local APIC timer (one tick, 10 ms, is the
 //! time slice), idle CPUs that halt and are woken by IPI.
 //!
-//! A thread that gives up its CPU but stays runnable is put back in a queue only after the
-//! switch away from it has saved its context (`finish`), so another CPU can never pick up a
-//! thread whose registers are still being saved. An exited thread is freed the same way.
+//! A thread is queued only when it is runnable, not queued and not on a CPU (`tcb`'s
+//! `queued` and `running` flags, changed under its lock). A CPU switching away from a thread
+//! clears `running` only after the switch has saved the thread's context (`finish`), and
+//! queues it then if it became runnable meanwhile, so another CPU can never pick up a thread
+//! whose registers are still being saved. A queue may hold a thread that was stopped after it
+//! was queued; dispatch skips it.
+//!
+//! Nothing owned lives on a kernel stack across a switch: a thread that dies is never switched
+//! back to, so whatever its stack held would leak. `reschedule`'s callers drop their
+//! references first.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -22,16 +29,22 @@ struct CpuState {
     current: Option<Arc<Tcb>>,
     /// Saved stack pointer of the idle loop while a thread runs.
     idle_ksp: u64,
-    /// The thread switched away from, to requeue (still runnable) or free (dead) after the switch.
-    prev: Option<(Arc<Tcb>, bool)>,
+    /// The thread switched away from, to requeue or release after the switch.
+    prev: Option<Arc<Tcb>>,
 }
 
 static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
 static CPUS: Once<Vec<Mutex<CpuState>>> = Once::new();
 static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Whether each CPU has logged that it went idle (once per CPU: the line is for people
+/// reading a boot log, and logging every idle entry cost more than the IPC it followed).
+static ANNOUNCED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 /// Counts every queueing and every dispatch of a thread, so that the idle check can tell
 /// whether work moved while it looked (see `all_idle`).
 static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Threads in transit: taken off a CPU and not yet handled by `finish`, or being queued. Such a
+/// thread is neither any CPU's current thread nor in a queue, so the idle check waits for it.
+static TRANSIT: AtomicU64 = AtomicU64::new(0);
 /// How many times each CPU entered user code of some thread (for tests and the log).
 pub static DISPATCHES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
@@ -71,6 +84,12 @@ pub fn current() -> Option<Arc<Tcb>> {
     state(me()).lock().current.clone()
 }
 
+/// The current thread's state (no reference to it is kept).
+fn current_state() -> Option<State> {
+    let s = state(me()).lock();
+    s.current.as_ref().map(|t| t.inner.lock().state)
+}
+
 fn kick(cpu: usize) {
     let id = APIC_IDS[cpu].load(Ordering::Acquire);
     if cpu != me() && id != u32::MAX {
@@ -78,14 +97,17 @@ fn kick(cpu: usize) {
     }
 }
 
-fn push(t: Arc<Tcb>) {
+/// Queues a thread that `tcb::make_runnable` said must be queued.
+pub fn push(t: Arc<Tcb>) {
     let (prio, aff) = {
         let i = t.inner.lock();
         (i.priority, i.affinity)
     };
     let q = queues();
-    EPOCH.fetch_add(1, Ordering::SeqCst);
+    TRANSIT.fetch_add(1, Ordering::SeqCst);
     let cpu = q.push(me(), t, prio, aff);
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+    TRANSIT.fetch_sub(1, Ordering::SeqCst);
     if IDLE[cpu].load(Ordering::Acquire) {
         kick(cpu);
     } else if let Some(idle) = (0..q.cpus()).find(|&c| c != cpu && IDLE[c].load(Ordering::Acquire)) {
@@ -94,33 +116,35 @@ fn push(t: Arc<Tcb>) {
     }
 }
 
-/// Makes `t` runnable; builds its first kernel context if it has never run.
-pub fn enqueue(t: Arc<Tcb>) {
-    {
-        let mut i = t.inner.lock();
-        if !i.started {
-            let Some(start) = i.start else { return };
-            // SAFETY: the thread has never run, so its kernel stack is unused.
-            let sp = unsafe { switch::initial_stack(t.kstack.top, &start) };
-            t.ksp.store(sp, Ordering::Relaxed);
-            i.started = true;
+/// Takes a stopped thread out of the run queues now rather than when a CPU finds it there, so
+/// that a dead thread's memory comes back at once. A thread made runnable again meanwhile
+/// stays queued.
+pub fn dequeue_stopped(t: &Arc<Tcb>) {
+    let removed = queues().remove(|q| {
+        if !Arc::ptr_eq(q, t) {
+            return false;
         }
-        i.state = State::Runnable;
-    }
-    push(t);
+        let mut i = q.inner.lock();
+        if i.state == State::Runnable {
+            return false;
+        }
+        i.queued = false;
+        true
+    });
+    drop(removed);
 }
 
-/// Takes `t` out of the run queues if it waits there.
-pub fn dequeue(t: &Arc<Tcb>) -> bool {
-    queues().remove(|q| Arc::ptr_eq(q, t)).is_some()
-}
-
-/// Makes sure `t` is not running anywhere: if it runs on another CPU, that CPU is told to
-/// look at its state, and this waits until it has switched away.
-pub fn wait_off_cpu(t: &Arc<Tcb>) {
+/// Waits until `t` is off every other CPU, if it is still in state `stopped` (a thread
+/// resumed meanwhile may keep running). Gives up if the current thread is itself stopped
+/// meanwhile (two threads suspending each other on two CPUs): it stops on its way out of the
+/// kernel, and `t` stops on its own CPU regardless.
+pub fn wait_off_cpu(t: &Arc<Tcb>, stopped: State) {
     loop {
         let on = t.on_cpu.load(Ordering::Acquire);
         if on < 0 || on as usize == me() {
+            return;
+        }
+        if t.inner.lock().state != stopped || current_state().is_some_and(|s| s != State::Runnable) {
             return;
         }
         kick(on as usize);
@@ -134,9 +158,20 @@ pub fn wait_off_cpu(t: &Arc<Tcb>) {
     }
 }
 
+/// The next thread for `cpu`: its own queue first, then stolen. Skips threads stopped after
+/// they were queued. Returns it marked running.
 fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
     let q = queues();
-    q.pop(cpu).or_else(|| q.steal(cpu))
+    loop {
+        let t = q.pop(cpu).or_else(|| q.steal(cpu))?;
+        let mut i = t.inner.lock();
+        i.queued = false;
+        if i.state == State::Runnable && !i.running {
+            i.running = true;
+            drop(i);
+            return Some(t);
+        }
+    }
 }
 
 fn prepare(cpu: usize, t: &Tcb) {
@@ -149,36 +184,65 @@ fn prepare(cpu: usize, t: &Tcb) {
     DISPATCHES[cpu].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Runs after every switch, on the CPU that switched: requeues or frees the thread it left.
+/// Runs after every switch, on the CPU that switched: the thread it left is off the CPU now;
+/// it is queued again if it is runnable, and released otherwise.
 #[no_mangle]
 pub extern "C" fn anvil_sched_finish() {
     let cpu = me();
     let prev = state(cpu).lock().prev.take();
-    if let Some((t, requeue)) = prev {
-        if let Some(vs) = t.vspace() {
-            vs.deactivate_on(cpu);
-        }
+    let Some(t) = prev else { return };
+    release_prev(cpu, t);
+    TRANSIT.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn release_prev(cpu: usize, t: Arc<Tcb>) {
+    let vs = t.vspace();
+    if let Some(vs) = &vs {
+        vs.deactivate_on(cpu);
+    }
+    drop(vs);
+    let push_it = {
+        let mut i = t.inner.lock();
+        i.running = false;
         t.on_cpu.store(-1, Ordering::Release);
-        if requeue && t.inner.lock().state == State::Runnable {
-            push(t);
+        if i.state == State::Runnable && !i.queued {
+            i.queued = true;
+            true
+        } else {
+            if i.state == State::Dead {
+                // Its address space is no longer loaded anywhere: release it now, not when
+                // the last capability to the thread goes.
+                if let Some(vs) = i.vspace.take() {
+                    crate::object::reap::defer(crate::object::Object::VSpace(vs));
+                }
+            }
+            false
         }
+    };
+    if push_it {
+        push(t);
+    } else {
+        drop(t);
     }
 }
 
-/// Gives the CPU to the next runnable thread (or the idle loop). `requeue`: the current thread
-/// stays runnable.
-fn reschedule(requeue: bool) {
+/// Gives the CPU to the next runnable thread (or the idle loop). If the current thread is
+/// still runnable and nothing else waits, it keeps the CPU. The caller holds no lock and no
+/// owned reference on its stack (see the module header).
+fn reschedule() {
     let cpu = me();
     let (save, load) = {
         let mut s = state(cpu).lock();
         let Some(cur) = s.current.take() else { return };
+        let runnable = cur.inner.lock().state == State::Runnable;
         let next = next_for(cpu);
-        if requeue && next.is_none() {
+        if runnable && next.is_none() {
             s.current = Some(cur);
             return;
         }
         let save = cur.ksp.as_ptr();
-        s.prev = Some((cur, requeue));
+        TRANSIT.fetch_add(1, Ordering::SeqCst);
+        s.prev = Some(cur);
         let load = match next {
             Some(n) => {
                 prepare(cpu, &n);
@@ -202,7 +266,15 @@ fn reschedule(requeue: bool) {
 
 /// The current thread gives up the rest of its time slice.
 pub fn yield_now() {
-    reschedule(true);
+    reschedule();
+}
+
+/// Leaves the CPU until the current thread is made runnable again (it blocked in IPC, or was
+/// suspended or stopped after a fault). Returns at once if that already happened.
+pub fn block() {
+    if current_state() != Some(State::Runnable) {
+        reschedule();
+    }
 }
 
 /// Timer tick or reschedule IPI: the current thread goes if it was stopped, or if its time
@@ -211,55 +283,24 @@ pub fn tick(frame: &TrapFrame) {
     if !frame.is_user() {
         return;
     }
-    match current().map(|t| t.inner.lock().state) {
-        Some(State::Dead) => exit_current(),
-        Some(State::Suspended) => reschedule(false),
-        _ => reschedule(true),
-    }
+    check_stopped();
+    reschedule();
 }
 
 /// Before returning to user space: a thread suspended or stopped meanwhile (by another CPU,
 /// or by deleting its own last capability) stops here.
 pub fn check_stopped() {
-    match current().map(|t| t.inner.lock().state) {
-        Some(State::Suspended) => reschedule(false),
+    match current_state() {
         Some(State::Dead) => exit_current(),
-        _ => {}
+        Some(State::Runnable) | None => {}
+        Some(_) => reschedule(),
     }
 }
 
-/// Stops a thread for good (its last capability is gone): it leaves the run queues, and if it
-/// runs on another CPU, that CPU switches away before this returns. The current thread stops
-/// on its way back to user space.
-pub fn stop(t: &Arc<Tcb>) {
-    {
-        let mut i = t.inner.lock();
-        if i.state == State::Dead {
-            return;
-        }
-        i.state = State::Dead;
-    }
-    dequeue(t);
-    wait_off_cpu(t);
-}
-
-/// Stops the current thread without ending it (`Tcb.suspend` on itself).
-pub fn suspend_current() {
-    reschedule(false);
-}
-
-/// Ends the current thread. Its address space and CNode are released when nothing else holds
-/// them; the CPU switches page tables first.
+/// Ends the current thread, which is already dead (`tcb::kill` or a fault with nobody to
+/// report it to). Never returns; the scheduler releases the thread after switching away.
 pub fn exit_current() -> ! {
-    // The CNode is dropped outside the thread's lock: dropping it may delete capabilities and
-    // so stop other threads.
-    let cnode = current().and_then(|t| {
-        let mut i = t.inner.lock();
-        i.state = State::Dead;
-        i.cnode.take()
-    });
-    drop(cnode);
-    reschedule(false);
+    reschedule();
     crate::kerr!("a dead thread was resumed");
     cpu::halt_forever()
 }
@@ -267,7 +308,6 @@ pub fn exit_current() -> ! {
 /// The idle loop of this CPU, on its boot stack: runs threads while there are any.
 pub fn run() -> ! {
     let cpu = me();
-    let mut announced = false;
     loop {
         let next = {
             let mut s = state(cpu).lock();
@@ -280,16 +320,15 @@ pub fn run() -> ! {
         };
         match next {
             Some((load, save)) => {
-                announced = false;
                 // SAFETY: `save` is this CPU's idle slot in static scheduler state; `load` is a
                 // context saved by `switch` or built by `initial_stack`.
                 unsafe { switch::switch(save, load) };
                 anvil_sched_finish();
             }
             None => {
-                if !announced && cpu == 0 {
+                crate::object::reap::drain();
+                if !ANNOUNCED[cpu].swap(true, Ordering::Relaxed) {
                     crate::kinfo!("cpu {cpu}: no runnable threads, idle");
-                    announced = true;
                 }
                 // Checked on every wake-up (at least each timer tick): the last thread may end
                 // on another CPU long after this one went idle.
@@ -311,11 +350,16 @@ pub fn run() -> ! {
 /// True if no CPU runs a thread and no queue holds one. The CPUs are looked at one after the
 /// other, so a thread could move from a CPU that was not yet looked at to a queue that already
 /// was; every queueing and dispatch counts in EPOCH, and the answer only stands if the count
-/// did not change while looking.
+/// did not change while looking and no thread was in transit between a CPU and a queue
+/// before or after (a CPU switching away from a thread has no current thread until its
+/// `finish` has queued it).
 fn all_idle(me: usize) -> bool {
     let before = EPOCH.load(Ordering::SeqCst);
+    if TRANSIT.load(Ordering::SeqCst) != 0 {
+        return false;
+    }
     let q = queues();
     let idle =
         (0..q.cpus()).all(|c| c == me || state(c).lock().current.is_none()) && (0..q.cpus()).all(|c| q.is_empty(c));
-    idle && EPOCH.load(Ordering::SeqCst) == before
+    idle && TRANSIT.load(Ordering::SeqCst) == 0 && EPOCH.load(Ordering::SeqCst) == before
 }

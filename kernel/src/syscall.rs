@@ -2,32 +2,39 @@
 //! and arguments to the generated `dispatch`; that decodes, looks capabilities up, checks
 //! types and rights, and calls the `Kernel` methods below with typed arguments. One error
 //! path: every failure is a `Status` returned in rax.
+//!
+//! `entry` runs the handler in a scope of its own, so every reference the handler took is
+//! dropped before the thread can leave the CPU: a thread that dies in a syscall is never
+//! resumed, and anything still on its stack would leak (see `sched`).
 
 use alloc::sync::Arc;
 
+use crate::abi::kernel::{FaultKind, FaultReport, ThreadState};
 use crate::abi::types::{MapFlags, Regs, Rights, Status};
 use crate::abi::{Kernel, ObjectType, Pod};
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::PAGE;
 use crate::object::cnode::{self, CNode, CAPS};
-use crate::object::endpoint::{self, Endpoint};
+use crate::object::endpoint::{self, Endpoint, EndpointCap, Then};
 use crate::object::ioport::IoPort;
 use crate::object::irq::{Irq, IRQ_LINES};
 use crate::object::quota::cost;
-use crate::object::tcb::{State, Tcb, TcbCap, ANY_CPU, MAX_PRIORITY};
+use crate::object::tcb::{self, IpcBuffer, State, Tcb, TcbCap, ANY_CPU, MAX_PRIORITY};
 use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
-use crate::object::{expect_obj, Capability, Object};
+use crate::object::{expect_obj, reap, Capability, NewCap, Object};
 use crate::sched;
 use crate::uaccess::UserSlice;
 
 /// What the entry path does after a handler returns.
 enum After {
     Return,
+    /// Leave the CPU until woken; the syscall's result is the waker's status.
     Block,
     Exit(u64),
     Yield,
-    SuspendSelf,
+    /// Leave the CPU until resumed (the thread suspended itself).
+    Stop,
     Shutdown(u8),
 }
 
@@ -38,41 +45,81 @@ struct Ctx<'a> {
 }
 
 pub fn entry(frame: &mut TrapFrame) {
-    let Some(thread) = sched::current() else {
-        crate::kerr!("syscall with no current thread");
-        crate::arch::x86_64::cpu::halt_forever();
+    let after = {
+        let Some(thread) = sched::current() else {
+            crate::kerr!("syscall with no current thread");
+            crate::arch::x86_64::cpu::halt_forever();
+        };
+        let mut ctx = Ctx {
+            thread: &thread,
+            after: After::Return,
+        };
+        let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
+        frame.set_syscall_result(status, results);
+        ctx.after
     };
-    let mut ctx = Ctx {
-        thread: &thread,
-        after: After::Return,
-    };
-    let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
-    frame.set_syscall_result(status, results);
-    let after = core::mem::replace(&mut ctx.after, After::Return);
-    // Another CPU may have suspended this thread while it was in the kernel.
-    sched::check_stopped();
-    let name = thread.name();
-    let id = thread.id;
-    drop(thread);
+    reap::drain();
     match after {
         After::Return => {}
         After::Block => {
-            sched::suspend_current();
-            // Woken by the partner of the IPC operation, which set its result.
-            let status = sched::current().map_or(0, |t| t.inner.lock().wake_status);
-            frame.set_syscall_result(status, [0; 6]);
+            sched::block();
+            // Woken by the partner of the IPC operation (or a stop), which set its result.
+            if let Some(status) = take_result() {
+                frame.set_syscall_result(status, [0; 6]);
+            }
         }
         After::Yield => sched::yield_now(),
-        After::SuspendSelf => sched::suspend_current(),
-        After::Exit(code) => {
-            crate::kinfo!("thread {id} ({name}) exited with code {code}");
-            sched::exit_current();
-        }
+        After::Stop => sched::block(),
+        After::Exit(code) => exit(code, frame),
         After::Shutdown(code) => {
-            crate::kinfo!("shutdown requested by {name} with code {code}");
+            crate::kinfo!("shutdown requested with code {code}");
             crate::report_memory();
             crate::arch::x86_64::port::qemu_exit(code);
         }
+    }
+    sched::check_stopped();
+    clear_replaced();
+}
+
+/// The status a blocked syscall ends with, unless `Tcb.set_regs` gave the thread new registers
+/// while it was stopped (then the syscall writes nothing over them).
+fn take_result() -> Option<u64> {
+    let t = sched::current()?;
+    let mut i = t.inner.lock();
+    if core::mem::take(&mut i.regs_replaced) {
+        return None;
+    }
+    Some(i.wake_status)
+}
+
+fn clear_replaced() {
+    if let Some(t) = sched::current() {
+        t.inner.lock().regs_replaced = false;
+    }
+}
+
+/// `Tcb.exit`: reported to the fault endpoint if the thread has one (it then stays stopped
+/// until its supervisor acts), else the thread ends.
+fn exit(code: u64, frame: &TrapFrame) {
+    let outcome = {
+        let Some(t) = sched::current() else { return };
+        crate::kinfo!("thread {} ({}) exited with code {code}", t.id, t.name());
+        let report = FaultReport {
+            kind: FaultKind::EXIT,
+            vector: 0,
+            thread: t.id,
+            addr: 0,
+            rip: frame.rip,
+            rsp: frame.rsp,
+            error: 0,
+            code,
+        };
+        tcb::fault(&t, report)
+    };
+    reap::drain();
+    match outcome {
+        tcb::Fault::Dead => sched::exit_current(),
+        tcb::Fault::Reported | tcb::Fault::Suspended => sched::block(),
     }
 }
 
@@ -97,96 +144,26 @@ fn cn(cap: &Capability) -> Result<Arc<CNode>, Status> {
     expect_obj!(cap, CNode)
 }
 
+fn endpoint_of(cap: &Capability) -> Result<Arc<Endpoint>, Status> {
+    expect_obj!(cap, Endpoint).map(|e| e.0.clone())
+}
+
 impl Ctx<'_> {
-    /// Marks the caller blocked in an IPC operation; it leaves the CPU when the syscall ends,
-    /// and its result is the status its waker sets.
-    fn block(&mut self) {
-        self.thread.inner.lock().state = State::Blocked;
-        self.after = After::Block;
-    }
-
-    fn send(&mut self, ep_cap: Capability, call: bool) -> Result<(), Status> {
-        let ep = expect_obj!(ep_cap, Endpoint)?;
-        let msg = endpoint::read(self.thread)?;
-        let badge = ep_cap.badge;
-        loop {
-            let mut q = ep.queues.lock();
-            let Some(r) = q.receivers.pop_front() else {
-                q.senders.push_back(endpoint::Sender {
-                    tcb: self.thread.clone(),
-                    msg,
-                    badge,
-                    call,
-                });
-                self.block();
-                return Ok(());
-            };
-            drop(q);
-            if r.inner.lock().state != State::Blocked {
-                continue; // a receiver that was stopped meanwhile
-            }
-            if let Err(e) = endpoint::deliver(self.thread, &r, msg, badge) {
-                ep.queues.lock().receivers.push_front(r);
-                return Err(e);
-            }
-            if call {
-                r.inner.lock().reply_to = Some(self.thread.clone());
-                // Blocked before the receiver can run, so its reply always finds us waiting.
-                self.block();
-            }
-            endpoint::wake(r, Status::OK);
-            return Ok(());
+    fn then(&mut self, t: Then) {
+        if t == Then::Block {
+            self.after = After::Block;
         }
-    }
-
-    fn receive(&mut self, ep: &Arc<Endpoint>) -> Result<(), Status> {
-        loop {
-            let mut q = ep.queues.lock();
-            let Some(s) = q.senders.pop_front() else {
-                q.receivers.push_back(self.thread.clone());
-                self.block();
-                return Ok(());
-            };
-            drop(q);
-            if s.tcb.inner.lock().state != State::Blocked {
-                continue;
-            }
-            match endpoint::deliver(&s.tcb, self.thread, s.msg, s.badge) {
-                Ok(()) if s.call => {
-                    self.thread.inner.lock().reply_to = Some(s.tcb);
-                    return Ok(());
-                }
-                Ok(()) => {
-                    endpoint::wake(s.tcb, Status::OK);
-                    return Ok(());
-                }
-                // The sender's message could not be delivered: it gets the error, and this
-                // receiver takes the next one.
-                Err(e) => endpoint::wake(s.tcb, e),
-            }
-        }
-    }
-
-    fn reply(&mut self) -> Result<(), Status> {
-        let caller = self.thread.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
-        let status = endpoint::read(self.thread).and_then(|m| endpoint::deliver(self.thread, &caller, m, 0));
-        endpoint::wake(caller, status.err().unwrap_or(Status::OK));
-        Ok(())
     }
 
     fn own_cnode(&self) -> Result<Arc<CNode>, Status> {
         self.thread.cnode().ok_or(Status::INVALID_CAP)
-    }
-
-    fn new_cap(&self, object: Object) -> Capability {
-        Capability::new(object, Rights::ALL)
     }
 }
 
 impl Kernel for Ctx<'_> {
     type Cap = Capability;
     type UserBytes = UserSlice;
-    type NewCap = Capability;
+    type NewCap = NewCap;
 
     fn lookup(&mut self, slot: u64, object: Option<ObjectType>, rights: Rights) -> Result<Capability, Status> {
         let cap = self.own_cnode()?.get(slot)?;
@@ -207,26 +184,37 @@ impl Kernel for Ctx<'_> {
         UserSlice::new(ptr, core::mem::size_of::<T>() as u64)?.read_pod()
     }
 
-    fn install(&mut self, cap: Capability) -> Result<u64, Status> {
-        self.own_cnode()?.insert(cap)
+    fn install(&mut self, cap: NewCap) -> Result<u64, Status> {
+        match self.own_cnode() {
+            Ok(c) => c.install(cap),
+            Err(e) => {
+                reap::defer(cap.object);
+                Err(e)
+            }
+        }
     }
 
-    fn quota_split(&mut self, parent: Capability, bytes: u64) -> Result<Capability, Status> {
+    fn quota_split(&mut self, parent: Capability, bytes: u64) -> Result<NewCap, Status> {
         let q = expect_obj!(parent, Quota)?;
-        Ok(self.new_cap(Object::Quota(q.split(bytes)?)))
+        Ok(NewCap::made_with(&parent, Object::Quota(q.split(bytes)?)))
     }
 
     fn quota_info(&mut self, quota: Capability) -> Result<(u64, u64), Status> {
         Ok(expect_obj!(quota, Quota)?.info())
     }
 
-    fn cnode_create(&mut self, quota: Capability, slots: u32) -> Result<Capability, Status> {
+    fn cnode_create(&mut self, quota: Capability, slots: u32) -> Result<NewCap, Status> {
         if slots == 0 || slots > 4096 {
             return Err(Status::INVALID_ARGS);
         }
         let q = expect_obj!(quota, Quota)?;
         let charge = q.charge(cost::CNODE_BASE + cost::CNODE_SLOT * u64::from(slots))?;
-        Ok(self.new_cap(Object::CNode(Arc::new(CNode::new(slots as usize, Some(charge))))))
+        let c = CNode::new(slots as usize, Some(charge))?;
+        Ok(NewCap::made_with(&quota, Object::CNode(Arc::new(c))))
+    }
+
+    fn cnode_info(&mut self, cnode: Capability) -> Result<(u32, u32), Status> {
+        Ok(cn(&cnode)?.info())
     }
 
     fn cap_copy(&mut self, src: Capability, s: u64, dst: Capability, d: u64, rights: Rights) -> Result<(), Status> {
@@ -274,14 +262,14 @@ impl Kernel for Ctx<'_> {
     fn cap_delete(&mut self, cnode: Capability, slot: u64) -> Result<(), Status> {
         let c = cn(&cnode)?;
         let obj = CAPS.lock().delete(c.id, slot).map_err(cnode::status)?;
-        drop(obj);
+        reap::defer(obj);
         Ok(())
     }
 
     fn cap_revoke(&mut self, cnode: Capability, slot: u64) -> Result<(), Status> {
         let c = cn(&cnode)?;
         let objs = CAPS.lock().revoke(c.id, slot).map_err(cnode::status)?;
-        cnode::release(objs);
+        reap::defer_all(objs);
         Ok(())
     }
 
@@ -290,10 +278,10 @@ impl Kernel for Ctx<'_> {
         Ok((cap.object.object_type() as u32, cap.rights, cap.badge))
     }
 
-    fn tcb_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+    fn tcb_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::TCB)?;
-        let name = self.thread.name();
-        Ok(self.new_cap(Object::Tcb(TcbCap::new(Tcb::new(&name, Some(charge))?))))
+        let t = self.thread.with_name(|name| Tcb::new(name, Some(charge)))?;
+        Ok(NewCap::made_with(&quota, Object::Tcb(TcbCap::new(t))))
     }
 
     fn tcb_configure(&mut self, t: Capability, v: Capability, c: Capability, ipc: u64, prio: u8) -> Result<(), Status> {
@@ -303,14 +291,26 @@ impl Kernel for Ctx<'_> {
         {
             return Err(Status::INVALID_ARGS);
         }
+        // The IPC buffer is the page mapped there now; the thread keeps its memory.
+        let buffer = match ipc {
+            0 => None,
+            va => {
+                let (vmo, pa) = v.page_at(va).ok_or(Status::NOT_MAPPED)?;
+                Some(IpcBuffer::new(vmo, pa))
+            }
+        };
         let mut i = t.inner.lock();
-        if i.state != State::Inactive {
+        if i.state != State::Inactive || i.started {
             return Err(Status::BAD_STATE);
         }
-        i.vspace = Some(v);
-        i.cnode = Some(c);
-        i.ipc_buffer = ipc;
+        let old = (
+            i.vspace.replace(v),
+            i.cnode.replace(c),
+            core::mem::replace(&mut i.ipc, buffer),
+        );
         i.priority = prio;
+        drop(i);
+        drop(old);
         Ok(())
     }
 
@@ -321,52 +321,39 @@ impl Kernel for Ctx<'_> {
         {
             return Err(Status::INVALID_ARGS);
         }
-        let mut i = t.inner.lock();
-        if i.started {
-            return Err(Status::BAD_STATE);
-        }
         let mut f = TrapFrame::new_user(regs.rip, regs.rsp);
         f.rdi = regs.arg0;
         f.rsi = regs.arg1;
         f.rdx = regs.arg2;
-        i.start = Some(f);
+        // A stopped thread that ran may still be switching away on another CPU.
+        let stopped = t.inner.lock().state;
+        if matches!(stopped, State::Suspended | State::Faulted) {
+            sched::wait_off_cpu(&t, stopped);
+        }
+        let mut i = t.inner.lock();
+        match i.state {
+            State::Inactive if !i.started => i.start = Some(f),
+            State::Suspended | State::Faulted if !i.running && i.started => {
+                // SAFETY: the thread is stopped and off every CPU (checked under its lock,
+                // which resuming it needs), so nothing reads or writes its saved user frame,
+                // which lies at the top of its mapped kernel stack.
+                unsafe { t.user_frame().write(f) };
+                i.regs_replaced = true;
+            }
+            _ => return Err(Status::BAD_STATE),
+        }
         Ok(())
     }
 
     fn tcb_resume(&mut self, t: Capability) -> Result<(), Status> {
-        let t = expect_obj!(t, Tcb)?;
-        {
-            let i = t.inner.lock();
-            match i.state {
-                State::Runnable => return Ok(()),
-                State::Dead => return Err(Status::BAD_STATE),
-                _ => {}
-            }
-            if i.vspace.is_none() || i.cnode.is_none() || (!i.started && i.start.is_none()) {
-                return Err(Status::BAD_STATE);
-            }
-        }
-        // A thread suspended while running elsewhere must have left that CPU before it is queued.
-        sched::wait_off_cpu(&t);
-        sched::enqueue(t.0.clone());
-        Ok(())
+        tcb::resume(&expect_obj!(t, Tcb)?.0)
     }
 
     fn tcb_suspend(&mut self, t: Capability) -> Result<(), Status> {
         let t = expect_obj!(t, Tcb)?;
-        let mut i = t.inner.lock();
-        match i.state {
-            State::Dead => return Err(Status::BAD_STATE),
-            State::Runnable => {}
-            _ => return Ok(()),
-        }
-        i.state = State::Suspended;
-        drop(i);
+        tcb::suspend(&t.0, self.thread)?;
         if Arc::ptr_eq(&t.0, self.thread) {
-            self.after = After::SuspendSelf;
-        } else if !sched::dequeue(&t.0) {
-            // Running on another CPU: it stops before this call returns.
-            sched::wait_off_cpu(&t.0);
+            self.after = After::Stop;
         }
         Ok(())
     }
@@ -386,8 +373,10 @@ impl Kernel for Ctx<'_> {
     }
 
     fn tcb_set_name(&mut self, t: Capability, name: UserSlice) -> Result<(), Status> {
-        let bytes = name.read_to_vec()?;
-        let name = core::str::from_utf8(&bytes).map_err(|_| Status::INVALID_ARGS)?;
+        let mut buf = [0u8; tcb::NAME_LEN];
+        let n = name.len().min(buf.len());
+        name.read_into(&mut buf[..n])?;
+        let name = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
         expect_obj!(t, Tcb)?.set_name(name);
         Ok(())
     }
@@ -401,10 +390,22 @@ impl Kernel for Ctx<'_> {
         Ok(crate::arch::x86_64::gdt::this_cpu().index)
     }
 
-    fn vspace_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+    fn tcb_set_fault_endpoint(&mut self, t: Capability, ep: Capability) -> Result<(), Status> {
+        let (t, e) = (expect_obj!(t, Tcb)?, endpoint_of(&ep)?);
+        let old = t.inner.lock().fault_ep.replace((e, ep.badge));
+        drop(old);
+        Ok(())
+    }
+
+    fn tcb_state(&mut self, t: Capability) -> Result<ThreadState, Status> {
+        Ok(expect_obj!(t, Tcb)?.user_state())
+    }
+
+    fn vspace_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let q = expect_obj!(quota, Quota)?;
         let charge = q.charge(cost::VSPACE)?;
-        Ok(self.new_cap(Object::VSpace(Arc::new(VSpace::new(Some(q), Some(charge))?))))
+        let vs = VSpace::new(Some(q), Some(charge))?;
+        Ok(NewCap::made_with(&quota, Object::VSpace(Arc::new(vs))))
     }
 
     fn vspace_map(
@@ -449,12 +450,15 @@ impl Kernel for Ctx<'_> {
         expect_obj!(v, VSpace)?.alloc(&expect_obj!(q, Quota)?, len, access)
     }
 
-    fn vmo_create(&mut self, quota: Capability, size: u64) -> Result<Capability, Status> {
+    fn vmo_create(&mut self, quota: Capability, size: u64) -> Result<NewCap, Status> {
         if size == 0 || size > crate::object::vmo::MAX_VMO {
             return Err(Status::INVALID_ARGS);
         }
         let charge = expect_obj!(quota, Quota)?.charge(cost::VMO_BASE + cost::VMO_PAGE * size.div_ceil(PAGE))?;
-        Ok(self.new_cap(Object::Vmo(Arc::new(Vmo::new(size, Some(charge))?))))
+        Ok(NewCap::made_with(
+            &quota,
+            Object::Vmo(Arc::new(Vmo::new(size, Some(charge))?)),
+        ))
     }
 
     fn vmo_size(&mut self, vmo: Capability) -> Result<u64, Status> {
@@ -462,45 +466,55 @@ impl Kernel for Ctx<'_> {
     }
 
     fn vmo_write(&mut self, vmo: Capability, off: u64, data: UserSlice) -> Result<(), Status> {
-        let v = expect_obj!(vmo, Vmo)?;
-        v.write(off, &data.read_to_vec()?)
+        expect_obj!(vmo, Vmo)?.write_user(off, &data)
     }
 
     fn vmo_committed(&mut self, vmo: Capability) -> Result<u64, Status> {
         Ok(expect_obj!(vmo, Vmo)?.committed())
     }
 
-    fn endpoint_create(&mut self, quota: Capability) -> Result<Capability, Status> {
+    fn endpoint_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::ENDPOINT)?;
-        Ok(self.new_cap(Object::Endpoint(Arc::new(Endpoint::new(Some(charge))))))
+        let ep = EndpointCap(Arc::new(Endpoint::new(Some(charge))));
+        Ok(NewCap::made_with(&quota, Object::Endpoint(Arc::new(ep))))
     }
 
     fn endpoint_call(&mut self, ep: Capability) -> Result<(), Status> {
-        self.send(ep, true)
+        let e = endpoint_of(&ep)?;
+        let t = endpoint::send(self.thread, &e, ep.badge, true)?;
+        self.then(t);
+        Ok(())
     }
 
     fn endpoint_send(&mut self, ep: Capability) -> Result<(), Status> {
-        self.send(ep, false)
+        let e = endpoint_of(&ep)?;
+        let t = endpoint::send(self.thread, &e, ep.badge, false)?;
+        self.then(t);
+        Ok(())
     }
 
     fn endpoint_recv(&mut self, ep: Capability) -> Result<(), Status> {
-        self.receive(&expect_obj!(ep, Endpoint)?)
+        let t = endpoint::recv(self.thread, &endpoint_of(&ep)?)?;
+        self.then(t);
+        Ok(())
     }
 
     fn endpoint_reply(&mut self) -> Result<(), Status> {
-        self.reply()
+        endpoint::reply(self.thread)
     }
 
     fn endpoint_reply_recv(&mut self, ep: Capability) -> Result<(), Status> {
-        let ep = expect_obj!(ep, Endpoint)?;
-        match self.reply() {
+        let ep = endpoint_of(&ep)?;
+        match endpoint::reply(self.thread) {
             Ok(()) | Err(Status::BAD_STATE) => {}
             Err(e) => return Err(e),
         }
-        self.receive(&ep)
+        let t = endpoint::recv(self.thread, &ep)?;
+        self.then(t);
+        Ok(())
     }
 
-    fn io_port_split(&mut self, p: Capability, base: u16, count: u16) -> Result<Capability, Status> {
+    fn io_port_split(&mut self, p: Capability, base: u16, count: u16) -> Result<NewCap, Status> {
         let parent = expect_obj!(p, IoPort)?;
         let start = u32::from(base);
         let end = start + u32::from(count);
@@ -508,7 +522,10 @@ impl Kernel for Ctx<'_> {
         if count == 0 || start < pstart || end > pstart + parent.count {
             return Err(Status::INVALID_ARGS);
         }
-        Ok(self.new_cap(Object::IoPort(Arc::new(IoPort::new(base, u32::from(count), None)))))
+        Ok(NewCap {
+            object: Object::IoPort(Arc::new(IoPort::new(base, u32::from(count), None))),
+            parent: None,
+        })
     }
 
     fn io_port_read(&mut self, r: Capability, off: u16, w: u8) -> Result<u32, Status> {
@@ -522,17 +539,21 @@ impl Kernel for Ctx<'_> {
         Ok(())
     }
 
-    fn irq_control_get(&mut self, _c: Capability, line: u8) -> Result<Capability, Status> {
+    fn irq_control_get(&mut self, _c: Capability, line: u8) -> Result<NewCap, Status> {
         if line >= IRQ_LINES {
             return Err(Status::INVALID_ARGS);
         }
-        Ok(self.new_cap(Object::Irq(Arc::new(Irq::new(line, None)))))
+        Ok(NewCap {
+            object: Object::Irq(Arc::new(Irq::new(line, None))),
+            parent: None,
+        })
     }
 
     fn irq_bind(&mut self, irq: Capability, ep: Capability) -> Result<(), Status> {
-        let (irq, ep) = (expect_obj!(irq, Irq)?, expect_obj!(ep, Endpoint)?);
+        let (irq, ep) = (expect_obj!(irq, Irq)?, endpoint_of(&ep)?);
         crate::kdebug!("irq line {} bound to an endpoint", irq.line);
-        *irq.bound.lock() = Some(ep);
+        let old = irq.bound.lock().replace(ep);
+        drop(old);
         Ok(())
     }
 
@@ -545,13 +566,16 @@ impl Kernel for Ctx<'_> {
     }
 
     fn debug_write(&mut self, _console: Capability, text: UserSlice) -> Result<(), Status> {
-        let bytes = text.read_to_vec()?;
-        let s = core::str::from_utf8(&bytes).map_err(|_| Status::INVALID_ARGS)?;
+        let mut buf = [0u8; 4096];
+        let n = text.len().min(buf.len());
+        text.read_into(&mut buf[..n])?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
         crate::log::raw(format_args!("{s}"));
         Ok(())
     }
 
     fn debug_stats(&mut self, _console: Capability) -> Result<(u64, u64), Status> {
+        reap::drain();
         let (free, _) = crate::mm::frame::stats();
         Ok((free, crate::mm::heap::used() as u64))
     }

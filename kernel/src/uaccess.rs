@@ -2,9 +2,6 @@
 //! range lies in the user half; its copies run with SMAP opened only for the copy and turn a
 //! fault (an unmapped or read-only page) into `BAD_ADDRESS`.
 
-use alloc::vec;
-use alloc::vec::Vec;
-
 use crate::abi::types::Status;
 use crate::arch::x86_64::usercopy;
 
@@ -25,17 +22,30 @@ impl UserSlice {
         }
     }
 
+    pub fn ptr(&self) -> u64 {
+        self.ptr
+    }
+
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
-    /// Copies the range into kernel memory.
-    pub fn read_to_vec(&self) -> Result<Vec<u8>, Status> {
-        let mut v = vec![0u8; self.len()];
-        // SAFETY: `v` is valid kernel memory of `len` bytes; the source was checked to lie in
-        // the user half, where a fault is recovered by the copy routine.
-        if unsafe { usercopy::copy(v.as_mut_ptr(), self.ptr as *const u8, self.len()) } {
-            Ok(v)
+    /// The part of the range from `offset`, `len` bytes long (clamped to the range).
+    pub fn sub(&self, offset: usize, len: usize) -> UserSlice {
+        let offset = offset.min(self.len());
+        UserSlice {
+            ptr: self.ptr + offset as u64,
+            len: len.min(self.len() - offset) as u64,
+        }
+    }
+
+    /// Copies the start of the range into `out` (at most `len` bytes; `out` may be shorter).
+    pub fn read_into(&self, out: &mut [u8]) -> Result<(), Status> {
+        let n = out.len().min(self.len());
+        // SAFETY: `out` is valid kernel memory of at least `n` bytes; the source was checked to
+        // lie in the user half, where a fault is recovered by the copy routine.
+        if unsafe { usercopy::copy(out.as_mut_ptr(), self.ptr as *const u8, n) } {
+            Ok(())
         } else {
             Err(Status::BAD_ADDRESS)
         }

@@ -14,7 +14,7 @@ use crate::object::debug::DebugConsole;
 use crate::object::ioport::IoPort;
 use crate::object::irq::IrqControl;
 use crate::object::quota::Quota;
-use crate::object::tcb::{Tcb, TcbCap};
+use crate::object::tcb::{IpcBuffer, Tcb, TcbCap};
 use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
 use crate::object::{Capability, Object};
@@ -39,17 +39,23 @@ pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, St
     };
     let mut va = USER_STACK_TOP - USER_STACK_SIZE;
     while va < USER_STACK_TOP {
-        vs.map_new_page(va, rw, None)
+        vs.map_new_page(va, rw)
             .map_err(|e| alloc::format!("stack of `{name}`: {e:?}"))?;
         va += PAGE;
     }
-    vs.map_new_page(IPC_BUFFER, rw, None)
+    vs.map_new_page(IPC_BUFFER, rw)
         .map_err(|e| alloc::format!("IPC buffer of `{name}`: {e:?}"))?;
+    let ipc = vs.page_at(IPC_BUFFER).map(|(vmo, pa)| IpcBuffer::new(vmo, pa));
 
     let t = Tcb::new(name, None).map_err(|e| alloc::format!("thread of `{name}`: {e:?}"))?;
-    let cnode = Arc::new(CNode::new(types::BOOT_CNODE_SLOTS as usize, None));
+    let cnode = Arc::new(
+        CNode::new(types::BOOT_CNODE_SLOTS as usize, None).map_err(|e| alloc::format!("init's CNode: {e:?}"))?,
+    );
     let (free, _) = crate::mm::frame::stats();
-    // User space may account for what is free now, less a reserve for the kernel's own tables.
+    // User space may account for what is free now, less a reserve for the kernel's own
+    // allocations that no quota pays for (per-CPU state, transient buffers, heap fragmentation).
+    // Every charge is at least what its object takes, so the charges under the root quota can
+    // never exhaust the frames (docs/capabilities.md).
     let quota = Quota::root((free.saturating_sub(free / 16)) * PAGE);
     let all = Rights::ALL;
     let caps = [
@@ -81,7 +87,7 @@ pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, St
         let mut i = t.inner.lock();
         i.vspace = Some(vs);
         i.cnode = Some(cnode);
-        i.ipc_buffer = IPC_BUFFER;
+        i.ipc = ipc;
         // rsp as after a call: the entry function sees the alignment the ABI promises.
         let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP - 8);
         f.rdi = IPC_BUFFER;
@@ -100,7 +106,7 @@ fn map_segments(vs: &VSpace, plan: &Plan, image: &[u8]) -> Result<(), types::Sta
         };
         let mut va = start;
         while va < end {
-            let pa = vs.map_new_page(va, access, None)?;
+            let pa = vs.map_new_page(va, access)?;
             // Copy the part of the file that falls into this page; the rest stays zero (bss).
             let file_lo = s.vaddr.max(va);
             let file_hi = (s.vaddr + s.filesz).min(va + PAGE);

@@ -176,14 +176,14 @@ mod tests {
                     rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let n = produced.fetch_add(1, Ordering::SeqCst);
                     if n < ITEMS {
-                        let pin = if rng % 5 == 0 {
+                        let pin = if rng.is_multiple_of(5) {
                             (rng >> 8) as u32 % CPUS as u32
                         } else {
                             ANY
                         };
                         q.push(cpu, n, (rng >> 16) as u8 % 32, pin);
                     }
-                    let got = if rng % 3 == 0 { q.steal(cpu) } else { q.pop(cpu) };
+                    let got = if rng.is_multiple_of(3) { q.steal(cpu) } else { q.pop(cpu) };
                     if let Some(item) = got {
                         seen[item as usize].fetch_add(1, Ordering::SeqCst);
                     } else if n >= ITEMS && stop.load(Ordering::SeqCst) {

@@ -1,5 +1,11 @@
 //! Kernel stacks in their own virtual area, each with an unmapped guard page below it, so an
-//! overflow faults instead of overwriting memory. Freed stacks are reused.
+//! overflow faults instead of overwriting memory.
+//!
+//! Freeing a stack needs a TLB shootdown on every CPU (the mappings are global), and a
+//! shootdown waits for the other CPUs. A stack is dropped wherever its thread's last reference
+//! goes, possibly under a lock another CPU spins on, so dropping only puts the stack on a list;
+//! `reclaim` frees the listed stacks in one batch with one shootdown, and is called only at
+//! points where the CPU holds no lock (the end of a syscall, the idle loop, `Debug.stats`).
 
 use alloc::vec::Vec;
 
@@ -14,13 +20,20 @@ pub const KSTACK_AREA: u64 = 0xFFFF_C000_0000_0000;
 
 struct Area {
     next: u64,
-    /// Unmapped stack ranges of freed stacks: (bottom, pages).
+    /// Unmapped ranges of freed stacks: (bottom, pages).
     free: Vec<(u64, u64)>,
+    /// Stacks dropped and not yet reclaimed: (bottom, pages).
+    dead: Vec<(u64, u64)>,
+    /// Stack ranges carved out so far; `free` and `dead` always have room for all of them, so
+    /// dropping and reclaiming a stack never allocates.
+    total: usize,
 }
 
 static AREA: Mutex<Area> = Mutex::new(Area {
     next: KSTACK_AREA,
     free: Vec::new(),
+    dead: Vec::new(),
+    total: 0,
 });
 
 #[derive(Debug)]
@@ -39,6 +52,12 @@ pub fn alloc(size: usize) -> Option<KStack> {
         match a.free.iter().position(|&(_, p)| p == pages) {
             Some(i) => a.free.swap_remove(i).0,
             None => {
+                let total = a.total + 1;
+                let (fl, dl) = (a.free.len(), a.dead.len());
+                if a.free.try_reserve(total - fl).is_err() || a.dead.try_reserve(total - dl).is_err() {
+                    return None;
+                }
+                a.total = total;
                 let guard = a.next;
                 a.next += (pages + 1) * PAGE;
                 guard + PAGE
@@ -60,11 +79,22 @@ pub fn alloc(size: usize) -> Option<KStack> {
                     &mut frame::Global,
                 )
             };
-            r.ok().map(|fl| fl.flush())
+            match r {
+                Ok(fl) => {
+                    fl.flush();
+                    Some(())
+                }
+                Err(_) => {
+                    frame::free(pa);
+                    None
+                }
+            }
         });
         if mapped.is_none() {
+            // Nothing ran on these pages: unmapping them locally is enough.
+            unmap(&mut kpt, bottom, i, frame::free);
             drop(kpt);
-            release(bottom, i, pages);
+            AREA.lock().free.push((bottom, pages));
             return None;
         }
     }
@@ -75,25 +105,63 @@ pub fn alloc(size: usize) -> Option<KStack> {
     })
 }
 
-/// Unmaps the first `mapped` pages of a stack range and returns the range for reuse.
-fn release(bottom: u64, mapped: u64, pages: u64) {
-    let mut kpt = paging::kernel_tables();
-    let mut frames = Vec::new();
-    for i in 0..mapped {
+/// Unmaps `pages` pages from `bottom` (flushing this CPU only) and hands each frame to `f`.
+fn unmap(kpt: &mut paging::KernelTables, bottom: u64, pages: u64, mut f: impl FnMut(u64)) {
+    for i in 0..pages {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(bottom + i * PAGE));
-        if let Ok((f, fl)) = kpt.unmap(page) {
+        if let Ok((fr, fl)) = kpt.unmap(page) {
             fl.flush();
-            frames.push(f.start_address().as_u64());
+            f(fr.start_address().as_u64());
         }
     }
-    drop(kpt);
-    // Other CPUs may cache these (global) entries: flush them before the frames are reused.
+}
+
+/// Frees every dropped stack: unmaps them, makes every CPU flush (the entries are global),
+/// then frees the frames. The caller holds no lock (this waits for the other CPUs).
+pub fn reclaim() {
+    const BATCH: usize = 32;
+    loop {
+        let mut batch = [(0u64, 0u64); BATCH];
+        let n = {
+            let mut a = AREA.lock();
+            let n = a.dead.len().min(BATCH);
+            let from = a.dead.len() - n;
+            batch[..n].copy_from_slice(&a.dead[from..]);
+            a.dead.truncate(from);
+            n
+        };
+        if n == 0 {
+            return;
+        }
+        reclaim_batch(&batch[..n]);
+    }
+}
+
+fn reclaim_batch(dead: &[(u64, u64)]) {
+    // The frames go on a list threaded through themselves until the shootdown is done, so
+    // this needs no allocation while the page tables are locked.
+    let mut head = 0u64;
+    {
+        let mut kpt = paging::kernel_tables();
+        for &(bottom, pages) in dead {
+            unmap(&mut kpt, bottom, pages, |pa| {
+                // SAFETY: the frame was just unmapped from its stack, no thread runs on it
+                // (its thread is gone), and the direct map covers it.
+                unsafe { (super::phys_to_virt(pa) as *mut u64).write(head) };
+                head = pa;
+            });
+        }
+    }
     let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
     crate::arch::x86_64::tlb::shootdown(me, u64::MAX);
-    for pa in frames {
-        frame::free(pa);
+    while head != 0 {
+        // SAFETY: `head` is one of the frames linked above; its first word is the next link.
+        let next = unsafe { (super::phys_to_virt(head) as *const u64).read() };
+        frame::free(head);
+        head = next;
     }
-    AREA.lock().free.push((bottom, pages));
+    // Room was reserved when the ranges were carved out: this does not allocate.
+    AREA.lock().free.extend_from_slice(dead);
 }
 
 impl KStack {
@@ -107,9 +175,8 @@ impl KStack {
 
 impl Drop for KStack {
     fn drop(&mut self) {
-        // Only reached for stacks no CPU runs on: the scheduler drops exited threads after it
-        // has switched to another stack. (With more CPUs, other CPUs' stale TLB entries for
-        // these pages are harmless: nothing runs on this stack any more.)
-        release(self.bottom, self.pages, self.pages);
+        // Only reached for stacks no CPU runs on (the scheduler drops a thread after it has
+        // switched away from it). Room was reserved in `alloc`, so this does not allocate.
+        AREA.lock().dead.push((self.bottom, self.pages));
     }
 }

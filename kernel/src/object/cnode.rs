@@ -1,17 +1,16 @@
 //! CNode: a table of capability slots. The slots and the derivation tree of all CNodes live
-//! in one capability space (`anvil_kcore::cap`), behind one lock; see docs/smp.md for why and
-//! what would split it.
+//! in one capability space (`anvil_kcore::cap`), behind one lock; docs/smp.md gives its
+//! measured contention and what would split it. Objects leaving the space are never dropped
+//! under the lock: they go to the reaper (`reap`), which drops them at a safe point.
 
-use alloc::vec::Vec;
-
-use anvil_kcore::cap::{CNodeId, CapError, CapSpace};
-use spin::Mutex;
+use anvil_kcore::cap::{CNodeId, CapError, CapSpace, Loc};
 
 use super::quota::Charge;
-use super::{Capability, Object};
+use super::{reap, Capability, NewCap, Object};
 use crate::abi::types::{Rights, Status};
+use crate::sync::CountedMutex;
 
-pub static CAPS: Mutex<CapSpace<Object>> = Mutex::new(CapSpace::new());
+pub static CAPS: CountedMutex<CapSpace<Object>> = CountedMutex::new(CapSpace::new());
 
 pub struct CNode {
     pub id: CNodeId,
@@ -24,22 +23,23 @@ pub fn status(e: CapError) -> Status {
         CapError::Occupied => Status::SLOT_OCCUPIED,
         CapError::Full => Status::NO_SLOT,
         CapError::AlreadyBadged => Status::INVALID_ARGS,
+        CapError::NoMemory => Status::NO_MEMORY,
     }
 }
 
-/// Drops object references outside the capability-space lock (dropping one may free a CNode,
-/// which takes the lock again).
-pub fn release(objs: Vec<Object>) {
-    drop(objs);
+/// Status of a failed placement; the object that could not be placed goes to the reaper.
+fn refused((e, obj): (CapError, Object)) -> Status {
+    reap::defer(obj);
+    status(e)
 }
 
 impl CNode {
-    pub fn new(slots: usize, charge: Option<Charge>) -> CNode {
-        let id = CAPS.lock().create_cnode(slots);
-        CNode { id, _charge: charge }
+    pub fn new(slots: usize, charge: Option<Charge>) -> Result<CNode, Status> {
+        let id = CAPS.lock().create_cnode(slots).map_err(status)?;
+        Ok(CNode { id, _charge: charge })
     }
 
-    /// A copy of the capability in `slot`.
+    /// A copy of the capability in `slot`, remembering where it came from.
     pub fn get(&self, slot: u64) -> Result<Capability, Status> {
         let caps = CAPS.lock();
         let n = caps.get(self.id, slot).map_err(status)?;
@@ -47,27 +47,51 @@ impl CNode {
             object: n.obj.clone(),
             rights: Rights(n.rights),
             badge: n.badge,
+            origin: Some(Loc::new(self.id, slot)),
         })
     }
 
-    /// Puts a capability to a new object into the empty `slot`.
+    /// Puts a capability to an object into the empty `slot`, as a root.
     pub fn set(&self, slot: u64, cap: Capability) -> Result<(), Status> {
-        CAPS.lock()
-            .insert(self.id, slot, cap.object, cap.rights.0)
-            .map_err(status)
+        let r = CAPS.lock().insert(self.id, slot, cap.object, cap.rights.0, None);
+        r.map_err(refused)
     }
 
-    /// Puts a capability to a new object into the first free slot.
-    pub fn insert(&self, cap: Capability) -> Result<u64, Status> {
-        CAPS.lock()
-            .insert_free(self.id, cap.object, cap.rights.0)
-            .map_err(status)
+    /// Puts a capability to a new object into the first free slot, as a child of the quota
+    /// capability it was made with. If that capability went away meanwhile, the object is
+    /// dropped and the call fails as if it had been missing from the start.
+    pub fn install(&self, new: NewCap) -> Result<u64, Status> {
+        let r = {
+            let mut caps = CAPS.lock();
+            let parent = match new.parent {
+                Some((at, addr)) => match caps.valid(at) {
+                    Some(n) if n.obj.addr() == addr => Some(at),
+                    _ => {
+                        drop(caps);
+                        reap::defer(new.object);
+                        return Err(Status::INVALID_CAP);
+                    }
+                },
+                None => None,
+            };
+            caps.insert_free(self.id, new.object, Rights::ALL.0, parent)
+        };
+        r.map_err(refused)
+    }
+
+    /// (slots, occupied slots).
+    pub fn info(&self) -> (u32, u32) {
+        let caps = CAPS.lock();
+        (
+            caps.slots(self.id).unwrap_or(0) as u32,
+            caps.used(self.id).unwrap_or(0) as u32,
+        )
     }
 }
 
 impl Drop for CNode {
     fn drop(&mut self) {
         let objs = CAPS.lock().destroy_cnode(self.id);
-        release(objs);
+        reap::defer_all(objs);
     }
 }

@@ -1,141 +1,72 @@
-//! Endpoint: a rendezvous point for synchronous IPC. A message (label, data, capabilities) is
-//! copied from the sender's IPC buffer to the receiver's when both are there: whoever arrives
-//! first waits in the endpoint's queue. `call` waits for the reply; the receiver answers with
-//! `reply`. Capabilities in a message are copied into free slots of the receiver's CNode (the
-//! sender needs GRANT on each); the receiver sees the badge of the sender's capability.
+//! Endpoint: a rendezvous point for synchronous IPC, and the IPC operations on it.
+//!
+//! A message (label, data, capabilities) goes from the sender's IPC buffer straight to the
+//! receiver's when both are there; whoever arrives first waits in the endpoint's queue, a
+//! sender with its message still in its own buffer. Only the header, the used data and the
+//! capabilities are copied. `call` waits for the reply; the receiver answers with `reply`.
+//! Capabilities in a message are copied into free slots of the receiver's CNode (the sender
+//! needs GRANT on each), and the receiver learns each one's object type and rights from the
+//! header; the receiver also sees the badge of the sender's capability.
+//!
+//! Cancellation: a thread leaves the queue it waits in when it is stopped (`tcb::halt`), and
+//! when the endpoint's last capability goes, every thread waiting on it wakes with
+//! `PEER_CLOSED` (`EndpointCap`'s drop).
+//!
+//! Locks: an endpoint's queue lock is taken before any thread's lock. A thread waits in a queue
+//! exactly when its `wait` names this endpoint and it is in the queue; both change together
+//! under both locks, except that the pairing code keeps `wait` while it copies a message with
+//! the partner out of the queue, so that a concurrent stop waits for the queue lock.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 use spin::Mutex;
 
-use super::cnode::{self, CAPS};
+use super::cnode::{self, CNode, CAPS};
 use super::quota::Charge;
-use super::tcb::{State, Tcb};
+use super::reap;
+use super::tcb::{self, State, Tcb, Wait};
+use crate::abi::kernel::{FaultReport, FAULT_LABEL};
 use crate::abi::types::{Rights, Status, MSG_DATA_BYTES, MSG_MAX_CAPS};
 use crate::mm::phys_to_virt;
 
 const CAPS_N: usize = MSG_MAX_CAPS as usize;
 const DATA_N: usize = MSG_DATA_BYTES as usize;
 
-/// A message as it lies in an IPC buffer (the layout the generated headers and bindings use).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Msg {
-    pub label: u64,
-    pub badge: u64,
-    pub data_len: u32,
-    pub cap_count: u32,
-    pub caps: [u64; CAPS_N],
-    pub data: [u8; DATA_N],
+/// The message header as it lies at the start of an IPC buffer (the layout the generated C
+/// headers and Rust bindings use); the data follows it.
+mod at {
+    pub const LABEL: u64 = 0;
+    pub const BADGE: u64 = 8;
+    pub const DATA_LEN: u64 = 16;
+    pub const CAP_COUNT: u64 = 20;
+    pub const CAPS: u64 = 24;
+    pub const CAP_TYPES: u64 = CAPS + 8 * super::CAPS_N as u64;
+    pub const CAP_RIGHTS: u64 = CAP_TYPES + 4 * super::CAPS_N as u64;
+    pub const DATA: u64 = CAP_RIGHTS + 4 * super::CAPS_N as u64;
 }
 
-const _: () = assert!(core::mem::size_of::<Msg>() <= 4096);
+const _: () = assert!(at::DATA as usize + DATA_N <= 4096);
 
-/// The kernel address of `t`'s IPC buffer, if it has a mapped one (a whole message fits in the
-/// page, which is page aligned).
-fn buffer(t: &Tcb) -> Result<*mut Msg, Status> {
-    let (vs, va) = {
-        let i = t.inner.lock();
-        (i.vspace.clone(), i.ipc_buffer)
-    };
-    let pa = vs
-        .and_then(|v| if va == 0 { None } else { v.translate(va) })
-        .ok_or(Status::BAD_STATE)?;
-    Ok(phys_to_virt(pa) as *mut Msg)
-}
-
-/// Reads the message in `t`'s IPC buffer and checks its header.
-pub fn read(t: &Tcb) -> Result<Msg, Status> {
-    let p = buffer(t)?;
-    // SAFETY: `p` is the direct-map address of a page mapped in `t`'s address space, which the
-    // address space keeps alive while mapped; `Msg` is plain data (any bytes are valid), and a
-    // racing user write only changes the values read.
-    let m = unsafe { p.read_volatile() };
-    if m.data_len as usize > DATA_N || m.cap_count as usize > CAPS_N {
-        return Err(Status::INVALID_ARGS);
-    }
-    Ok(m)
-}
-
-fn write(t: &Tcb, m: &Msg) -> Result<(), Status> {
-    let p = buffer(t)?;
-    // SAFETY: as in `read`; the page is writable kernel-side through the direct map.
-    unsafe { p.write_volatile(*m) };
-    Ok(())
-}
-
-/// Copies `m` from `from` into `to`'s IPC buffer, moving its capabilities into `to`'s CNode.
-pub fn deliver(from: &Tcb, to: &Tcb, mut m: Msg, badge: u64) -> Result<(), Status> {
-    if m.cap_count > 0 {
-        let (src, dst) = (
-            from.cnode().ok_or(Status::BAD_STATE)?,
-            to.cnode().ok_or(Status::BAD_STATE)?,
-        );
-        let mut caps = CAPS.lock();
-        let mut placed = [0u64; CAPS_N];
-        for i in 0..m.cap_count as usize {
-            let step = (|| {
-                let rights = caps.get(src.id, m.caps[i]).map_err(cnode::status)?.rights;
-                if !Rights(rights).contains(Rights::GRANT) {
-                    return Err(Status::ACCESS_DENIED);
-                }
-                let slot = caps.free_slot(dst.id).map_err(cnode::status)?;
-                caps.derive(src.id, m.caps[i], dst.id, slot, rights, None)
-                    .map_err(cnode::status)?;
-                Ok(slot)
-            })();
-            match step {
-                Ok(slot) => placed[i] = slot,
-                Err(e) => {
-                    // Take back what was already placed, so a failed delivery leaves nothing.
-                    let undone: alloc::vec::Vec<_> = placed[..i]
-                        .iter()
-                        .filter_map(|&s| caps.delete(dst.id, s).ok())
-                        .collect();
-                    drop(caps);
-                    cnode::release(undone);
-                    return Err(e);
-                }
-            }
-        }
-        m.caps = placed;
-    }
-    m.badge = badge;
-    write(to, &m)
-}
-
-/// Makes a blocked thread runnable with `status` as the result of its IPC syscall.
-pub fn wake(t: Arc<Tcb>, status: Status) {
-    {
-        let mut i = t.inner.lock();
-        if i.state != State::Blocked {
-            return;
-        }
-        i.wake_status = u64::from(status.0);
-        i.state = State::Runnable;
-    }
-    // It may still be switching away on another CPU: queue it only once it has left.
-    crate::sched::wait_off_cpu(&t);
-    crate::sched::enqueue(t);
-}
-
-pub struct Sender {
-    pub tcb: Arc<Tcb>,
-    pub msg: Msg,
-    pub badge: u64,
-    pub call: bool,
+pub struct Endpoint {
+    queues: Mutex<Queues>,
+    _charge: Option<Charge>,
 }
 
 #[derive(Default)]
-pub struct Queues {
-    pub senders: VecDeque<Sender>,
-    pub receivers: VecDeque<Arc<Tcb>>,
+struct Queues {
+    senders: VecDeque<Arc<Tcb>>,
+    receivers: VecDeque<Arc<Tcb>>,
+    closed: bool,
 }
 
-pub struct Endpoint {
-    pub queues: Mutex<Queues>,
-    _charge: Option<Charge>,
+/// What capabilities to an endpoint refer to; when the last one goes, the endpoint closes.
+pub struct EndpointCap(pub Arc<Endpoint>);
+
+impl Drop for EndpointCap {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl Endpoint {
@@ -145,4 +76,400 @@ impl Endpoint {
             _charge: charge,
         }
     }
+
+    /// Wakes every waiting thread with PEER_CLOSED; no thread can wait here again.
+    fn close(&self) {
+        let (senders, receivers) = {
+            let mut q = self.queues.lock();
+            q.closed = true;
+            (core::mem::take(&mut q.senders), core::mem::take(&mut q.receivers))
+        };
+        for t in senders.into_iter().chain(receivers) {
+            let mut i = t.inner.lock();
+            let here = match &i.wait {
+                Wait::Send { ep, fault, .. } if core::ptr::eq(Arc::as_ptr(ep), self) => Some(*fault),
+                Wait::Recv { ep } if core::ptr::eq(Arc::as_ptr(ep), self) => Some(false),
+                _ => None,
+            };
+            match here {
+                // A fault report with nobody left to read it: the thread stays stopped.
+                Some(true) => {
+                    i.wait = Wait::None;
+                    i.state = State::Faulted;
+                }
+                Some(false) => tcb::wake(&t, i, Status::PEER_CLOSED),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Gives a queue's spare room back once it has mostly emptied, so that a queue that was long
+/// once does not keep memory no thread is charged for.
+fn trim(q: &mut VecDeque<Arc<Tcb>>) {
+    if q.capacity() > 16 && q.len() * 4 < q.capacity() {
+        q.shrink_to(q.len() * 2);
+    }
+}
+
+/// Takes `t` out of `ep`'s queues if it waits there (a thread being stopped).
+pub fn unqueue(ep: &Arc<Endpoint>, t: &Arc<Tcb>) {
+    let removed = {
+        let mut q = ep.queues.lock();
+        let mut i = t.inner.lock();
+        let which = match &i.wait {
+            Wait::Send { ep: e, .. } if Arc::ptr_eq(e, ep) => Some(true),
+            Wait::Recv { ep: e } if Arc::ptr_eq(e, ep) => Some(false),
+            _ => None,
+        };
+        let Some(sender) = which else { return };
+        i.wait = Wait::None;
+        drop(i);
+        let list = if sender { &mut q.senders } else { &mut q.receivers };
+        let r = list.iter().position(|x| Arc::ptr_eq(x, t)).and_then(|p| list.remove(p));
+        trim(list);
+        r
+    };
+    drop(removed);
+}
+
+/// Wakes `caller` with PEER_CLOSED if it still waits for the reply `token` names (the thread
+/// that owed the reply was stopped).
+pub fn abandon_reply(caller: &Arc<Tcb>, token: u64) {
+    let i = caller.inner.lock();
+    if i.state == State::Blocked && matches!(i.wait, Wait::Reply) && i.reply_token == token {
+        tcb::wake(caller, i, Status::PEER_CLOSED);
+    }
+}
+
+/// One side of a transfer: the physical address of its IPC buffer and its CNode.
+struct End {
+    pa: u64,
+    cnode: Option<Arc<CNode>>,
+}
+
+fn end(t: &Tcb) -> Result<End, Status> {
+    let i = t.inner.lock();
+    let pa = i.ipc.as_ref().ok_or(Status::BAD_STATE)?.pa;
+    Ok(End {
+        pa,
+        cnode: i.cnode.clone(),
+    })
+}
+
+fn rd64(pa: u64, off: u64) -> u64 {
+    // SAFETY: `pa` is an IPC buffer page kept alive by its thread's `IpcBuffer` for as long as
+    // the thread (which the caller holds) has it, reached through the direct map; `off` lies
+    // in the header. User space may write the page meanwhile: the value is read once and
+    // checked before use.
+    unsafe { ((phys_to_virt(pa) + off) as *const u64).read_volatile() }
+}
+
+fn rd32(pa: u64, off: u64) -> u32 {
+    // SAFETY: as in `rd64`.
+    unsafe { ((phys_to_virt(pa) + off) as *const u32).read_volatile() }
+}
+
+fn wr64(pa: u64, off: u64, v: u64) {
+    // SAFETY: as in `rd64`; the kernel writes the page through the direct map.
+    unsafe { ((phys_to_virt(pa) + off) as *mut u64).write_volatile(v) }
+}
+
+fn wr32(pa: u64, off: u64, v: u32) {
+    // SAFETY: as in `wr64`.
+    unsafe { ((phys_to_virt(pa) + off) as *mut u32).write_volatile(v) }
+}
+
+/// What a message carries: the sender's IPC buffer, or a fault report the kernel composes.
+enum Body {
+    Buffer(End),
+    Fault(FaultReport),
+}
+
+/// Copies a message into `to`'s IPC buffer, moving its capabilities into `to`'s CNode. On
+/// failure nothing is left behind in the receiver.
+fn transfer(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
+    let mut types = [0u32; CAPS_N];
+    let mut rights = [0u32; CAPS_N];
+    let mut slots = [0u64; CAPS_N];
+    let (label, data_len, cap_count) = match body {
+        Body::Fault(_) => (FAULT_LABEL, core::mem::size_of::<FaultReport>(), 0),
+        Body::Buffer(from) => {
+            let label = rd64(from.pa, at::LABEL);
+            let data_len = rd32(from.pa, at::DATA_LEN) as usize;
+            let cap_count = rd32(from.pa, at::CAP_COUNT) as usize;
+            if data_len > DATA_N || cap_count > CAPS_N {
+                return Err(Status::INVALID_ARGS);
+            }
+            for (i, s) in slots.iter_mut().enumerate().take(cap_count) {
+                *s = rd64(from.pa, at::CAPS + 8 * i as u64);
+            }
+            if cap_count > 0 {
+                let (Some(src), Some(dst)) = (&from.cnode, &to.cnode) else {
+                    return Err(Status::BAD_STATE);
+                };
+                move_caps(src, dst, &mut slots[..cap_count], &mut types, &mut rights)?;
+            }
+            (label, data_len, cap_count)
+        }
+    };
+    wr64(to.pa, at::LABEL, label);
+    wr64(to.pa, at::BADGE, badge);
+    wr32(to.pa, at::DATA_LEN, data_len as u32);
+    wr32(to.pa, at::CAP_COUNT, cap_count as u32);
+    for i in 0..CAPS_N {
+        wr64(to.pa, at::CAPS + 8 * i as u64, slots[i]);
+        wr32(to.pa, at::CAP_TYPES + 4 * i as u64, types[i]);
+        wr32(to.pa, at::CAP_RIGHTS + 4 * i as u64, rights[i]);
+    }
+    let dst = (phys_to_virt(to.pa) + at::DATA) as *mut u8;
+    match body {
+        Body::Fault(r) => {
+            let src = (r as *const FaultReport).cast::<u8>();
+            // SAFETY: `FaultReport` is a padding-free `repr(C)` struct of integers, so its
+            // bytes are initialised; the destination is the data area of a live IPC buffer.
+            unsafe { core::ptr::copy_nonoverlapping(src, dst, data_len) };
+        }
+        Body::Buffer(from) => {
+            let src = (phys_to_virt(from.pa) + at::DATA) as *const u8;
+            // SAFETY: both are data areas of live IPC buffer pages (`rd64`), `data_len` was
+            // checked against their size, and two threads' buffers are distinct pages or the
+            // same page only if one thread sends to itself, which cannot pair up.
+            unsafe { core::ptr::copy(src, dst, data_len) };
+        }
+    }
+    Ok(())
+}
+
+/// Copies the capabilities in `slots` of `src` into free slots of `dst` (each needs GRANT) and
+/// replaces each slot number with the receiver's, recording type and rights.
+fn move_caps(
+    src: &CNode,
+    dst: &CNode,
+    slots: &mut [u64],
+    types: &mut [u32; CAPS_N],
+    rights: &mut [u32; CAPS_N],
+) -> Result<(), Status> {
+    let mut caps = CAPS.lock();
+    for i in 0..slots.len() {
+        let step = (|| {
+            let n = caps.get(src.id, slots[i]).map_err(cnode::status)?;
+            let (r, ty) = (n.rights, n.obj.object_type() as u32);
+            if !Rights(r).contains(Rights::GRANT) {
+                return Err(Status::ACCESS_DENIED);
+            }
+            let slot = caps.free_slot(dst.id).map_err(cnode::status)?;
+            caps.derive(src.id, slots[i], dst.id, slot, r, None)
+                .map_err(cnode::status)?;
+            Ok((slot, ty, r))
+        })();
+        match step {
+            Ok((slot, ty, r)) => {
+                slots[i] = slot;
+                types[i] = ty;
+                rights[i] = r;
+            }
+            Err(e) => {
+                // Take back what was already placed, so a failed delivery leaves nothing.
+                let mut undone: [Option<super::Object>; CAPS_N] = Default::default();
+                for (j, u) in undone.iter_mut().enumerate().take(i) {
+                    *u = caps.delete(dst.id, slots[j]).ok();
+                }
+                drop(caps);
+                reap::defer_all(undone.into_iter().flatten());
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the calling thread must leave the CPU when its syscall ends.
+#[derive(PartialEq, Eq)]
+pub enum Then {
+    Return,
+    Block,
+}
+
+/// Blocks the current thread `me` in `ep`'s queue, unless it was stopped meanwhile.
+fn wait_in(q: &mut Queues, me: &Arc<Tcb>, wait: Wait) -> Result<Then, Status> {
+    let sender = matches!(wait, Wait::Send { .. });
+    let mut i = me.inner.lock();
+    if i.state != State::Runnable {
+        return Err(Status::CANCELLED);
+    }
+    let list = if sender { &mut q.senders } else { &mut q.receivers };
+    list.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
+    i.state = State::Blocked;
+    i.wait = wait;
+    list.push_back(me.clone());
+    Ok(Then::Block)
+}
+
+/// `Endpoint.send` and `Endpoint.call` by the current thread `me`, with the badge of its
+/// capability.
+pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result<Then, Status> {
+    let from = end(me)?;
+    let body = Body::Buffer(from);
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return Err(Status::PEER_CLOSED);
+    }
+    let Some(r) = q.receivers.pop_front() else {
+        return wait_in(
+            &mut q,
+            me,
+            Wait::Send {
+                ep: ep.clone(),
+                badge,
+                call,
+                fault: false,
+            },
+        );
+    };
+    trim(&mut q.receivers);
+    // The receiver stays `Recv` while the message is copied: a concurrent stop of it waits
+    // for this queue lock.
+    let delivered = end(&r).and_then(|to| transfer(&body, &to, badge));
+    if let Err(e) = delivered {
+        q.receivers.push_front(r);
+        return Err(e);
+    }
+    let mut then = Then::Return;
+    let mut result = Ok(());
+    let reply = if call {
+        let mut mi = me.inner.lock();
+        mi.reply_token = mi.reply_token.wrapping_add(1);
+        if mi.state == State::Runnable {
+            mi.state = State::Blocked;
+            mi.wait = Wait::Reply;
+            then = Then::Block;
+        } else {
+            // Stopped while sending: the message went, the reply will find nobody waiting.
+            result = Err(Status::CANCELLED);
+        }
+        Some((me.clone(), mi.reply_token))
+    } else {
+        None
+    };
+    let mut ri = r.inner.lock();
+    ri.reply_to = reply;
+    drop(q);
+    tcb::wake(&r, ri, Status::OK);
+    result.map(|()| then)
+}
+
+/// `Endpoint.recv` by the current thread `me`.
+pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
+    let to = end(me)?;
+    // A caller this thread still owes a reply would otherwise wait forever.
+    let owed = me.inner.lock().reply_to.take();
+    if let Some((c, token)) = owed {
+        abandon_reply(&c, token);
+    }
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return Err(Status::PEER_CLOSED);
+    }
+    loop {
+        let Some(s) = q.senders.pop_front() else {
+            return wait_in(&mut q, me, Wait::Recv { ep: ep.clone() });
+        };
+        trim(&mut q.senders);
+        let (badge, call, report) = {
+            let i = s.inner.lock();
+            match &i.wait {
+                Wait::Send { badge, call, fault, .. } => (*badge, *call, if *fault { i.fault } else { None }),
+                // Not reachable: a thread in the queue waits to send here (see the header).
+                _ => continue,
+            }
+        };
+        let body = match report {
+            Some(r) => Ok(Body::Fault(r)),
+            None => end(&s).map(Body::Buffer),
+        };
+        let delivered = body.and_then(|b| transfer(&b, &to, badge).map(|()| b));
+        let mut si = s.inner.lock();
+        match delivered {
+            // The sender's message could not be delivered: it gets the error, and this
+            // receiver takes the next one.
+            Err(e) => {
+                tcb::wake(&s, si, e);
+                continue;
+            }
+            Ok(Body::Fault(_)) => {
+                si.wait = Wait::None;
+                si.state = State::Faulted;
+            }
+            Ok(Body::Buffer(_)) if call => {
+                si.reply_token = si.reply_token.wrapping_add(1);
+                si.wait = Wait::Reply;
+                let token = si.reply_token;
+                drop(si);
+                me.inner.lock().reply_to = Some((s, token));
+            }
+            Ok(Body::Buffer(_)) => tcb::wake(&s, si, Status::OK),
+        }
+        return Ok(Then::Return);
+    }
+}
+
+/// `Endpoint.reply` by the current thread `me`: delivers its message to the caller it owes a
+/// reply, if that caller still waits for it (a caller that was stopped meanwhile does not).
+pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
+    let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
+    let from = end(me)?;
+    let ci = caller.inner.lock();
+    if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
+        return Ok(());
+    }
+    let to = End {
+        pa: ci.ipc.as_ref().map_or(0, |b| b.pa),
+        cnode: ci.cnode.clone(),
+    };
+    let status = if to.pa == 0 {
+        Err(Status::BAD_STATE)
+    } else {
+        transfer(&Body::Buffer(from), &to, 0)
+    };
+    tcb::wake(&caller, ci, status.err().unwrap_or(Status::OK));
+    Ok(())
+}
+
+/// Sends the fault report of the current thread `t` (already `Blocked` sending it). False if
+/// the endpoint has closed: nobody will ever read the report.
+pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
+    let (badge, report) = {
+        let i = t.inner.lock();
+        match (&i.wait, i.fault) {
+            (Wait::Send { badge, .. }, Some(r)) => (*badge, r),
+            _ => return true,
+        }
+    };
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return false;
+    }
+    if let Some(r) = q.receivers.pop_front() {
+        trim(&mut q.receivers);
+        if end(&r)
+            .and_then(|to| transfer(&Body::Fault(report), &to, badge))
+            .is_ok()
+        {
+            let mut ti = t.inner.lock();
+            ti.wait = Wait::None;
+            ti.state = State::Faulted;
+            drop(ti);
+            let ri = r.inner.lock();
+            drop(q);
+            tcb::wake(&r, ri, Status::OK);
+            return true;
+        }
+        q.receivers.push_front(r);
+    }
+    if q.senders.try_reserve(1).is_err() {
+        return false;
+    }
+    q.senders.push_back(t.clone());
+    true
 }

@@ -6,16 +6,22 @@ pub mod endpoint;
 pub mod ioport;
 pub mod irq;
 pub mod quota;
+pub mod reap;
 pub mod tcb;
 pub mod vmo;
 pub mod vspace;
 
 use alloc::sync::Arc;
 
+use anvil_kcore::cap::Loc;
+
 use crate::abi::types::Rights;
 use crate::abi::ObjectType;
 
 /// A reference to a kernel object; the object lives while any capability or the kernel holds it.
+/// Threads and endpoints are named through a wrapper (`TcbCap`, `EndpointCap`) that only
+/// capabilities hold: when the last capability goes, the thread stops and the endpoint closes,
+/// even if the kernel still refers to the object itself.
 #[derive(Clone)]
 pub enum Object {
     Quota(Arc<quota::Quota>),
@@ -23,7 +29,7 @@ pub enum Object {
     Tcb(Arc<tcb::TcbCap>),
     VSpace(Arc<vspace::VSpace>),
     Vmo(Arc<vmo::Vmo>),
-    Endpoint(Arc<endpoint::Endpoint>),
+    Endpoint(Arc<endpoint::EndpointCap>),
     IoPort(Arc<ioport::IoPort>),
     IrqControl(Arc<irq::IrqControl>),
     Irq(Arc<irq::Irq>),
@@ -52,7 +58,7 @@ impl Object {
         }
     }
 
-    fn addr(&self) -> usize {
+    pub fn addr(&self) -> usize {
         match self {
             Object::Quota(a) => Arc::as_ptr(a) as *const () as usize,
             Object::CNode(a) => Arc::as_ptr(a) as *const () as usize,
@@ -69,11 +75,15 @@ impl Object {
 }
 
 /// A capability: an object, the rights its holder has over it, and (for endpoints) a badge.
+/// `origin` is the slot it was looked up from; a capability to a new object made with a quota
+/// carries the quota capability's slot there, so the new one becomes its child in the
+/// derivation tree (and revoking the quota capability destroys what was made with it).
 #[derive(Clone)]
 pub struct Capability {
     pub object: Object,
     pub rights: Rights,
     pub badge: u64,
+    pub origin: Option<Loc>,
 }
 
 impl Capability {
@@ -82,6 +92,26 @@ impl Capability {
             object,
             rights,
             badge: 0,
+            origin: None,
+        }
+    }
+}
+
+/// A capability to a new object, which the syscall's dispatch places in the caller's CNode.
+/// `parent` is the quota capability the object was made with (slot and object), so the new
+/// capability becomes its child in the derivation tree: revoking a quota capability destroys
+/// what was made with it.
+pub struct NewCap {
+    pub object: Object,
+    pub parent: Option<(Loc, usize)>,
+}
+
+impl NewCap {
+    /// A new object made with (and charged to) the quota named by `quota`.
+    pub fn made_with(quota: &Capability, object: Object) -> NewCap {
+        NewCap {
+            parent: quota.origin.map(|l| (l, quota.object.addr())),
+            object,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! holds a capability to; a quota's budget comes out of its parent's. See docs/capabilities.md.
 
 use alloc::sync::Arc;
+use core::mem::ManuallyDrop;
 
 use spin::Mutex;
 
@@ -11,7 +12,7 @@ pub struct Quota {
     limit: u64,
     used: Mutex<u64>,
     /// The budget taken from the parent; given back when this quota is freed.
-    _from_parent: Option<Charge>,
+    from_parent: Option<Charge>,
 }
 
 /// Bytes charged to a quota; refunded when dropped (when the object that holds it is freed).
@@ -20,10 +21,37 @@ pub struct Charge {
     bytes: u64,
 }
 
+impl Charge {
+    fn refund(&self) {
+        self.quota.refund(self.bytes);
+    }
+
+    /// Refunds the charge and hands back the reference to its quota.
+    fn into_quota(self) -> Arc<Quota> {
+        let this = ManuallyDrop::new(self);
+        this.refund();
+        // SAFETY: `this` is never dropped or used again, so the Arc is moved out exactly once.
+        unsafe { core::ptr::read(&this.quota) }
+    }
+}
+
 impl Drop for Charge {
     fn drop(&mut self) {
-        let mut u = self.quota.used.lock();
-        *u = u.saturating_sub(self.bytes);
+        self.refund();
+    }
+}
+
+impl Drop for Quota {
+    /// Gives the budget back to the parent, and frees parents that this was the last reference
+    /// to, one after the other: a long chain of split quotas must not recurse.
+    fn drop(&mut self) {
+        let mut next = self.from_parent.take();
+        while let Some(charge) = next {
+            next = match Arc::try_unwrap(charge.into_quota()) {
+                Ok(mut parent) => parent.from_parent.take(),
+                Err(_) => None,
+            };
+        }
     }
 }
 
@@ -33,7 +61,7 @@ impl Quota {
         Arc::new(Quota {
             limit,
             used: Mutex::new(0),
-            _from_parent: None,
+            from_parent: None,
         })
     }
 
@@ -51,13 +79,32 @@ impl Quota {
         })
     }
 
-    /// A child quota with `bytes` of this one's remaining budget.
+    /// Charges `bytes` without a `Charge` to hold: for objects that keep a running total of
+    /// what they charged and give it back with `refund`.
+    pub fn charge_raw(&self, bytes: u64) -> Result<(), Status> {
+        let mut u = self.used.lock();
+        *u = u
+            .checked_add(bytes)
+            .filter(|&n| n <= self.limit)
+            .ok_or(Status::QUOTA_EXCEEDED)?;
+        Ok(())
+    }
+
+    /// Gives back bytes charged with `charge_raw`.
+    pub fn refund(&self, bytes: u64) {
+        let mut u = self.used.lock();
+        *u = u.saturating_sub(bytes);
+    }
+
+    /// A child quota with `bytes` of this one's remaining budget (the child's own bookkeeping
+    /// is charged on top).
     pub fn split(self: &Arc<Self>, bytes: u64) -> Result<Arc<Quota>, Status> {
-        let c = self.charge(bytes)?;
+        let total = bytes.checked_add(cost::QUOTA).ok_or(Status::QUOTA_EXCEEDED)?;
+        let c = self.charge(total)?;
         Ok(Arc::new(Quota {
             limit: bytes,
             used: Mutex::new(0),
-            _from_parent: Some(c),
+            from_parent: Some(c),
         }))
     }
 
@@ -66,16 +113,41 @@ impl Quota {
     }
 }
 
-/// What objects cost, in bytes of kernel memory (frames and heap), as charged to quotas.
+/// What objects cost, in bytes of kernel memory (frames and heap), as charged to quotas. Each
+/// figure covers the object's real size (computed from the types where the heap holds it)
+/// plus the allocator's header and alignment, so the sum of charges bounds what user space
+/// can make the kernel allocate (docs/capabilities.md).
 pub mod cost {
-    use crate::mm::PAGE;
+    use core::mem::size_of;
 
-    pub const TCB: u64 = crate::object::tcb::KERNEL_STACK_SIZE as u64 + PAGE + 512;
-    pub const ENDPOINT: u64 = 256;
-    pub const CNODE_BASE: u64 = 128;
-    pub const CNODE_SLOT: u64 = 64;
-    pub const VSPACE: u64 = PAGE + 256;
+    use crate::mm::PAGE;
+    use crate::object::Object;
+
+    /// Per heap allocation: the `Arc` counts and the allocator's rounding.
+    const HEAP: u64 = 64;
+
+    /// A thread: its kernel stack, the stack's share of the kernel page tables, the TCB, and
+    /// its entry in an endpoint queue when it waits.
+    pub const TCB: u64 = crate::object::tcb::KERNEL_STACK_SIZE as u64
+        + 64
+        + size_of::<crate::object::tcb::Tcb>() as u64
+        + HEAP
+        + QUEUE_ENTRY;
+    pub const ENDPOINT: u64 = size_of::<crate::object::endpoint::Endpoint>() as u64
+        + size_of::<crate::object::endpoint::EndpointCap>() as u64
+        + 2 * HEAP;
+    /// A waiter's entry in an endpoint queue (queues shrink as they empty, so at most four
+    /// entries' room per waiter), charged with the thread.
+    pub const QUEUE_ENTRY: u64 = 4 * 8;
+    pub const CNODE_BASE: u64 = size_of::<crate::object::cnode::CNode>() as u64 + 3 * 8 + 2 * HEAP;
+    /// A slot, and per chunk of slots its allocation.
+    pub const CNODE_SLOT: u64 =
+        size_of::<Option<anvil_kcore::cap::Node<Object>>>() as u64 + HEAP.div_ceil(anvil_kcore::cap::CHUNK as u64) + 1;
+    pub const VSPACE: u64 = PAGE + size_of::<crate::object::vspace::VSpace>() as u64 + HEAP;
     pub const PAGE_TABLE: u64 = PAGE;
-    pub const VMO_BASE: u64 = 128;
+    /// One mapped page's bookkeeping in its address space (a B-tree entry, at worst half full).
+    pub const MAPPING: u64 = 2 * crate::object::vspace::MAPPING_BYTES + 16;
+    pub const VMO_BASE: u64 = size_of::<crate::object::vmo::Vmo>() as u64 + HEAP;
     pub const VMO_PAGE: u64 = PAGE + 8;
+    pub const QUOTA: u64 = size_of::<super::Quota>() as u64 + HEAP;
 }

@@ -1,15 +1,31 @@
-//! TCB: a thread. It owns a kernel stack (with a guard page) and refers to the address space
-//! and capability table it runs with.
+//! TCB: a thread, and its life: start, suspend, resume, fault, exit and death. A thread owns a
+//! kernel stack (with a guard page) and refers to the address space, capability table and IPC
+//! buffer it runs with.
+//!
+//! Every state change happens under the thread's `inner` lock, and a thread is in a run queue
+//! only if `queued` says so and runs on a CPU only if `running` says so. Whoever makes a thread
+//! runnable queues it only if it is neither queued nor still on a CPU; a CPU switching away
+//! from a thread that became runnable meanwhile queues it itself (`sched::finish`). So a
+//! thread is never queued twice and never resumed on two CPUs, however many CPUs suspend,
+//! resume, wake and kill it at once.
+//!
+//! Stopping a thread (suspend, death, fault) cancels its IPC as seL4 does: it leaves every
+//! endpoint queue, a call it waits on the reply of is abandoned (a late reply is dropped),
+//! and a caller waiting for *its* reply wakes with `PEER_CLOSED`. A suspended thread's
+//! blocking call ends with `CANCELLED` when it is resumed.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 
 use super::cnode::CNode;
+use super::endpoint::{self, Endpoint};
 use super::quota::Charge;
+use super::vmo::Vmo;
 use super::vspace::VSpace;
+use super::{reap, Object};
+use crate::abi::kernel::{FaultReport, ThreadState};
 use crate::abi::types::Status;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::kstack::{self, KStack};
@@ -18,6 +34,8 @@ pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
 pub const MAX_PRIORITY: u8 = 31;
 /// Affinity value meaning "any CPU".
 pub const ANY_CPU: u32 = u32::MAX;
+/// Bytes of a thread's name.
+pub const NAME_LEN: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -25,35 +43,83 @@ pub enum State {
     Inactive,
     /// In a run queue or running.
     Runnable,
+    /// Waiting in an IPC operation (see `Wait`).
+    Blocked,
     /// Stopped by `Tcb.suspend`.
     Suspended,
-    /// Waiting in an IPC operation (for a partner or a reply).
-    Blocked,
-    /// Ended by `Tcb.exit` or killed after a fault.
+    /// Stopped after a fault or exit was reported to its fault endpoint.
+    Faulted,
+    /// Ended: killed, or faulted or exited with no fault endpoint.
     Dead,
+}
+
+/// What a blocked thread waits for.
+pub enum Wait {
+    None,
+    /// In `ep`'s sender queue; its message is in its IPC buffer (or, for a fault, `fault`).
+    Send {
+        ep: Arc<Endpoint>,
+        badge: u64,
+        call: bool,
+        fault: bool,
+    },
+    /// In `ep`'s receiver queue.
+    Recv {
+        ep: Arc<Endpoint>,
+    },
+    /// For the reply to a call, identified by `reply_token`.
+    Reply,
+}
+
+/// The page a thread's messages go through, bound when the thread is configured: the kernel
+/// keeps the page's memory (through its VMO) for as long as the thread has it, so an unmap by
+/// user space can never make the kernel write to a freed frame.
+pub struct IpcBuffer {
+    pub pa: u64,
+    _vmo: Arc<Vmo>,
+}
+
+impl IpcBuffer {
+    pub fn new(vmo: Arc<Vmo>, pa: u64) -> IpcBuffer {
+        IpcBuffer { pa, _vmo: vmo }
+    }
 }
 
 pub struct TcbInner {
     pub vspace: Option<Arc<VSpace>>,
     pub cnode: Option<Arc<CNode>>,
-    pub ipc_buffer: u64,
+    pub ipc: Option<IpcBuffer>,
     pub priority: u8,
     pub affinity: u32,
     pub state: State,
+    pub wait: Wait,
     /// Registers to start from; `None` until `set_regs`.
     pub start: Option<TrapFrame>,
     /// True once the thread's kernel stack holds a context to resume.
     pub started: bool,
-    /// The caller this thread received a `call` from and owes a reply.
-    pub reply_to: Option<Arc<Tcb>>,
+    /// On a CPU (dispatched and not yet switched away from).
+    pub running: bool,
+    /// In a run queue.
+    pub queued: bool,
+    /// The caller this thread received a `call` from and owes a reply, with that call's token.
+    pub reply_to: Option<(Arc<Tcb>, u64)>,
+    /// Counts this thread's calls; a reply is delivered only while the token still matches.
+    pub reply_token: u64,
     /// The status a blocked IPC operation ends with, set by whoever wakes the thread.
     pub wake_status: u64,
+    /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall
+    /// must not write its results over them.
+    pub regs_replaced: bool,
+    /// Where faults and the exit are reported, with the badge to deliver.
+    pub fault_ep: Option<(Arc<Endpoint>, u64)>,
+    /// The fault being reported.
+    pub fault: Option<FaultReport>,
 }
 
 pub struct Tcb {
     pub id: u64,
     /// The program this thread belongs to, for fault reports and logs.
-    name: Mutex<String>,
+    name: Mutex<([u8; NAME_LEN], usize)>,
     pub kstack: KStack,
     /// Saved kernel stack pointer while the thread is not running.
     pub ksp: AtomicU64,
@@ -67,7 +133,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What capabilities to a thread refer to. When the last one goes, the thread stops (on
 /// whatever CPU it runs, before the deleting call returns); the `Tcb` itself lives on until the
-/// scheduler has let go of it.
+/// scheduler and any IPC partner have let go of it.
 pub struct TcbCap(pub Arc<Tcb>);
 
 impl core::ops::Deref for TcbCap {
@@ -85,41 +151,65 @@ impl TcbCap {
 
 impl Drop for TcbCap {
     fn drop(&mut self) {
-        crate::sched::stop(&self.0);
+        kill(&self.0);
     }
 }
 
 impl Tcb {
     pub fn new(name: &str, charge: Option<Charge>) -> Result<Arc<Tcb>, Status> {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;
-        Ok(Arc::new(Tcb {
+        let t = Arc::new(Tcb {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: Mutex::new(String::from(name)),
+            name: Mutex::new(([0; NAME_LEN], 0)),
             kstack,
             ksp: AtomicU64::new(0),
             on_cpu: AtomicI64::new(-1),
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,
-                ipc_buffer: 0,
+                ipc: None,
                 priority: 0,
                 affinity: ANY_CPU,
                 state: State::Inactive,
+                wait: Wait::None,
                 start: None,
                 started: false,
+                running: false,
+                queued: false,
                 reply_to: None,
+                reply_token: 0,
                 wake_status: 0,
+                regs_replaced: false,
+                fault_ep: None,
+                fault: None,
             }),
             _charge: charge,
-        }))
+        });
+        t.set_name(name);
+        Ok(t)
     }
 
-    pub fn name(&self) -> String {
-        self.name.lock().clone()
+    /// Calls `f` with the thread's name (no copy, no allocation).
+    pub fn with_name<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let n = self.name.lock();
+        f(core::str::from_utf8(&n.0[..n.1]).unwrap_or("?"))
     }
 
+    /// The name as a fixed buffer, for log lines.
+    pub fn name(&self) -> Name {
+        let n = self.name.lock();
+        Name(n.0, n.1)
+    }
+
+    /// Sets the name, cut to `NAME_LEN` bytes at a character boundary.
     pub fn set_name(&self, name: &str) {
-        *self.name.lock() = String::from(name);
+        let mut end = name.len().min(NAME_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut n = self.name.lock();
+        n.0[..end].copy_from_slice(&name.as_bytes()[..end]);
+        n.1 = end;
     }
 
     pub fn cnode(&self) -> Option<Arc<CNode>> {
@@ -129,4 +219,225 @@ impl Tcb {
     pub fn vspace(&self) -> Option<Arc<VSpace>> {
         self.inner.lock().vspace.clone()
     }
+
+    /// The state as user space sees it.
+    pub fn user_state(&self) -> ThreadState {
+        match self.inner.lock().state {
+            State::Inactive => ThreadState::INACTIVE,
+            State::Runnable => ThreadState::RUNNABLE,
+            State::Blocked => ThreadState::BLOCKED,
+            State::Suspended => ThreadState::SUSPENDED,
+            State::Faulted => ThreadState::FAULTED,
+            State::Dead => ThreadState::DEAD,
+        }
+    }
+
+    /// Where the thread's user registers are saved while it is in the kernel or stopped.
+    pub fn user_frame(&self) -> *mut TrapFrame {
+        (self.kstack.top - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame
+    }
+}
+
+/// A thread's name, copied out so that logging it takes no lock.
+pub struct Name([u8; NAME_LEN], usize);
+
+impl core::fmt::Display for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(core::str::from_utf8(&self.0[..self.1]).unwrap_or("?"))
+    }
+}
+
+impl Drop for Tcb {
+    fn drop(&mut self) {
+        // What the thread still refers to may be big (an address space) or cascade (a CNode):
+        // drop it at the next safe point, not wherever the last reference happened to go.
+        let i = self.inner.get_mut();
+        if let Some(vs) = i.vspace.take() {
+            reap::defer(Object::VSpace(vs));
+        }
+        if let Some(cn) = i.cnode.take() {
+            reap::defer(Object::CNode(cn));
+        }
+    }
+}
+
+/// Marks `t` runnable under its lock (`i`); returns true if the caller must queue it (after
+/// dropping the lock): it is neither queued nor still on a CPU.
+pub fn make_runnable(i: &mut TcbInner) -> bool {
+    i.state = State::Runnable;
+    i.wait = Wait::None;
+    if i.running || i.queued {
+        return false;
+    }
+    i.queued = true;
+    true
+}
+
+/// Ends a blocked thread's wait with `status` and makes it runnable.
+pub fn wake(t: &Arc<Tcb>, mut i: MutexGuard<'_, TcbInner>, status: Status) {
+    i.wake_status = u64::from(status.0);
+    let push = make_runnable(&mut i);
+    drop(i);
+    if push {
+        crate::sched::push(t.clone());
+    }
+}
+
+/// What stopping a thread released, to be dropped by the caller outside every lock.
+#[derive(Default)]
+struct Released {
+    caller: Option<(Arc<Tcb>, u64)>,
+    cnode: Option<Arc<CNode>>,
+    fault_ep: Option<(Arc<Endpoint>, u64)>,
+}
+
+impl Released {
+    /// Wakes a caller the stopped thread owed a reply, with PEER_CLOSED; drops the rest.
+    fn finish(self) {
+        if let Some((c, token)) = self.caller {
+            endpoint::abandon_reply(&c, token);
+        }
+        if let Some(cn) = self.cnode {
+            reap::defer(Object::CNode(cn));
+        }
+        drop(self.fault_ep);
+    }
+}
+
+/// Takes a thread out of IPC and puts it in state `to` (`Suspended` or `Dead`). Returns the
+/// state it was in, or `None` if there was nothing to do (already dead; already stopped for a
+/// suspend). The caller waits for it to leave its CPU if needed.
+fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
+    let mut rel = Released::default();
+    let was = loop {
+        let mut i = t.inner.lock();
+        let was = i.state;
+        match (was, to) {
+            (State::Dead, _) => return None,
+            (State::Inactive | State::Suspended | State::Faulted, State::Suspended) => return None,
+            _ => {}
+        }
+        // A thread in an endpoint queue leaves it under the endpoint's lock, taken before the
+        // thread's: let go, dequeue, and look again.
+        if let Wait::Send { ep, .. } | Wait::Recv { ep } = &i.wait {
+            let ep = ep.clone();
+            drop(i);
+            endpoint::unqueue(&ep, t);
+            continue;
+        }
+        if was == State::Blocked {
+            // A call waiting for its reply is abandoned: the reply, if it comes, is dropped.
+            i.reply_token = i.reply_token.wrapping_add(1);
+            i.wake_status = u64::from(Status::CANCELLED.0);
+        }
+        i.wait = Wait::None;
+        i.state = to;
+        i.fault = None;
+        rel.caller = i.reply_to.take();
+        if to == State::Dead {
+            // Breaks the cycle a thread's CNode can form with the thread's own capability.
+            rel.cnode = i.cnode.take();
+            rel.fault_ep = i.fault_ep.take();
+        }
+        break was;
+    };
+    rel.finish();
+    crate::sched::dequeue_stopped(t);
+    Some(was)
+}
+
+/// `Tcb.suspend`: the thread stops before this returns, on whatever CPU it ran. Suspending a
+/// stopped thread does nothing.
+pub fn suspend(t: &Arc<Tcb>, me: &Arc<Tcb>) -> Result<(), Status> {
+    if halt(t, State::Suspended).is_none() && t.inner.lock().state == State::Dead {
+        return Err(Status::BAD_STATE);
+    }
+    if !Arc::ptr_eq(t, me) {
+        crate::sched::wait_off_cpu(t, State::Suspended);
+    }
+    Ok(())
+}
+
+/// `Tcb.resume`: starts a configured thread, or resumes a suspended or faulted one.
+pub fn resume(t: &Arc<Tcb>) -> Result<(), Status> {
+    let mut i = t.inner.lock();
+    match i.state {
+        State::Inactive => {
+            if i.vspace.is_none() || i.cnode.is_none() || i.start.is_none() {
+                return Err(Status::BAD_STATE);
+            }
+            if !i.started {
+                let Some(start) = i.start else {
+                    return Err(Status::BAD_STATE);
+                };
+                // SAFETY: the thread has never run, so its kernel stack is unused.
+                let sp = unsafe { crate::arch::x86_64::switch::initial_stack(t.kstack.top, &start) };
+                t.ksp.store(sp, Ordering::Relaxed);
+                i.started = true;
+            }
+        }
+        State::Suspended | State::Faulted => {}
+        _ => return Err(Status::BAD_STATE),
+    }
+    i.fault = None;
+    let push = make_runnable(&mut i);
+    drop(i);
+    if push {
+        crate::sched::push(t.clone());
+    }
+    Ok(())
+}
+
+/// The thread's last capability went: it stops for good, before this returns.
+pub fn kill(t: &Arc<Tcb>) {
+    if halt(t, State::Dead).is_some() {
+        crate::sched::wait_off_cpu(t, State::Dead);
+    }
+}
+
+/// What became of a thread that faulted or exited.
+pub enum Fault {
+    /// Its fault endpoint has the report (or will, when the supervisor receives); it is
+    /// stopped until the supervisor acts.
+    Reported,
+    /// It was being suspended: it stays suspended and faults again when resumed.
+    Suspended,
+    /// No fault endpoint (or it closed): the thread is dead.
+    Dead,
+}
+
+/// The current thread faulted, or exited (`report.kind == EXIT`). With a fault endpoint, the
+/// report is sent there and the thread stops until its supervisor acts; without one, the
+/// thread is dead. The caller then leaves the CPU.
+pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
+    let exit = report.kind == crate::abi::kernel::FaultKind::EXIT;
+    let mut i = t.inner.lock();
+    let ep = match (i.state, i.fault_ep.clone()) {
+        (State::Dead, _) => return Fault::Dead,
+        // A fault while being suspended is reported when the thread runs into it again.
+        (State::Suspended, _) if !exit => return Fault::Suspended,
+        (State::Runnable | State::Suspended, Some((ep, badge))) => {
+            i.fault = Some(report);
+            i.state = State::Blocked;
+            i.wait = Wait::Send {
+                ep: ep.clone(),
+                badge,
+                call: false,
+                fault: true,
+            };
+            Some((ep, i.reply_to.take()))
+        }
+        _ => None,
+    };
+    drop(i);
+    if let Some((ep, caller)) = ep {
+        if let Some((c, token)) = caller {
+            endpoint::abandon_reply(&c, token);
+        }
+        if endpoint::send_fault(&ep, t) {
+            return Fault::Reported;
+        }
+    }
+    halt(t, State::Dead);
+    Fault::Dead
 }

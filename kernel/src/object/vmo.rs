@@ -1,11 +1,15 @@
 //! VMO: a virtual memory object, a set of physical pages (zeroed at creation) that can be
-//! written through a syscall and mapped into address spaces.
+//! written through a syscall and mapped into address spaces. Anonymous memory that
+//! `VSpace.alloc` maps is a VMO too, so every mapped page belongs to a VMO that the mapping
+//! keeps alive.
 
 use alloc::vec::Vec;
 
 use super::quota::Charge;
 use crate::abi::types::Status;
+use crate::arch::x86_64::usercopy;
 use crate::mm::{frame, phys_to_virt, PAGE};
+use crate::uaccess::UserSlice;
 
 pub struct Vmo {
     frames: Vec<u64>,
@@ -71,22 +75,25 @@ impl Vmo {
         self.frames.get(index as usize).copied()
     }
 
-    /// Copies `data` to `offset`.
-    pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), Status> {
-        let end = offset.checked_add(data.len() as u64).ok_or(Status::INVALID_ARGS)?;
-        if end > self.size {
+    /// Copies `data` from user memory to `offset`, page by page, with no kernel buffer.
+    pub fn write_user(&self, offset: u64, data: &UserSlice) -> Result<(), Status> {
+        let len = data.len() as u64;
+        let end = offset.checked_add(len).ok_or(Status::INVALID_ARGS)?;
+        if end > self.size || !self.owned {
             return Err(Status::INVALID_ARGS);
         }
-        let mut done = 0usize;
-        while done < data.len() {
-            let pos = offset + done as u64;
+        let mut done = 0u64;
+        while done < len {
+            let pos = offset + done;
             let (page, within) = (pos / PAGE, pos % PAGE);
-            let n = ((PAGE - within) as usize).min(data.len() - done);
-            let pa = self.frames[page as usize];
-            // SAFETY: the frame belongs to this VMO and is mapped by the direct map; `within + n`
-            // stays inside the page; user mappings of it may race, which is benign for bytes.
-            unsafe {
-                core::ptr::copy_nonoverlapping(data[done..].as_ptr(), (phys_to_virt(pa) + within) as *mut u8, n);
+            let n = (PAGE - within).min(len - done);
+            let dst = (phys_to_virt(self.frames[page as usize]) + within) as *mut u8;
+            let src = data.sub(done as usize, n as usize);
+            // SAFETY: the frame belongs to this VMO and is mapped by the direct map; `within +
+            // n` stays inside the page; the source is checked user memory, copied with fault
+            // recovery. User mappings of the page may race, which is benign for bytes.
+            if !unsafe { usercopy::copy(dst, src.ptr() as *const u8, n as usize) } {
+                return Err(Status::BAD_ADDRESS);
             }
             done += n;
         }

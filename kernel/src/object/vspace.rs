@@ -1,15 +1,18 @@
 //! VSpace: an address space. The user half has its own page tables; the kernel half is shared.
-//! Pages are either owned (program images, stacks, anonymous memory: freed on unmap) or borrowed
-//! from a VMO (kept alive by the mapping). Page tables are charged to the VSpace's quota.
+//! Every mapped page belongs to a VMO the mapping keeps alive (anonymous memory from `alloc` is
+//! a VMO of its own). Page tables and the bookkeeping of each mapping are charged to the
+//! quota the VSpace was created with; a page table left empty by an unmap is freed at once,
+//! so a long map/unmap loop runs in constant memory.
+//!
+//! Unmapping removes entries under the VSpace's lock, releases it, makes every CPU that has
+//! the space loaded flush (`tlb::shootdown`), and only then drops the pages' VMOs and frees the
+//! emptied tables, in batches so that no unmap needs memory proportional to its length.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::Mutex;
-use x86_64::structures::paging::{FrameAllocator, Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB};
-use x86_64::{PhysAddr, VirtAddr};
+use spin::{Mutex, MutexGuard};
 
 use super::quota::{cost, Charge, Quota};
 use super::vmo::Vmo;
@@ -25,14 +28,16 @@ pub struct Access {
 
 struct Mapping {
     pa: u64,
-    /// `None`: the frame is owned by this address space and freed on unmap.
-    _vmo: Option<Arc<Vmo>>,
-    _charge: Option<Charge>,
+    vmo: Arc<Vmo>,
 }
+
+/// Bytes one mapping takes in the B-tree (charged per mapped page, see `cost::MAPPING`).
+pub const MAPPING_BYTES: u64 = core::mem::size_of::<(u64, Mapping)>() as u64;
 
 struct Inner {
     pages: BTreeMap<u64, Mapping>,
-    table_charges: Vec<Charge>,
+    /// Bytes charged to the quota for page tables and mappings, given back as they go.
+    charged: u64,
     /// Where `alloc` looks for free space next.
     alloc_hint: u64,
 }
@@ -50,19 +55,60 @@ pub struct VSpace {
 const ALLOC_BASE: u64 = 0x0000_1000_0000_0000;
 const ALLOC_END: u64 = 0x0000_7000_0000_0000;
 
-/// Allocates page-table frames, charging each to the quota.
-struct TableFrames<'a> {
-    quota: Option<&'a Arc<Quota>>,
-    charges: &'a mut Vec<Charge>,
+const P: u64 = 1;
+const W: u64 = 1 << 1;
+const U: u64 = 1 << 2;
+const HUGE: u64 = 1 << 7;
+const NX: u64 = 1 << 63;
+const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// Bytes one entry covers at each level (1: page table, 4: PML4).
+const fn span(level: u32) -> u64 {
+    PAGE << (9 * (level - 1))
 }
 
-// SAFETY: frames come from `frame::alloc`, unused and owned by the caller (the page tables).
-unsafe impl FrameAllocator<Size4KiB> for TableFrames<'_> {
-    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        if let Some(q) = self.quota {
-            self.charges.push(q.charge(cost::PAGE_TABLE).ok()?);
+fn index(va: u64, level: u32) -> usize {
+    ((va >> (12 + 9 * (level - 1))) & 511) as usize
+}
+
+fn entry(table: u64, i: usize) -> *mut u64 {
+    (phys_to_virt(table) + 8 * i as u64) as *mut u64
+}
+
+fn read(table: u64, i: usize) -> u64 {
+    // SAFETY: `table` is a page-table frame of a live address space (or the kernel's), reached
+    // through the direct map; `i` < 512. Callers hold the address space's lock.
+    unsafe { entry(table, i).read_volatile() }
+}
+
+fn write(table: u64, i: usize, v: u64) {
+    // SAFETY: as in `read`; the lock serialises every change to these tables.
+    unsafe { entry(table, i).write_volatile(v) }
+}
+
+fn invlpg(va: u64) {
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(va));
+}
+
+/// Frames to free after a shootdown, threaded through their own first word.
+#[derive(Default)]
+struct FreeList(u64);
+
+impl FreeList {
+    fn push(&mut self, pa: u64) {
+        // SAFETY: `pa` is a page-table frame just unlinked from its tables; nothing else uses it,
+        // and the direct map covers it.
+        unsafe { (phys_to_virt(pa) as *mut u64).write(self.0) };
+        self.0 = pa;
+    }
+
+    fn free_all(mut self) {
+        while self.0 != 0 {
+            // SAFETY: as in `push`: the first word links to the next frame.
+            let next = unsafe { (phys_to_virt(self.0) as *const u64).read() };
+            frame::free(self.0);
+            self.0 = next;
         }
-        frame::alloc().map(|pa| PhysFrame::containing_address(PhysAddr::new(pa)))
     }
 }
 
@@ -70,16 +116,13 @@ impl VSpace {
     /// A new address space with an empty user half and the shared kernel half.
     pub fn new(quota: Option<Arc<Quota>>, charge: Option<Charge>) -> Result<VSpace, Status> {
         let pml4 = frame::alloc().ok_or(Status::NO_MEMORY)?;
-        let kernel = phys_to_virt(paging::kernel_pml4()) as *const u64;
-        let new = phys_to_virt(pml4) as *mut u64;
+        let kernel = paging::kernel_pml4();
         for i in 256..512 {
-            // SAFETY: both are page-table frames reached through the direct map; the new one
-            // is exclusively ours, and the kernel's upper entries never change after boot.
-            unsafe { new.add(i).write(kernel.add(i).read()) };
+            write(pml4, i, read(kernel, i));
         }
         let inner = Inner {
             pages: BTreeMap::new(),
-            table_charges: Vec::new(),
+            charged: 0,
             alloc_hint: ALLOC_BASE,
         };
         Ok(VSpace {
@@ -102,183 +145,225 @@ impl VSpace {
         self.active.fetch_and(!(1 << cpu), Ordering::AcqRel);
     }
 
-    /// After removing mappings: makes every other CPU that may cache them flush, then frees the
-    /// frames that are no longer mapped anywhere.
-    fn finish_unmap(&self, frames: Vec<u64>) {
-        let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
-        crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
-        for pa in frames {
-            frame::free(pa);
+    fn charge(&self, inner: &mut Inner, bytes: u64) -> Result<(), Status> {
+        if let Some(q) = &self.quota {
+            q.charge_raw(bytes)?;
+            inner.charged += bytes;
+        }
+        Ok(())
+    }
+
+    fn refund(&self, inner: &mut Inner, bytes: u64) {
+        if let Some(q) = &self.quota {
+            q.refund(bytes);
+            inner.charged = inner.charged.saturating_sub(bytes);
         }
     }
 
+    /// Maps one page, making the tables on the way (charged). The page must be free.
     fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, access: Access) -> Result<(), Status> {
-        let mut flags = F::PRESENT | F::USER_ACCESSIBLE;
+        let mut table = self.pml4;
+        for level in [4, 3, 2] {
+            let i = index(va, level);
+            let e = read(table, i);
+            table = if e & P != 0 {
+                e & ADDR
+            } else {
+                self.charge(inner, cost::PAGE_TABLE)?;
+                let Some(t) = frame::alloc() else {
+                    self.refund(inner, cost::PAGE_TABLE);
+                    return Err(Status::NO_MEMORY);
+                };
+                write(table, i, t | P | W | U);
+                t
+            };
+        }
+        let mut flags = P | U;
         if access.write {
-            flags |= F::WRITABLE;
+            flags |= W;
         }
         if !access.exec {
-            flags |= F::NO_EXECUTE;
+            flags |= NX;
         }
-        // SAFETY: the caller holds `inner`, which serialises changes to these tables.
-        let mut t = unsafe { paging::table_at(self.pml4) };
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
-        let f = PhysFrame::containing_address(PhysAddr::new(pa));
-        let parent = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-        let mut fa = TableFrames {
-            quota: self.quota.as_ref(),
-            charges: &mut inner.table_charges,
-        };
-        // SAFETY: the page is in the user half (checked by callers), not mapped (checked by
-        // callers through `pages`), and the frame is owned by this VSpace or a VMO it holds.
-        match unsafe { t.map_to_with_table_flags(page, f, flags, parent, &mut fa) } {
-            Ok(fl) => {
-                fl.flush();
-                Ok(())
-            }
-            Err(x86_64::structures::paging::mapper::MapToError::FrameAllocationFailed) => {
-                Err(if self.quota.is_some() {
-                    Status::QUOTA_EXCEEDED
-                } else {
-                    Status::NO_MEMORY
-                })
-            }
-            Err(_) => Err(Status::ALREADY_MAPPED),
-        }
+        write(table, index(va, 1), pa | flags);
+        Ok(())
     }
 
-    /// Maps a new zeroed page at `va` owned by this address space; returns its frame.
-    pub fn map_new_page(&self, va: u64, access: Access, charge: Option<Charge>) -> Result<u64, Status> {
-        let mut inner = self.inner.lock();
+    /// Removes one page's entry (flushing this CPU), and frees the tables it leaves empty onto
+    /// `tables`. The page's mapping comes back, to be dropped after the shootdown.
+    fn unmap_one(&self, inner: &mut Inner, va: u64, tables: &mut FreeList) -> Option<Mapping> {
+        let m = inner.pages.remove(&va)?;
+        let mut path = [0u64; 5];
+        path[4] = self.pml4;
+        for level in [4, 3, 2] {
+            let e = read(path[level as usize], index(va, level));
+            if e & P == 0 || e & HUGE != 0 {
+                return Some(m);
+            }
+            path[level as usize - 1] = e & ADDR;
+        }
+        write(path[1], index(va, 1), 0);
+        invlpg(va);
+        // Free each table whose whole span has no page left, from the bottom up.
+        for level in [1u32, 2, 3] {
+            let base = va & !(span(level + 1) - 1);
+            if inner.pages.range(base..base + span(level + 1)).next().is_some() {
+                break;
+            }
+            write(path[level as usize + 1], index(va, level + 1), 0);
+            tables.push(path[level as usize]);
+            self.refund(inner, cost::PAGE_TABLE);
+        }
+        self.refund(inner, cost::MAPPING);
+        Some(m)
+    }
+
+    /// Maps pages `first..first+pages` of `vmo` at `va`, all free (checked by the caller under
+    /// the lock it hands over). On failure the pages placed so far are taken back: another
+    /// thread of this space may already have touched them on another CPU, so they are shot
+    /// down like any unmap, after the lock is released.
+    fn map_pages(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        vmo: &Arc<Vmo>,
+        va: u64,
+        first: u64,
+        pages: u64,
+        access: Access,
+    ) -> Result<(), Status> {
+        for i in 0..pages {
+            let step = vmo.frame(first + i).ok_or(Status::INVALID_ARGS).and_then(|pa| {
+                self.charge(&mut inner, cost::MAPPING)?;
+                if let Err(e) = self.map_one(&mut inner, va + i * PAGE, pa, access) {
+                    self.refund(&mut inner, cost::MAPPING);
+                    return Err(e);
+                }
+                Ok(pa)
+            });
+            match step {
+                Ok(pa) => {
+                    inner.pages.insert(va + i * PAGE, Mapping { pa, vmo: vmo.clone() });
+                }
+                Err(e) => {
+                    let mut tables = FreeList::default();
+                    for j in 0..i {
+                        // The caller holds the VMO, so dropping the mapping frees no frame.
+                        drop(self.unmap_one(&mut inner, va + j * PAGE, &mut tables));
+                    }
+                    drop(inner);
+                    let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+                    crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
+                    tables.free_all();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps a new zeroed page at `va` (for the kernel's own loading of init); returns its frame.
+    pub fn map_new_page(&self, va: u64, access: Access) -> Result<u64, Status> {
+        let vmo = Arc::new(Vmo::new(PAGE, None)?);
+        let inner = self.inner.lock();
         if inner.pages.contains_key(&va) {
             return Err(Status::ALREADY_MAPPED);
         }
-        let pa = frame::alloc().ok_or(Status::NO_MEMORY)?;
-        if let Err(e) = self.map_one(&mut inner, va, pa, access) {
-            frame::free(pa);
-            return Err(e);
-        }
-        inner.pages.insert(
-            va,
-            Mapping {
-                pa,
-                _vmo: None,
-                _charge: charge,
-            },
-        );
-        Ok(pa)
+        self.map_pages(inner, &vmo, va, 0, 1, access)?;
+        vmo.frame(0).ok_or(Status::NO_MEMORY)
     }
 
     /// Maps `len` bytes of `vmo` from `offset` at `va`. All arguments are page aligned and
     /// checked by the caller; every page must be free.
     pub fn map_vmo(&self, vmo: &Arc<Vmo>, va: u64, offset: u64, len: u64, access: Access) -> Result<(), Status> {
-        let mut inner = self.inner.lock();
-        let pages = len / PAGE;
-        if (0..pages).any(|i| inner.pages.contains_key(&(va + i * PAGE))) {
+        let inner = self.inner.lock();
+        if inner.pages.range(va..va + len).next().is_some() {
             return Err(Status::ALREADY_MAPPED);
         }
-        for i in 0..pages {
-            let mapped = match vmo.frame(offset / PAGE + i) {
-                Some(pa) => self.map_one(&mut inner, va + i * PAGE, pa, access).map(|_| pa),
-                None => Err(Status::INVALID_ARGS),
-            };
-            let pa = match mapped {
-                Ok(pa) => pa,
-                Err(e) => {
-                    // Undo the pages mapped so far, so a failed call leaves nothing behind.
-                    self.unmap_range(inner, va, i);
-                    return Err(e);
-                }
-            };
-            inner.pages.insert(
-                va + i * PAGE,
-                Mapping {
-                    pa,
-                    _vmo: Some(vmo.clone()),
-                    _charge: None,
-                },
-            );
-        }
-        Ok(())
+        self.map_pages(inner, vmo, va, offset / PAGE, len / PAGE, access)
     }
 
-    /// The physical address behind user address `va`, if it is mapped.
-    pub fn translate(&self, va: u64) -> Option<u64> {
-        let page = va & !(PAGE - 1);
-        self.inner.lock().pages.get(&page).map(|m| m.pa + (va - page))
-    }
-
-    /// Unmaps `pages` pages from `va`, releases the lock (other CPUs may be spinning on it), makes
-    /// the CPUs that may cache the entries flush, and frees the frames this space owned.
-    fn unmap_range(&self, mut inner: spin::MutexGuard<'_, Inner>, va: u64, pages: u64) {
-        let mut freed = Vec::new();
-        for i in 0..pages {
-            freed.extend(self.unmap_one(&mut inner, va + i * PAGE));
-        }
-        drop(inner);
-        self.finish_unmap(freed);
-    }
-
-    /// Removes one mapping; returns its frame if it must be freed (after the shootdown).
-    fn unmap_one(&self, inner: &mut Inner, va: u64) -> Option<u64> {
-        // SAFETY: the caller holds `inner`, which serialises changes to these tables.
-        let mut t = unsafe { paging::table_at(self.pml4) };
-        if let Ok((_, fl)) = t.unmap(Page::<Size4KiB>::containing_address(VirtAddr::new(va))) {
-            fl.flush();
-        }
-        inner.pages.remove(&va).filter(|m| m._vmo.is_none()).map(|m| m.pa)
+    /// The VMO and frame behind the page at user address `va`, if it is mapped.
+    pub fn page_at(&self, va: u64) -> Option<(Arc<Vmo>, u64)> {
+        self.inner.lock().pages.get(&va).map(|m| (m.vmo.clone(), m.pa))
     }
 
     /// Unmaps `len` bytes at `va` (page aligned); every page must be mapped.
     pub fn unmap(&self, va: u64, len: u64) -> Result<(), Status> {
-        let inner = self.inner.lock();
+        const BATCH: usize = 32;
         let pages = len / PAGE;
-        if pages == 0 || (0..pages).any(|i| !inner.pages.contains_key(&(va + i * PAGE))) {
-            return Err(Status::NOT_MAPPED);
+        {
+            let inner = self.inner.lock();
+            if pages == 0 || inner.pages.range(va..va + len).count() as u64 != pages {
+                return Err(Status::NOT_MAPPED);
+            }
         }
-        self.unmap_range(inner, va, pages);
+        let mut i = 0;
+        while i < pages {
+            let mut gone: [Option<Mapping>; BATCH] = Default::default();
+            let mut tables = FreeList::default();
+            {
+                let mut inner = self.inner.lock();
+                for g in gone.iter_mut() {
+                    if i == pages {
+                        break;
+                    }
+                    *g = self.unmap_one(&mut inner, va + i * PAGE, &mut tables);
+                    i += 1;
+                }
+            }
+            // Other CPUs may still cache the entries: flush them before a page or table is
+            // reused.
+            let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+            crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
+            drop(gone);
+            tables.free_all();
+        }
         Ok(())
     }
 
     /// Maps `len` bytes of new zeroed memory, charged to `quota`, at a free address.
     pub fn alloc(&self, quota: &Arc<Quota>, len: u64, access: Access) -> Result<u64, Status> {
         let pages = len / PAGE;
-        // Reserve the range under the lock (by moving the hint past it), so concurrent
-        // allocations in the same address space get disjoint ranges.
-        let va = {
-            let mut inner = self.inner.lock();
-            let mut va = inner.alloc_hint;
-            while (0..pages).any(|i| inner.pages.contains_key(&(va + i * PAGE))) {
-                va += PAGE;
-                if va + len > ALLOC_END {
-                    return Err(Status::NO_MEMORY);
-                }
-            }
-            inner.alloc_hint = va + len;
-            va
-        };
-        for i in 0..pages {
-            let charged = quota
-                .charge(cost::VMO_PAGE)
-                .and_then(|c| self.map_new_page(va + i * PAGE, access, Some(c)));
-            if let Err(e) = charged {
-                self.unmap_range(self.inner.lock(), va, i);
-                return Err(e);
-            }
-        }
+        let charge = quota.charge(cost::VMO_BASE + cost::VMO_PAGE * pages)?;
+        let vmo = Arc::new(Vmo::new(len, Some(charge))?);
+        let mut inner = self.inner.lock();
+        let va = find_free(&inner, len).ok_or(Status::NO_MEMORY)?;
+        // Claimed before mapping, so a concurrent alloc looks further on.
+        inner.alloc_hint = va + len;
+        self.map_pages(inner, &vmo, va, 0, pages, access)?;
         Ok(va)
+    }
+}
+
+/// A free range of `len` bytes in the allocation area, from the hint on, wrapping once.
+fn find_free(inner: &Inner, len: u64) -> Option<u64> {
+    let mut va = inner.alloc_hint;
+    let mut wrapped = false;
+    loop {
+        if va + len > ALLOC_END {
+            if wrapped {
+                return None;
+            }
+            wrapped = true;
+            va = ALLOC_BASE;
+        }
+        match inner.pages.range(va..va + len).next_back() {
+            None => return Some(va),
+            Some((&used, _)) => va = used + PAGE,
+        }
+        if wrapped && va >= inner.alloc_hint {
+            return None;
+        }
     }
 }
 
 /// Frees a page table and the tables below it (not the mapped pages, which `pages` tracks).
 fn free_table(pa: u64, level: u32) {
     if level > 1 {
-        let t = phys_to_virt(pa) as *const u64;
         for i in 0..512 {
-            // SAFETY: `pa` is a user page table of a dying address space, reached by the direct map.
-            let e = unsafe { t.add(i).read() };
-            if e & 1 != 0 && e & (1 << 7) == 0 {
-                free_table(e & 0x000F_FFFF_FFFF_F000, level - 1);
+            let e = read(pa, i);
+            if e & P != 0 && e & HUGE == 0 {
+                free_table(e & ADDR, level - 1);
             }
         }
     }
@@ -290,19 +375,17 @@ impl Drop for VSpace {
         // No CPU runs in this address space any more: the scheduler switches CR3 away before
         // the last thread using it lets go of it.
         let inner = self.inner.get_mut();
-        for (_, m) in core::mem::take(&mut inner.pages) {
-            if m._vmo.is_none() {
-                frame::free(m.pa);
-            }
-        }
-        let l4 = phys_to_virt(self.pml4) as *const u64;
+        drop(core::mem::take(&mut inner.pages));
         for i in 0..256 {
-            // SAFETY: the PML4 is ours and unused; its user entries point at our tables.
-            let e = unsafe { l4.add(i).read() };
-            if e & 1 != 0 {
-                free_table(e & 0x000F_FFFF_FFFF_F000, 3);
+            let e = read(self.pml4, i);
+            if e & P != 0 {
+                free_table(e & ADDR, 3);
             }
         }
         frame::free(self.pml4);
+        let charged = core::mem::take(&mut inner.charged);
+        if let Some(q) = &self.quota {
+            q.refund(charged);
+        }
     }
 }

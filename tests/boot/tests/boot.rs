@@ -53,7 +53,7 @@ fn boots_with_128_mib() {
         "mem128",
         &Scenario {
             mem: "128M",
-            expect: &["memory: 118 MiB usable RAM", "init: done"],
+            expect: &["memory: 125 MiB usable RAM", "init: done"],
             ..Default::default()
         },
     );
@@ -65,7 +65,7 @@ fn boots_with_2_gib() {
         "mem2g",
         &Scenario {
             mem: "2G",
-            expect: &["memory: 2038 MiB usable RAM", "init: done"],
+            expect: &["memory: 2045 MiB usable RAM", "init: done"],
             ..Default::default()
         },
     );

@@ -10,6 +10,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
+use anvil::sys::kernel::ThreadState;
 use anvil::thread::{self, Spawn, Thread};
 use anvil::{boot, println, types, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
@@ -162,7 +163,7 @@ extern "C" fn stresser(i: u64) -> ! {
             let t = spawn(child, 0, None);
             wait_until("child", || CHILDREN.load(Ordering::SeqCst) > before);
             // The child has counted; wait until it has really exited before freeing its stack.
-            wait_until("child exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+            wait_until("child exit", || t.tcb.state() == Ok(ThreadState::DEAD));
             reap(t);
         }
     }
@@ -185,7 +186,7 @@ fn stress_round(threads: u64) {
     }
     wait_until("stress threads", || STRESS_DONE.load(Ordering::SeqCst) == threads);
     for t in ts.iter_mut().filter_map(Option::take) {
-        wait_until("stresser exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+        wait_until("stresser exit", || t.tcb.state() == Ok(ThreadState::DEAD));
         reap(t);
     }
 }
@@ -210,7 +211,7 @@ fn main() -> u64 {
             if m.count_ones() > 1 {
                 moved += 1;
             }
-            wait_until("recorder exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+            wait_until("recorder exit", || t.tcb.state() == Ok(ThreadState::DEAD));
             reap(t);
         }
     }
@@ -226,7 +227,7 @@ fn main() -> u64 {
         let m = CPU_MASKS[0].load(Ordering::SeqCst);
         println!("smp_test: thread pinned to cpu {c} ran on mask {m:#x}");
         check("pinned thread ran only on its CPU", m == 1 << c);
-        wait_until("pinned exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+        wait_until("pinned exit", || t.tcb.state() == Ok(ThreadState::DEAD));
         reap(t);
     }
 
@@ -246,7 +247,7 @@ fn main() -> u64 {
         check("an idle CPU stole the unpinned thread", m & !1 != 0);
         SPIN.store(false, Ordering::SeqCst);
         for t in [h, w] {
-            wait_until("exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+            wait_until("exit", || t.tcb.state() == Ok(ThreadState::DEAD));
             reap(t);
         }
     }
@@ -261,7 +262,7 @@ fn main() -> u64 {
     check("a CPU-bound thread does not starve another on its CPU", true);
     SPIN.store(false, Ordering::SeqCst);
     for t in [h, k] {
-        wait_until("exit", || t.tcb.resume() == Err(Status::BAD_STATE));
+        wait_until("exit", || t.tcb.state() == Ok(ThreadState::DEAD));
         reap(t);
     }
 
@@ -272,7 +273,7 @@ fn main() -> u64 {
         let r = spawn(reader, 0, Some(1));
         wait_until("reader", || READS.load(Ordering::SeqCst) > 1000);
         want("VSpace.unmap under the reader", boot::vspace().unmap(SHARED_VA, PAGE));
-        wait_until("reader stopped", || r.tcb.resume() == Err(Status::BAD_STATE));
+        wait_until("reader stopped", || r.tcb.state() == Ok(ThreadState::DEAD));
         let after = READS.load(Ordering::SeqCst);
         busy(2_000_000);
         check(
