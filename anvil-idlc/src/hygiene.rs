@@ -204,7 +204,7 @@ fn rust_names(m: &Model, d: &mut Vec<Diagnostic>, r: &mut Reported) {
             s.add(rs_dispatch(i), owner, i.span);
             for me in &i.methods {
                 let o = format!("method `{}.{}`", i.name, me.name);
-                for what in ["ORDINAL", "REQUEST_SIZE", "RESPONSE_SIZE"] {
+                for what in ["ORDINAL", "LABEL", "REQUEST_SIZE", "RESPONSE_SIZE"] {
                     s.add(rs_method_const(i, me, what), o.clone(), me.span);
                 }
                 for suffix in ["Request", "Response"] {

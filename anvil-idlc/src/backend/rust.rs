@@ -569,6 +569,12 @@ fn protocol(w: &mut W, m: &Model, i: &Interface) {
         );
         w!(
             w,
+            "pub const {}: u64 = {:#x};",
+            rs_method_const(i, me, "LABEL"),
+            request_label(i, me)
+        );
+        w!(
+            w,
             "pub const {}: u32 = {};",
             rs_method_const(i, me, "REQUEST_SIZE"),
             me.request.size
@@ -704,12 +710,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
     w!(w, "let msg_ = {t}.message();");
     w.line("msg_.clear();");
     w.line("msg_.write(&q_);");
-    w!(
-        w,
-        "msg_.label = ({} as u64) << 32 | {} as u64;",
-        rs_protocol_id(i),
-        rs_method_const(i, me, "ORDINAL")
-    );
+    w!(w, "msg_.label = {};", rs_method_const(i, me, "LABEL"));
     w!(w, "msg_.data_len = {};", rs_method_const(i, me, "REQUEST_SIZE"));
     w!(w, "msg_.cap_count = {};", me.request.caps.len());
     for (k, &c) in me.request.caps.iter().enumerate() {
@@ -844,8 +845,7 @@ fn server(w: &mut W, m: &Model, i: &Interface, invalid: &str) {
     }
     wo!(w, "let r_: Result<(), u64> = match msg_.label {{");
     for me in &i.methods {
-        let label = request_label(i, me);
-        wo!(w, "{label:#x} => 'm: {{");
+        wo!(w, "{} => 'm: {{", rs_method_const(i, me, "LABEL"));
         let fail = |s: &str| format!("break 'm Err(({s}).0 as u64);");
         w!(
             w,

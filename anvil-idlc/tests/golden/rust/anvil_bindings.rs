@@ -658,6 +658,7 @@ pub mod every {
     }
     pub const STORE_PROTOCOL_ID: u32 = 0xc88ea20d;
     pub const STORE_PUT_ORDINAL: u32 = 1;
+    pub const STORE_PUT_LABEL: u64 = 0xc88ea20d00000001;
     pub const STORE_PUT_REQUEST_SIZE: u32 = 108;
     pub const STORE_PUT_RESPONSE_SIZE: u32 = 8;
     /// Request of `Store.put`.
@@ -715,6 +716,7 @@ pub mod every {
         assert!(core::mem::offset_of!(StorePutResponse, version) == 0);
     };
     pub const STORE_GET_ORDINAL: u32 = 2;
+    pub const STORE_GET_LABEL: u64 = 0xc88ea20d00000002;
     pub const STORE_GET_REQUEST_SIZE: u32 = 36;
     pub const STORE_GET_RESPONSE_SIZE: u32 = 72;
     /// Request of `Store.get`.
@@ -769,6 +771,7 @@ pub mod every {
         assert!(core::mem::offset_of!(StoreGetResponse, found) == 68);
     };
     pub const STORE_SWAP_ORDINAL: u32 = 3;
+    pub const STORE_SWAP_LABEL: u64 = 0xc88ea20d00000003;
     pub const STORE_SWAP_REQUEST_SIZE: u32 = 0;
     pub const STORE_SWAP_RESPONSE_SIZE: u32 = 0;
     /// Request of `Store.swap`.
@@ -798,6 +801,7 @@ pub mod every {
     const _: () = {
     };
     pub const STORE_STAT_ORDINAL: u32 = 4;
+    pub const STORE_STAT_LABEL: u64 = 0xc88ea20d00000004;
     pub const STORE_STAT_REQUEST_SIZE: u32 = 56;
     pub const STORE_STAT_RESPONSE_SIZE: u32 = 48;
     /// Request of `Store.stat`.
@@ -846,6 +850,7 @@ pub mod every {
         assert!(core::mem::offset_of!(StoreStatResponse, rec_out) == 0);
     };
     pub const STORE_PING_ORDINAL: u32 = 5;
+    pub const STORE_PING_LABEL: u64 = 0xc88ea20d00000005;
     pub const STORE_PING_REQUEST_SIZE: u32 = 0;
     pub const STORE_PING_RESPONSE_SIZE: u32 = 0;
     /// Request of `Store.ping`.
@@ -875,6 +880,7 @@ pub mod every {
     const _: () = {
     };
     pub const STORE_LINK_ORDINAL: u32 = 6;
+    pub const STORE_LINK_LABEL: u64 = 0xc88ea20d00000006;
     pub const STORE_LINK_REQUEST_SIZE: u32 = 4;
     pub const STORE_LINK_RESPONSE_SIZE: u32 = 0;
     /// Request of `Store.link`.
@@ -965,7 +971,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_PUT_ORDINAL as u64;
+        msg_.label = STORE_PUT_LABEL;
         msg_.data_len = STORE_PUT_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -997,7 +1003,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_GET_ORDINAL as u64;
+        msg_.label = STORE_GET_LABEL;
         msg_.data_len = STORE_GET_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1030,7 +1036,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_SWAP_ORDINAL as u64;
+        msg_.label = STORE_SWAP_LABEL;
         msg_.data_len = STORE_SWAP_REQUEST_SIZE;
         msg_.cap_count = 2;
         msg_.caps[0] = give.slot();
@@ -1062,7 +1068,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_STAT_ORDINAL as u64;
+        msg_.label = STORE_STAT_LABEL;
         msg_.data_len = STORE_STAT_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1090,7 +1096,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_PING_ORDINAL as u64;
+        msg_.label = STORE_PING_LABEL;
         msg_.data_len = STORE_PING_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1119,7 +1125,7 @@ pub mod every {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (STORE_PROTOCOL_ID as u64) << 32 | STORE_LINK_ORDINAL as u64;
+        msg_.label = STORE_LINK_LABEL;
         msg_.data_len = STORE_LINK_REQUEST_SIZE;
         msg_.cap_count = 1;
         msg_.caps[0] = peer.slot();
@@ -1166,7 +1172,7 @@ pub mod every {
         let badge_ = msg_.badge;
         let mut rx_ = super::abi::Arrived::take(msg_);
         let r_: Result<(), u64> = match msg_.label {
-            0xc88ea20d00000001 => 'm: {
+            STORE_PUT_LABEL => 'm: {
                 if msg_.data_len < STORE_PUT_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: StorePutRequest = msg_.read();
                 if q_.key_len as usize > 32 || core::str::from_utf8(&q_.key[..q_.key_len as usize]).is_err() { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
@@ -1188,7 +1194,7 @@ pub mod every {
                     }
                 }
             }
-            0xc88ea20d00000002 => 'm: {
+            STORE_GET_LABEL => 'm: {
                 if msg_.data_len < STORE_GET_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: StoreGetRequest = msg_.read();
                 if q_.key_len as usize > 32 || core::str::from_utf8(&q_.key[..q_.key_len as usize]).is_err() { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
@@ -1209,7 +1215,7 @@ pub mod every {
                     }
                 }
             }
-            0xc88ea20d00000003 => 'm: {
+            STORE_SWAP_LABEL => 'm: {
                 if rx_.count() != 2 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 if let Err(e_) = rx_.check(0, 3, 4) { break 'm Err((e_).0 as u64); }
                 if let Err(e_) = rx_.check(1, 0, 0) { break 'm Err((e_).0 as u64); }
@@ -1232,7 +1238,7 @@ pub mod every {
                     }
                 }
             }
-            0xc88ea20d00000004 => 'm: {
+            STORE_STAT_LABEL => 'm: {
                 if msg_.data_len < STORE_STAT_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: StoreStatRequest = msg_.read();
                 if !(q_.rec.is_valid()) { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
@@ -1253,7 +1259,7 @@ pub mod every {
                     }
                 }
             }
-            0xc88ea20d00000005 => 'm: {
+            STORE_PING_LABEL => 'm: {
                 if rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let p_ = StorePingResponse::zeroed();
                 let h_ = s_.ping(badge_);
@@ -1269,7 +1275,7 @@ pub mod every {
                     }
                 }
             }
-            0xc88ea20d00000006 => 'm: {
+            STORE_LINK_LABEL => 'm: {
                 if msg_.data_len < STORE_LINK_REQUEST_SIZE || rx_.count() != 1 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: StoreLinkRequest = msg_.read();
                 if let Err(e_) = rx_.check(0, 4, 2) { break 'm Err((e_).0 as u64); }
@@ -1417,6 +1423,7 @@ pub mod names {
     }
     pub const CLASH_PROTOCOL_ID: u32 = 0xd28cea76;
     pub const CLASH_LOCALS_ORDINAL: u32 = 1;
+    pub const CLASH_LOCALS_LABEL: u64 = 0xd28cea7600000001;
     pub const CLASH_LOCALS_REQUEST_SIZE: u32 = 44;
     pub const CLASH_LOCALS_RESPONSE_SIZE: u32 = 28;
     /// Request of `Clash.locals`.
@@ -1510,6 +1517,7 @@ pub mod names {
         assert!(core::mem::offset_of!(ClashLocalsResponse, n) == 24);
     };
     pub const CLASH_SIZED_ORDINAL: u32 = 2;
+    pub const CLASH_SIZED_LABEL: u64 = 0xd28cea7600000002;
     pub const CLASH_SIZED_REQUEST_SIZE: u32 = 28;
     pub const CLASH_SIZED_RESPONSE_SIZE: u32 = 16;
     /// Request of `Clash.sized`.
@@ -1576,6 +1584,7 @@ pub mod names {
         assert!(core::mem::offset_of!(ClashSizedResponse, y) == 8);
     };
     pub const CLASH_FUNCTIONS_ORDINAL: u32 = 3;
+    pub const CLASH_FUNCTIONS_LABEL: u64 = 0xd28cea7600000003;
     pub const CLASH_FUNCTIONS_REQUEST_SIZE: u32 = 24;
     pub const CLASH_FUNCTIONS_RESPONSE_SIZE: u32 = 8;
     /// Request of `Clash.functions`.
@@ -1627,6 +1636,7 @@ pub mod names {
         assert!(core::mem::offset_of!(ClashFunctionsResponse, clash_ep) == 0);
     };
     pub const CLASH_CAPS_ORDINAL: u32 = 4;
+    pub const CLASH_CAPS_LABEL: u64 = 0xd28cea7600000004;
     pub const CLASH_CAPS_REQUEST_SIZE: u32 = 0;
     pub const CLASH_CAPS_RESPONSE_SIZE: u32 = 0;
     /// Request of `Clash.caps`.
@@ -1656,6 +1666,7 @@ pub mod names {
     const _: () = {
     };
     pub const CLASH_CAPS2_ORDINAL: u32 = 6;
+    pub const CLASH_CAPS2_LABEL: u64 = 0xd28cea7600000006;
     pub const CLASH_CAPS2_REQUEST_SIZE: u32 = 0;
     pub const CLASH_CAPS2_RESPONSE_SIZE: u32 = 0;
     /// Request of `Clash.caps2`.
@@ -1685,6 +1696,7 @@ pub mod names {
     const _: () = {
     };
     pub const CLASH_CUSTOM_ORDINAL: u32 = 5;
+    pub const CLASH_CUSTOM_LABEL: u64 = 0xd28cea7600000005;
     pub const CLASH_CUSTOM_REQUEST_SIZE: u32 = 4;
     pub const CLASH_CUSTOM_RESPONSE_SIZE: u32 = 1;
     /// Request of `Clash.custom`.
@@ -1789,7 +1801,7 @@ pub mod names {
         let msg_ = t_.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_LOCALS_ORDINAL as u64;
+        msg_.label = CLASH_LOCALS_LABEL;
         msg_.data_len = CLASH_LOCALS_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t_.call(ep_.0);
@@ -1826,7 +1838,7 @@ pub mod names {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_SIZED_ORDINAL as u64;
+        msg_.label = CLASH_SIZED_LABEL;
         msg_.data_len = CLASH_SIZED_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1859,7 +1871,7 @@ pub mod names {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_FUNCTIONS_ORDINAL as u64;
+        msg_.label = CLASH_FUNCTIONS_LABEL;
         msg_.data_len = CLASH_FUNCTIONS_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1887,7 +1899,7 @@ pub mod names {
         let msg_ = t_.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_CAPS_ORDINAL as u64;
+        msg_.label = CLASH_CAPS_LABEL;
         msg_.data_len = CLASH_CAPS_REQUEST_SIZE;
         msg_.cap_count = 2;
         msg_.caps[0] = ep.slot();
@@ -1920,7 +1932,7 @@ pub mod names {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_CAPS2_ORDINAL as u64;
+        msg_.label = CLASH_CAPS2_LABEL;
         msg_.data_len = CLASH_CAPS2_REQUEST_SIZE;
         msg_.cap_count = 2;
         msg_.caps[0] = msg.slot();
@@ -1952,7 +1964,7 @@ pub mod names {
         let msg_ = t.message();
         msg_.clear();
         msg_.write(&q_);
-        msg_.label = (CLASH_PROTOCOL_ID as u64) << 32 | CLASH_CUSTOM_ORDINAL as u64;
+        msg_.label = CLASH_CUSTOM_LABEL;
         msg_.data_len = CLASH_CUSTOM_REQUEST_SIZE;
         msg_.cap_count = 0;
         let st_ = t.call(ep.0);
@@ -1993,7 +2005,7 @@ pub mod names {
         let badge_ = msg_.badge;
         let mut rx_ = super::abi::Arrived::take(msg_);
         let r_: Result<(), u64> = match msg_.label {
-            0xd28cea7600000001 => 'm: {
+            CLASH_LOCALS_LABEL => 'm: {
                 if msg_.data_len < CLASH_LOCALS_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: ClashLocalsRequest = msg_.read();
                 let mut p_ = ClashLocalsResponse::zeroed();
@@ -2017,7 +2029,7 @@ pub mod names {
                     }
                 }
             }
-            0xd28cea7600000002 => 'm: {
+            CLASH_SIZED_LABEL => 'm: {
                 if msg_.data_len < CLASH_SIZED_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: ClashSizedRequest = msg_.read();
                 if q_.x_len as usize > 8 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
@@ -2039,7 +2051,7 @@ pub mod names {
                     }
                 }
             }
-            0xd28cea7600000003 => 'm: {
+            CLASH_FUNCTIONS_LABEL => 'm: {
                 if msg_.data_len < CLASH_FUNCTIONS_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: ClashFunctionsRequest = msg_.read();
                 let mut p_ = ClashFunctionsResponse::zeroed();
@@ -2057,7 +2069,7 @@ pub mod names {
                     }
                 }
             }
-            0xd28cea7600000004 => 'm: {
+            CLASH_CAPS_LABEL => 'm: {
                 if rx_.count() != 2 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 if let Err(e_) = rx_.check(0, 4, 2) { break 'm Err((e_).0 as u64); }
                 if let Err(e_) = rx_.check(1, 0, 0) { break 'm Err((e_).0 as u64); }
@@ -2081,7 +2093,7 @@ pub mod names {
                     }
                 }
             }
-            0xd28cea7600000006 => 'm: {
+            CLASH_CAPS2_LABEL => 'm: {
                 if rx_.count() != 2 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 if let Err(e_) = rx_.check(0, 3, 0) { break 'm Err((e_).0 as u64); }
                 if let Err(e_) = rx_.check(1, 3, 1) { break 'm Err((e_).0 as u64); }
@@ -2103,7 +2115,7 @@ pub mod names {
                     }
                 }
             }
-            0xd28cea7600000005 => 'm: {
+            CLASH_CUSTOM_LABEL => 'm: {
                 if msg_.data_len < CLASH_CUSTOM_REQUEST_SIZE || rx_.count() != 0 { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
                 let q_: ClashCustomRequest = msg_.read();
                 if !(q_.badge <= 1) { break 'm Err((super::base::Status::INVALID_ARGS).0 as u64); }
