@@ -22,6 +22,8 @@ ensure_tools() {
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
     command -v cpio >/dev/null || missing+=(cpio)
     command -v gcc >/dev/null || missing+=(gcc)
+    command -v g++ >/dev/null || missing+=(g++)
+    command -v clang >/dev/null || missing+=(clang)
     command -v cmake >/dev/null || missing+=(cmake)
     command -v make >/dev/null || missing+=(make)
     if ((${#missing[@]})); then
@@ -79,6 +81,14 @@ build() {
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
     (cd "$BUILD/test-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/test-initrd.cpio"
+    # The probe image: init, the C and Rust servers of the Probe test protocol and their
+    # clients, started by services/tests/probe.manifest.
+    rm -rf "$BUILD/probe-initrd"
+    mkdir -p "$BUILD/probe-initrd"
+    cp "$bin/init" "$bin/probe_rs" "$bin/probe_client" "$bin/probe_echo" "$BUILD/c/probe_c/probe_c" \
+        "$BUILD/c/probe_client_c/probe_client_c" "$BUILD/probe-initrd/"
+    cp "$ROOT/services/tests/probe.manifest" "$BUILD/probe-initrd/manifest"
+    (cd "$BUILD/probe-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/probe-initrd.cpio"
 }
 
 boot() {
