@@ -1,7 +1,7 @@
 //! Checking: resolves names and imports, validates numbers, attributes and ABI limits,
 //! computes layouts, and produces the one checked model every backend reads.
 
-use std::collections::{HashMap, HashSet};
+use crate::fxhash::{FxMap as HashMap, FxSet as HashSet};
 
 use crate::ast::{self, AttrArg, ItemKind, TypeRef};
 use crate::diag::{Diagnostic, SourceFile, Span};
@@ -144,6 +144,17 @@ const C_RESERVED: &[&str] = &[
 /// Library name components that would collide with modules and headers the backends always
 /// generate (`anvil/abi.h`, `mod abi`, `mod syscalls`) or with the crates generated Rust names.
 const RESERVED_LIBRARIES: &[&str] = &["abi", "syscalls", "core", "std", "alloc"];
+
+/// `RUST_KEYWORDS` and `C_RESERVED` as sets: every name of a large input is looked up in them.
+fn reserved_sets() -> &'static (HashSet<&'static str>, HashSet<&'static str>) {
+    static SETS: std::sync::OnceLock<(HashSet<&'static str>, HashSet<&'static str>)> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| {
+        (
+            RUST_KEYWORDS.iter().copied().collect(),
+            C_RESERVED.iter().copied().collect(),
+        )
+    })
+}
 
 /// What a name names, for its naming rule and for messages.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -308,7 +319,7 @@ pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Ve
         files,
         diags: Vec::new(),
         model,
-        decls: HashMap::new(),
+        decls: HashMap::default(),
         visible: Vec::new(),
         file_lib: Vec::new(),
         order: Vec::new(),
@@ -340,10 +351,10 @@ impl<'a> Checker<'a> {
     }
 
     fn libraries(&mut self) {
-        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut by_name: HashMap<String, usize> = HashMap::default();
         let nsrc = self.model.files.len();
         self.file_lib = vec![0; nsrc];
-        self.visible = vec![HashSet::new(); nsrc];
+        self.visible = vec![HashSet::default(); nsrc];
         for f in self.files {
             if let Some(&prev) = by_name.get(&f.library.name) {
                 let prev_file = self.model.files[self.model.libraries[prev].file].name.clone();
@@ -370,7 +381,7 @@ impl<'a> Checker<'a> {
         }
         for f in self.files {
             let lib = self.file_lib[f.file];
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             for imp in &f.imports {
                 match by_name.get(&imp.name) {
                     None => {
@@ -543,12 +554,12 @@ impl<'a> Checker<'a> {
                 "the generated code names its own helpers and locals that way, so they never clash with IDL names"
                     .into(),
             ))
-        } else if RUST_KEYWORDS.contains(&n) {
+        } else if reserved_sets().0.contains(n) {
             Some((
                 format!("`{n}` cannot be used as {what}: it is a Rust keyword"),
                 "choose another name".into(),
             ))
-        } else if kind.bare_in_c() && C_RESERVED.contains(&n) {
+        } else if kind.bare_in_c() && reserved_sets().1.contains(n) {
             Some((
                 format!("`{n}` cannot be used as {what}: it is reserved in C or C++"),
                 "it is a keyword or a name from the standard headers the generated C includes; choose another name"
@@ -691,7 +702,7 @@ impl<'a> Checker<'a> {
 
     /// Validates attributes on one element; returns the names present.
     fn attrs(&mut self, attrs: &[ast::Attr], place: Place) -> HashSet<String> {
-        let mut present = HashSet::new();
+        let mut present = HashSet::default();
         for a in attrs {
             let name = a.name.name.as_str();
             match ATTRS.iter().find(|(n, _)| *n == name) {
@@ -914,8 +925,8 @@ impl<'a> Checker<'a> {
 
     fn members(&mut self, members: &[ast::Member], u: Scalar, bits: bool) -> Vec<Member> {
         let mut out: Vec<Member> = Vec::new();
-        let mut names = HashSet::new();
-        let mut values: HashMap<u64, String> = HashMap::new();
+        let mut names = HashSet::default();
+        let mut values: HashMap<u64, String> = HashMap::default();
         for m in members {
             self.attrs(&m.attrs, Place::Member);
             self.check_name(&m.name, NameKind::Member);
@@ -1148,7 +1159,7 @@ impl<'a> Checker<'a> {
             let ItemKind::Struct { fields } = &item.kind else {
                 continue;
             };
-            let mut names = HashSet::new();
+            let mut names = HashSet::default();
             let mut tys = Vec::new();
             if fields.is_empty() {
                 self.err(item.name.span, format!("struct `{}` has no fields", item.name.name));
@@ -1257,8 +1268,8 @@ impl<'a> Checker<'a> {
 
     fn interfaces(&mut self) {
         let mut idx = 0;
-        let mut ids: HashMap<u64, String> = HashMap::new();
-        let mut protocol_ids: HashMap<u32, String> = HashMap::new();
+        let mut ids: HashMap<u64, String> = HashMap::default();
+        let mut protocol_ids: HashMap<u32, String> = HashMap::default();
         for f in self.ordered() {
             for item in &f.items {
                 let (methods, id) = match &item.kind {
@@ -1326,8 +1337,8 @@ impl<'a> Checker<'a> {
         } else {
             MAX_PROTOCOL_ORDINAL
         };
-        let mut ords: HashMap<u64, String> = HashMap::new();
-        let mut names = HashSet::new();
+        let mut ords: HashMap<u64, String> = HashMap::default();
+        let mut names = HashSet::default();
         let mut out = Vec::new();
         for m in methods {
             let present = self.attrs(&m.attrs, Place::Method);
@@ -1367,7 +1378,7 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            let mut names_all = HashSet::new();
+            let mut names_all = HashSet::default();
             for p in m.params.iter().chain(&m.results) {
                 if !names_all.insert(p.name.name.clone()) {
                     self.err(p.name.span, format!("parameter `{}` is declared twice", p.name.name));

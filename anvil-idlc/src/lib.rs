@@ -3,11 +3,16 @@
 //! Used as a library from `build.rs` files (the kernel's dispatch, the runtimes' bindings)
 //! and as the `anvil-idlc` command.
 
+// The pest derive in `parse` names `alloc` (pest is used without its `std` feature: the
+// grammar cannot recurse, so pest's per-rule native stack probe is only cost).
+extern crate alloc;
+
 pub mod abi;
 pub mod ast;
 pub mod backend;
 pub mod check;
 pub mod diag;
+pub mod fxhash;
 pub mod hygiene;
 pub mod lex;
 pub mod model;

@@ -5,6 +5,11 @@
 //! Locals and helpers the generated C makes for itself end in `_`, which no IDL name may, so
 //! IDL names cannot shadow them; parameters visible in signatures (`ep`, `ctx`, `badge`,
 //! `error`) step aside with `Locals` when an IDL name takes theirs.
+//!
+//! Every `if`, `for` and `while` body is a braced block: for an unbraced one, GCC's
+//! -Wmisleading-indentation (in -Wall) reads the source lines back from the header, which
+//! costs time growing with the square of the header's size (a header of 10,000 methods took
+//! gcc minutes instead of seconds).
 
 use std::collections::BTreeSet;
 
@@ -197,19 +202,25 @@ ANVIL_NORETURN static inline void anvil_trap_(uint64_t status) {
 static inline void anvil_copy_bytes(void *dst, const void *src, size_t n) {
     uint8_t *d = (uint8_t *)dst;
     const uint8_t *s = (const uint8_t *)src;
-    for (size_t i = 0; i < n; i++) d[i] = s[i];
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
 }
 
 static inline void anvil_zero_bytes(void *dst, size_t n) {
     uint8_t *d = (uint8_t *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = 0;
+    }
 }
 
 /* Little-endian loads at any alignment, for checking received bytes before they are read
  * as typed values. */
 static inline uint64_t anvil_load_(const uint8_t *p, size_t n) {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
     return v;
 }
 
@@ -238,12 +249,18 @@ static inline bool anvil_utf8_valid(const uint8_t *s, size_t n) {
         } else {
             return false;
         }
-        if (n - i < len) return false;
+        if (n - i < len) {
+            return false;
+        }
         for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0u) != 0x80u) return false;
+            if ((s[i + k] & 0xC0u) != 0x80u) {
+                return false;
+            }
             cp = (cp << 6) | (s[i + k] & 0x3Fu);
         }
-        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return false;
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) {
+            return false;
+        }
         i += len;
     }
     return true;
@@ -252,7 +269,9 @@ static inline bool anvil_utf8_valid(const uint8_t *s, size_t n) {
 /* A string<N> stored inline in a struct: UTF-8 up to the first NUL. */
 static inline bool anvil_str_valid_(const uint8_t *s, size_t n) {
     size_t len = 0;
-    while (len < n && s[len] != 0) len++;
+    while (len < n && s[len] != 0) {
+        len++;
+    }
     return anvil_utf8_valid(s, len);
 }
 "#,
@@ -334,16 +353,24 @@ static inline void anvil_rx_init_(anvil_rx_t *rx, const anvil_msg_t *m) {{
 /* Checks capability `i` as the kernel checks a syscall's: present (INVALID_CAP), of object
  * type `object` unless it is 0 (WRONG_TYPE), holding `rights` (ACCESS_DENIED). */
 static inline uint32_t anvil_rx_check_(const anvil_rx_t *rx, uint32_t i, uint32_t object, uint32_t rights) {{
-    if (i >= rx->count || rx->cap[i].type == 0u) return {invalid_cap}u; /* INVALID_CAP */
-    if (object != 0u && rx->cap[i].type != object) return {wrong_type}u; /* WRONG_TYPE */
-    if ((rx->cap[i].rights & rights) != rights) return {access_denied}u; /* ACCESS_DENIED */
+    if (i >= rx->count || rx->cap[i].type == 0u) {{
+        return {invalid_cap}u; /* INVALID_CAP */
+    }}
+    if (object != 0u && rx->cap[i].type != object) {{
+        return {wrong_type}u; /* WRONG_TYPE */
+    }}
+    if ((rx->cap[i].rights & rights) != rights) {{
+        return {access_denied}u; /* ACCESS_DENIED */
+    }}
     return 0u;
 }}
 
 /* Deletes every capability that arrived and was not taken. */
 static inline void anvil_rx_release_(anvil_rx_t *rx) {{
     for (uint32_t i = 0; i < rx->count; i++) {{
-        if (!rx->cap[i].taken && rx->cap[i].type != 0u) anvil_msg_release(rx->cap[i].slot);
+        if (!rx->cap[i].taken && rx->cap[i].type != 0u) {{
+            anvil_msg_release(rx->cap[i].slot);
+        }}
     }}
     rx->count = 0;
 }}
@@ -354,7 +381,9 @@ static inline void anvil_rx_release_(anvil_rx_t *rx) {{
 static inline uint32_t anvil_reply_decode_(uint64_t label, uint64_t max_error, uint64_t *error) {{
     const uint64_t low = label & 0xFFFFFFFFu;
     *error = 0;
-    if (label == low) return (uint32_t)low;
+    if (label == low) {{
+        return (uint32_t)low;
+    }}
     if (label == (ANVIL_MSG_METHOD_ERROR | low) && low != 0 && low <= max_error) {{
         *error = low;
         return 0u;
@@ -384,7 +413,15 @@ static inline uint32_t anvil_reply_decode_(uint64_t label, uint64_t max_error, u
 
 fn library_header(m: &Model, li: usize) -> String {
     let lib = &m.libraries[li];
-    let mut w = W::new();
+    let methods: usize = m
+        .interfaces
+        .iter()
+        .filter(|i| i.lib == li)
+        .map(|i| i.methods.len())
+        .sum();
+    let structs = m.structs.iter().filter(|s| s.lib == li).count();
+    // About what a method and a struct take, so that the text is not copied as it grows.
+    let mut w = W::with_capacity(65536 + methods * 3200 + structs * 1200);
     w.out.push_str(&crate::banner(m.source_of(li), "//"));
     w!(w, "/* anvil/{}.h: the `{}` library. */", lib.short, lib.name);
     doc(&mut w, &lib.docs);
@@ -704,7 +741,7 @@ fn object(w: &mut W, m: &Model, i: &Interface, id: u32) {
                         }
                     ),
                 );
-                w!(w, "if ({0}) *{0} = {v};", p.name);
+                w!(w, "if ({0}) {{ *{0} = {v}; }}", p.name);
             }
             wc!(w, "}}");
         }
@@ -848,7 +885,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
     method_doc(w, m, me, &extra);
     wo!(w, "static inline {st_ty} {}({}) {{", c_fn(i, me), args.join(", "));
     if custom {
-        w!(w, "if (!{error}) return {invalid};");
+        w!(w, "if (!{error}) {{ return {invalid}; }}");
         w!(w, "*{error} = 0;");
     }
     w.line("anvil_msg_t *m_ = anvil_msg_buffer();");
@@ -859,7 +896,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
         let p = &me.params[f.param];
         match p.ty {
             Ty::Bytes(n) | Ty::String(n) => {
-                w!(w, "if ({0}_len > {n}u) return {invalid};", p.name);
+                w!(w, "if ({0}_len > {n}u) {{ return {invalid}; }}", p.name);
                 w!(w, "q_.{0}_len = (uint32_t){0}_len;", p.name);
                 w!(w, "anvil_copy_bytes(q_.{0}, {0}, {0}_len);", p.name);
             }
@@ -879,7 +916,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
     w!(w, "const uint64_t st_ = anvil_msg_call({ep}.slot);");
     w!(
         w,
-        "if (st_ != 0) return ({st_ty})(st_ <= 0xFFFFFFFFu ? st_ : {invalid});"
+        "if (st_ != 0) {{ return ({st_ty})(st_ <= 0xFFFFFFFFu ? st_ : {invalid}); }}"
     );
     w.line("anvil_rx_t rx_;");
     w.line("anvil_rx_init_(&rx_, m_);");
@@ -932,7 +969,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
                 wo!(w, "if ({pn}) {{");
                 w!(w, "const size_t n_ = p_.{pn}_len < {pn}_cap ? p_.{pn}_len : {pn}_cap;");
                 w!(w, "anvil_copy_bytes({pn}, p_.{pn}, n_);");
-                w!(w, "if ({pn}_len) *{pn}_len = n_;");
+                w!(w, "if ({pn}_len) {{ *{pn}_len = n_; }}");
                 wc!(w, "}}");
             }
             Ty::Cap { .. } => {
@@ -945,7 +982,7 @@ fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
                 );
                 wc!(w, "}}");
             }
-            _ => w!(w, "if ({pn}) *{pn} = p_.{pn};"),
+            _ => w!(w, "if ({pn}) {{ *{pn} = p_.{pn}; }}"),
         }
     }
     wc!(w, "}} while (0);");
@@ -1002,8 +1039,8 @@ fn server(w: &mut W, m: &Model, i: &Interface) {
             "static inline uint64_t {}_serve_(const {ops} *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {{",
             c_fn(i, me)
         );
-        w!(w, "if (!ops_->handle_{}) return {unknown};", me.name);
-        let fail = |s: &str| format!("return (uint64_t)({s});");
+        w!(w, "if (!ops_->handle_{}) {{ return {unknown}; }}", me.name);
+        let fail = |s: &str| format!("{{ return (uint64_t)({s}); }}");
         w!(
             w,
             "if ({}) {}",
@@ -1071,9 +1108,9 @@ fn server(w: &mut W, m: &Model, i: &Interface) {
             args.join(", ")
         );
         if custom {
-            w.line("if (h_ != 0) return ANVIL_MSG_METHOD_ERROR | h_;");
+            w.line("if (h_ != 0) { return ANVIL_MSG_METHOD_ERROR | h_; }");
         } else {
-            w.line("if (h_ != 0) return h_;");
+            w.line("if (h_ != 0) { return h_; }");
         }
         for p in &me.results {
             if let Ty::Bytes(n) | Ty::String(n) = p.ty {

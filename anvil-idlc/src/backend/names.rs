@@ -8,7 +8,7 @@
 //! the generated C declares for itself end in `_`, which no IDL name may do, so they cannot
 //! clash with anything an IDL file declares.
 
-use std::collections::HashSet;
+use crate::fxhash::FxSet as HashSet;
 
 use crate::model::{camel, snake, Interface, Method, Model, Param, Ty};
 
@@ -203,7 +203,9 @@ impl Locals {
 
     /// For functions that have no IDL names in scope.
     pub fn none() -> Self {
-        Locals { taken: HashSet::new() }
+        Locals {
+            taken: HashSet::default(),
+        }
     }
 
     pub fn get(&self, base: &str) -> String {

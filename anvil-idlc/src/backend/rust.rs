@@ -13,7 +13,9 @@ use crate::Output;
 use crate::{w, wc, wo};
 
 pub fn generate(m: &Model) -> Vec<Output> {
-    let mut w = W::new();
+    let methods: usize = m.interfaces.iter().map(|i| i.methods.len()).sum();
+    // About what a method and a struct take, so that the text is not copied as it grows.
+    let mut w = W::with_capacity(65536 + methods * 4000 + m.structs.len() * 1500);
     w.out.push_str(&banner_all(m));
     abi_module(&mut w, m);
     for li in 0..m.libraries.len() {

@@ -17,8 +17,13 @@ impl Default for W {
 
 impl W {
     pub fn new() -> Self {
+        Self::with_capacity(1 << 16)
+    }
+
+    /// A writer with room for `bytes`, so that a large output is not copied as it grows.
+    pub fn with_capacity(bytes: usize) -> Self {
         W {
-            out: String::with_capacity(1 << 16),
+            out: String::with_capacity(bytes),
             indent: 0,
         }
     }
@@ -44,6 +49,30 @@ impl W {
     pub fn close(&mut self, s: &str) {
         self.indent = self.indent.saturating_sub(1);
         self.line(s);
+    }
+
+    /// A formatted line, written straight into the output (no allocation per line).
+    pub fn fmt_line(&mut self, a: std::fmt::Arguments) {
+        let start = self.out.len();
+        for _ in 0..self.indent {
+            self.out.push_str("    ");
+        }
+        let body = self.out.len();
+        let _ = self.out.write_fmt(a);
+        if self.out.len() == body {
+            self.out.truncate(start);
+        }
+        self.out.push('\n');
+    }
+
+    pub fn fmt_open(&mut self, a: std::fmt::Arguments) {
+        self.fmt_line(a);
+        self.indent += 1;
+    }
+
+    pub fn fmt_close(&mut self, a: std::fmt::Arguments) {
+        self.indent = self.indent.saturating_sub(1);
+        self.fmt_line(a);
     }
 
     pub fn blank(&mut self) {
@@ -82,17 +111,20 @@ pub fn rs_str(s: &str) -> String {
     format!("{s:?}")
 }
 
+/// Writes a formatted line.
 #[macro_export]
 macro_rules! w {
-    ($w:expr, $($t:tt)*) => { $w.line(&format!($($t)*)) };
+    ($w:expr, $($t:tt)*) => { $w.fmt_line(format_args!($($t)*)) };
 }
 
+/// Writes a formatted line that opens a block.
 #[macro_export]
 macro_rules! wo {
-    ($w:expr, $($t:tt)*) => { $w.open(&format!($($t)*)) };
+    ($w:expr, $($t:tt)*) => { $w.fmt_open(format_args!($($t)*)) };
 }
 
+/// Writes a formatted line that closes a block.
 #[macro_export]
 macro_rules! wc {
-    ($w:expr, $($t:tt)*) => { $w.close(&format!($($t)*)) };
+    ($w:expr, $($t:tt)*) => { $w.fmt_close(format_args!($($t)*)) };
 }

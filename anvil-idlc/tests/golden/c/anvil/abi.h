@@ -61,19 +61,25 @@ ANVIL_NORETURN static inline void anvil_trap_(uint64_t status) {
 static inline void anvil_copy_bytes(void *dst, const void *src, size_t n) {
     uint8_t *d = (uint8_t *)dst;
     const uint8_t *s = (const uint8_t *)src;
-    for (size_t i = 0; i < n; i++) d[i] = s[i];
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
 }
 
 static inline void anvil_zero_bytes(void *dst, size_t n) {
     uint8_t *d = (uint8_t *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = 0;
+    }
 }
 
 /* Little-endian loads at any alignment, for checking received bytes before they are read
  * as typed values. */
 static inline uint64_t anvil_load_(const uint8_t *p, size_t n) {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
     return v;
 }
 
@@ -102,12 +108,18 @@ static inline bool anvil_utf8_valid(const uint8_t *s, size_t n) {
         } else {
             return false;
         }
-        if (n - i < len) return false;
+        if (n - i < len) {
+            return false;
+        }
         for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0u) != 0x80u) return false;
+            if ((s[i + k] & 0xC0u) != 0x80u) {
+                return false;
+            }
             cp = (cp << 6) | (s[i + k] & 0x3Fu);
         }
-        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return false;
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) {
+            return false;
+        }
         i += len;
     }
     return true;
@@ -116,7 +128,9 @@ static inline bool anvil_utf8_valid(const uint8_t *s, size_t n) {
 /* A string<N> stored inline in a struct: UTF-8 up to the first NUL. */
 static inline bool anvil_str_valid_(const uint8_t *s, size_t n) {
     size_t len = 0;
-    while (len < n && s[len] != 0) len++;
+    while (len < n && s[len] != 0) {
+        len++;
+    }
     return anvil_utf8_valid(s, len);
 }
 /**
@@ -192,16 +206,24 @@ static inline void anvil_rx_init_(anvil_rx_t *rx, const anvil_msg_t *m) {
 /* Checks capability `i` as the kernel checks a syscall's: present (INVALID_CAP), of object
  * type `object` unless it is 0 (WRONG_TYPE), holding `rights` (ACCESS_DENIED). */
 static inline uint32_t anvil_rx_check_(const anvil_rx_t *rx, uint32_t i, uint32_t object, uint32_t rights) {
-    if (i >= rx->count || rx->cap[i].type == 0u) return 1u; /* INVALID_CAP */
-    if (object != 0u && rx->cap[i].type != object) return 2u; /* WRONG_TYPE */
-    if ((rx->cap[i].rights & rights) != rights) return 3u; /* ACCESS_DENIED */
+    if (i >= rx->count || rx->cap[i].type == 0u) {
+        return 1u; /* INVALID_CAP */
+    }
+    if (object != 0u && rx->cap[i].type != object) {
+        return 2u; /* WRONG_TYPE */
+    }
+    if ((rx->cap[i].rights & rights) != rights) {
+        return 3u; /* ACCESS_DENIED */
+    }
     return 0u;
 }
 
 /* Deletes every capability that arrived and was not taken. */
 static inline void anvil_rx_release_(anvil_rx_t *rx) {
     for (uint32_t i = 0; i < rx->count; i++) {
-        if (!rx->cap[i].taken && rx->cap[i].type != 0u) anvil_msg_release(rx->cap[i].slot);
+        if (!rx->cap[i].taken && rx->cap[i].type != 0u) {
+            anvil_msg_release(rx->cap[i].slot);
+        }
     }
     rx->count = 0;
 }
@@ -212,7 +234,9 @@ static inline void anvil_rx_release_(anvil_rx_t *rx) {
 static inline uint32_t anvil_reply_decode_(uint64_t label, uint64_t max_error, uint64_t *error) {
     const uint64_t low = label & 0xFFFFFFFFu;
     *error = 0;
-    if (label == low) return (uint32_t)low;
+    if (label == low) {
+        return (uint32_t)low;
+    }
     if (label == (ANVIL_MSG_METHOD_ERROR | low) && low != 0 && low <= max_error) {
         *error = low;
         return 0u;

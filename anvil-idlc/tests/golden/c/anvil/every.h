@@ -79,7 +79,7 @@ static inline anvil_status_t anvil_widget_create(uint64_t size, uint8_t kind, an
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_WIDGET_CREATE, a_, r_);
     if (st_ == 0) {
-        if (widget) *widget = (anvil_cap_t)r_[0];
+        if (widget) { *widget = (anvil_cap_t)r_[0]; }
     }
     return st_;
 }
@@ -94,8 +94,8 @@ static inline anvil_status_t anvil_widget_poke(anvil_cap_t widget, const anvil_p
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_WIDGET_POKE, a_, r_);
     if (st_ == 0) {
-        if (old) *old = (int16_t)r_[0];
-        if (changed) *changed = (bool)r_[1];
+        if (old) { *old = (int16_t)r_[0]; }
+        if (changed) { *changed = (bool)r_[1]; }
     }
     return st_;
 }
@@ -123,8 +123,8 @@ static inline anvil_status_t anvil_widget_inspect(anvil_cap_t any, anvil_status_
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_WIDGET_INSPECT, a_, r_);
     if (st_ == 0) {
-        if (state_out) *state_out = (anvil_status_t)r_[0];
-        if (mask_out) *mask_out = (anvil_small_t)r_[1];
+        if (state_out) { *state_out = (anvil_status_t)r_[0]; }
+        if (mask_out) { *mask_out = (anvil_small_t)r_[1]; }
     }
     return st_;
 }
@@ -174,7 +174,7 @@ static inline anvil_status_t anvil_port_create(anvil_cap_t *port) {
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_PORT_CREATE, a_, r_);
     if (st_ == 0) {
-        if (port) *port = (anvil_cap_t)r_[0];
+        if (port) { *port = (anvil_cap_t)r_[0]; }
     }
     return st_;
 }
@@ -329,10 +329,10 @@ static inline anvil_status_t anvil_store_put(anvil_store_ep_t ep, const char *ke
     anvil_msg_t *m_ = anvil_msg_buffer();
     anvil_store_put_request_t q_;
     anvil_zero_bytes(&q_, sizeof q_);
-    if (key_len > 32u) return ANVIL_STATUS_INVALID_ARGS;
+    if (key_len > 32u) { return ANVIL_STATUS_INVALID_ARGS; }
     q_.key_len = (uint32_t)key_len;
     anvil_copy_bytes(q_.key, key, key_len);
-    if (value_len > 64u) return ANVIL_STATUS_INVALID_ARGS;
+    if (value_len > 64u) { return ANVIL_STATUS_INVALID_ARGS; }
     q_.value_len = (uint32_t)value_len;
     anvil_copy_bytes(q_.value, value, value_len);
     q_.flags = flags;
@@ -342,7 +342,7 @@ static inline anvil_status_t anvil_store_put(anvil_store_ep_t ep, const char *ke
     m_->data_len = ANVIL_STORE_PUT_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -357,7 +357,7 @@ static inline anvil_status_t anvil_store_put(anvil_store_ep_t ep, const char *ke
         if (m_->data_len < ANVIL_STORE_PUT_RESPONSE_SIZE || rx_.count != 0u) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_store_put_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (version) *version = p_.version;
+        if (version) { *version = p_.version; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -372,7 +372,7 @@ static inline anvil_status_t anvil_store_get(anvil_store_ep_t ep, const char *ke
     anvil_msg_t *m_ = anvil_msg_buffer();
     anvil_store_get_request_t q_;
     anvil_zero_bytes(&q_, sizeof q_);
-    if (key_len > 32u) return ANVIL_STATUS_INVALID_ARGS;
+    if (key_len > 32u) { return ANVIL_STATUS_INVALID_ARGS; }
     q_.key_len = (uint32_t)key_len;
     anvil_copy_bytes(q_.key, key, key_len);
     anvil_msg_clear(m_);
@@ -381,7 +381,7 @@ static inline anvil_status_t anvil_store_get(anvil_store_ep_t ep, const char *ke
     m_->data_len = ANVIL_STORE_GET_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -402,9 +402,9 @@ static inline anvil_status_t anvil_store_get(anvil_store_ep_t ep, const char *ke
         if (value) {
             const size_t n_ = p_.value_len < value_cap ? p_.value_len : value_cap;
             anvil_copy_bytes(value, p_.value, n_);
-            if (value_len) *value_len = n_;
+            if (value_len) { *value_len = n_; }
         }
-        if (found) *found = p_.found;
+        if (found) { *found = p_.found; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -428,7 +428,7 @@ static inline anvil_status_t anvil_store_swap(anvil_store_ep_t ep, anvil_cap_t g
     m_->caps[0] = give;
     m_->caps[1] = other;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -458,7 +458,7 @@ static inline anvil_status_t anvil_store_swap(anvil_store_ep_t ep, anvil_cap_t g
  * When the server answered, `*error` is the method's own result: 0 for success (and the outputs are written), or its error. `error` must not be NULL.
  */
 static inline anvil_status_t anvil_store_stat(anvil_store_ep_t ep, const anvil_record_t *rec, const anvil_point_t *at, anvil_record_t *rec_out, anvil_lookup_error_t *error) {
-    if (!error) return ANVIL_STATUS_INVALID_ARGS;
+    if (!error) { return ANVIL_STATUS_INVALID_ARGS; }
     *error = 0;
     anvil_msg_t *m_ = anvil_msg_buffer();
     anvil_store_stat_request_t q_;
@@ -471,7 +471,7 @@ static inline anvil_status_t anvil_store_stat(anvil_store_ep_t ep, const anvil_r
     m_->data_len = ANVIL_STORE_STAT_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -491,7 +491,7 @@ static inline anvil_status_t anvil_store_stat(anvil_store_ep_t ep, const anvil_r
         if (!(anvil_record_valid_((d_ + 0)))) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_store_stat_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (rec_out) *rec_out = p_.rec_out;
+        if (rec_out) { *rec_out = p_.rec_out; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -510,7 +510,7 @@ static inline anvil_status_t anvil_store_ping(anvil_store_ep_t ep) {
     m_->data_len = ANVIL_STORE_PING_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -545,7 +545,7 @@ static inline anvil_status_t anvil_store_link(anvil_store_ep_t ep, anvil_store_e
     m_->cap_count = 1u;
     m_->caps[0] = peer.slot;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -595,19 +595,19 @@ typedef struct anvil_store_ops {
 } anvil_store_ops_t;
 
 static inline uint64_t anvil_store_put_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_put) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_STORE_PUT_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_put) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_STORE_PUT_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
-    if (anvil_load_(d_ + 0, 4) > 32u || !anvil_utf8_valid(d_ + 4, (size_t)anvil_load_(d_ + 0, 4))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
-    if (anvil_load_(d_ + 36, 4) > 64u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
-    if (!(anvil_small_valid_(anvil_load_((d_ + 104), 1)))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (anvil_load_(d_ + 0, 4) > 32u || !anvil_utf8_valid(d_ + 4, (size_t)anvil_load_(d_ + 0, 4))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
+    if (anvil_load_(d_ + 36, 4) > 64u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
+    if (!(anvil_small_valid_(anvil_load_((d_ + 104), 1)))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_store_put_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_store_put_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_put(ctx_, badge_, q_.key, (size_t)q_.key_len, q_.value, (size_t)q_.value_len, q_.flags, &p_.version);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_STORE_PUT_RESPONSE_SIZE;
@@ -616,10 +616,10 @@ static inline uint64_t anvil_store_put_serve_(const anvil_store_ops_t *ops_, voi
 }
 
 static inline uint64_t anvil_store_get_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_get) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_STORE_GET_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_get) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_STORE_GET_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
-    if (anvil_load_(d_ + 0, 4) > 32u || !anvil_utf8_valid(d_ + 4, (size_t)anvil_load_(d_ + 0, 4))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (anvil_load_(d_ + 0, 4) > 32u || !anvil_utf8_valid(d_ + 4, (size_t)anvil_load_(d_ + 0, 4))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_store_get_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_store_get_response_t p_;
@@ -627,7 +627,7 @@ static inline uint64_t anvil_store_get_serve_(const anvil_store_ops_t *ops_, voi
     size_t value_len_ = 0;
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_get(ctx_, badge_, q_.key, (size_t)q_.key_len, p_.value, &value_len_, &p_.found);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     p_.value_len = (uint32_t)(value_len_ < 64u ? value_len_ : 64u);
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
@@ -637,15 +637,15 @@ static inline uint64_t anvil_store_get_serve_(const anvil_store_ops_t *ops_, voi
 }
 
 static inline uint64_t anvil_store_swap_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_swap) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (rx_->count != 2u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_swap) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (rx_->count != 2u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 0u, 3u, 4u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 1u, 0u, 0u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     anvil_store_swap_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
@@ -654,7 +654,7 @@ static inline uint64_t anvil_store_swap_serve_(const anvil_store_ops_t *ops_, vo
     anvil_cap_t back_v_;
     anvil_zero_bytes(&back_v_, sizeof back_v_);
     const uint64_t h_ = (uint64_t)ops_->handle_swap(ctx_, badge_, &rx_->cap[0], &rx_->cap[1], &back_v_);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_STORE_SWAP_RESPONSE_SIZE;
@@ -664,18 +664,18 @@ static inline uint64_t anvil_store_swap_serve_(const anvil_store_ops_t *ops_, vo
 }
 
 static inline uint64_t anvil_store_stat_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_stat) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_STORE_STAT_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_stat) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_STORE_STAT_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
-    if (!(anvil_record_valid_((d_ + 0)))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
-    if (!(anvil_point_valid_((d_ + 48)))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!(anvil_record_valid_((d_ + 0)))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
+    if (!(anvil_point_valid_((d_ + 48)))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_store_stat_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_store_stat_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_stat(ctx_, badge_, &q_.rec, &q_.at, &p_.rec_out);
-    if (h_ != 0) return ANVIL_MSG_METHOD_ERROR | h_;
+    if (h_ != 0) { return ANVIL_MSG_METHOD_ERROR | h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_STORE_STAT_RESPONSE_SIZE;
@@ -684,15 +684,15 @@ static inline uint64_t anvil_store_stat_serve_(const anvil_store_ops_t *ops_, vo
 }
 
 static inline uint64_t anvil_store_ping_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_ping) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_ping) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_store_ping_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_store_ping_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_ping(ctx_, badge_);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_STORE_PING_RESPONSE_SIZE;
@@ -701,14 +701,14 @@ static inline uint64_t anvil_store_ping_serve_(const anvil_store_ops_t *ops_, vo
 }
 
 static inline uint64_t anvil_store_link_serve_(const anvil_store_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_link) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_STORE_LINK_REQUEST_SIZE || rx_->count != 1u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_link) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_STORE_LINK_REQUEST_SIZE || rx_->count != 1u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 0u, 4u, 2u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
-    if (!(anvil_status_valid_(anvil_load_((d_ + 0), 4)))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!(anvil_status_valid_(anvil_load_((d_ + 0), 4)))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_store_link_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_store_link_response_t p_;
@@ -716,7 +716,7 @@ static inline uint64_t anvil_store_link_serve_(const anvil_store_ops_t *ops_, vo
     anvil_store_ep_t mine_v_;
     anvil_zero_bytes(&mine_v_, sizeof mine_v_);
     const uint64_t h_ = (uint64_t)ops_->handle_link(ctx_, badge_, &rx_->cap[0], q_.state, &mine_v_);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_STORE_LINK_RESPONSE_SIZE;

@@ -72,8 +72,8 @@ static inline anvil_status_t anvil_clashy_call(uint64_t a, uint64_t r, uint64_t 
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_CLASHY_CALL, a_, r_);
     if (st_ == 0) {
-        if (e) *e = (uint64_t)r_[0];
-        if (b) *b = (uint64_t)r_[1];
+        if (e) { *e = (uint64_t)r_[0]; }
+        if (b) { *b = (uint64_t)r_[1]; }
     }
     return st_;
 }
@@ -84,9 +84,9 @@ static inline anvil_status_t anvil_clashy_more(uint64_t m, uint64_t q, uint64_t 
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_CLASHY_MORE, a_, r_);
     if (st_ == 0) {
-        if (rx) *rx = (uint64_t)r_[0];
-        if (c) *c = (uint64_t)r_[1];
-        if (s) *s = (uint64_t)r_[2];
+        if (rx) { *rx = (uint64_t)r_[0]; }
+        if (c) { *c = (uint64_t)r_[1]; }
+        if (s) { *s = (uint64_t)r_[2]; }
     }
     return st_;
 }
@@ -110,7 +110,7 @@ static inline anvil_status_t anvil_clashy_typed(anvil_cap_t port, anvil_store_ep
     uint64_t r_[6];
     const anvil_status_t st_ = (anvil_status_t)anvil_syscall6(ANVIL_SYS_CLASHY_TYPED, a_, r_);
     if (st_ == 0) {
-        if (back) *back = anvil_store_ep((anvil_cap_t)r_[0]);
+        if (back) { *back = anvil_store_ep((anvil_cap_t)r_[0]); }
     }
     return st_;
 }
@@ -323,7 +323,7 @@ static inline anvil_status_t anvil_clash_locals(anvil_clash_ep_t ep_, uint32_t a
     m_->data_len = ANVIL_CLASH_LOCALS_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep_.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -338,13 +338,13 @@ static inline anvil_status_t anvil_clash_locals(anvil_clash_ep_t ep_, uint32_t a
         if (m_->data_len < ANVIL_CLASH_LOCALS_RESPONSE_SIZE || rx_.count != 0u) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_clash_locals_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (e) *e = p_.e;
-        if (h) *h = p_.h;
-        if (rx) *rx = p_.rx;
-        if (d) *d = p_.d;
-        if (s) *s = p_.s;
-        if (b) *b = p_.b;
-        if (n) *n = p_.n;
+        if (e) { *e = p_.e; }
+        if (h) { *h = p_.h; }
+        if (rx) { *rx = p_.rx; }
+        if (d) { *d = p_.d; }
+        if (s) { *s = p_.s; }
+        if (b) { *b = p_.b; }
+        if (n) { *n = p_.n; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -357,11 +357,11 @@ static inline anvil_status_t anvil_clash_sized(anvil_clash_ep_t ep, const uint8_
     anvil_msg_t *m_ = anvil_msg_buffer();
     anvil_clash_sized_request_t q_;
     anvil_zero_bytes(&q_, sizeof q_);
-    if (x_len > 8u) return ANVIL_STATUS_INVALID_ARGS;
+    if (x_len > 8u) { return ANVIL_STATUS_INVALID_ARGS; }
     q_.x_len = (uint32_t)x_len;
     anvil_copy_bytes(q_.x, x, x_len);
     q_.data_cap = data_cap;
-    if (label_len > 4u) return ANVIL_STATUS_INVALID_ARGS;
+    if (label_len > 4u) { return ANVIL_STATUS_INVALID_ARGS; }
     q_.label_len = (uint32_t)label_len;
     anvil_copy_bytes(q_.label, label, label_len);
     q_.ops = ops;
@@ -371,7 +371,7 @@ static inline anvil_status_t anvil_clash_sized(anvil_clash_ep_t ep, const uint8_
     m_->data_len = ANVIL_CLASH_SIZED_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -388,11 +388,11 @@ static inline anvil_status_t anvil_clash_sized(anvil_clash_ep_t ep, const uint8_
         if (anvil_load_(d_ + 4, 4) > 8u) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_clash_sized_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (error) *error = p_.error;
+        if (error) { *error = p_.error; }
         if (y) {
             const size_t n_ = p_.y_len < y_cap ? p_.y_len : y_cap;
             anvil_copy_bytes(y, p_.y, n_);
-            if (y_len) *y_len = n_;
+            if (y_len) { *y_len = n_; }
         }
     } while (0);
     anvil_rx_release_(&rx_);
@@ -415,7 +415,7 @@ static inline anvil_status_t anvil_clash_functions(anvil_clash_ep_t ep, uint64_t
     m_->data_len = ANVIL_CLASH_FUNCTIONS_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -430,7 +430,7 @@ static inline anvil_status_t anvil_clash_functions(anvil_clash_ep_t ep, uint64_t
         if (m_->data_len < ANVIL_CLASH_FUNCTIONS_RESPONSE_SIZE || rx_.count != 0u) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_clash_functions_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (clash_ep) *clash_ep = p_.clash_ep;
+        if (clash_ep) { *clash_ep = p_.clash_ep; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -452,7 +452,7 @@ static inline anvil_status_t anvil_clash_caps(anvil_clash_ep_t ep_, anvil_store_
     m_->caps[0] = ep.slot;
     m_->caps[1] = t;
     const uint64_t st_ = anvil_msg_call(ep_.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -500,7 +500,7 @@ static inline anvil_status_t anvil_clash_caps2(anvil_clash_ep_t ep, anvil_cap_t 
     m_->caps[0] = msg;
     m_->caps[1] = rx;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -523,7 +523,7 @@ static inline anvil_status_t anvil_clash_caps2(anvil_clash_ep_t ep, anvil_cap_t 
  * When the server answered, `*error` is the method's own result: 0 for success (and the outputs are written), or its error. `error` must not be NULL.
  */
 static inline anvil_status_t anvil_clash_custom(anvil_clash_ep_t ep, uint8_t e, uint8_t error, uint8_t s, bool badge, uint8_t *r, anvil_lookup_error_t *error_) {
-    if (!error_) return ANVIL_STATUS_INVALID_ARGS;
+    if (!error_) { return ANVIL_STATUS_INVALID_ARGS; }
     *error_ = 0;
     anvil_msg_t *m_ = anvil_msg_buffer();
     anvil_clash_custom_request_t q_;
@@ -538,7 +538,7 @@ static inline anvil_status_t anvil_clash_custom(anvil_clash_ep_t ep, uint8_t e, 
     m_->data_len = ANVIL_CLASH_CUSTOM_REQUEST_SIZE;
     m_->cap_count = 0u;
     const uint64_t st_ = anvil_msg_call(ep.slot);
-    if (st_ != 0) return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS);
+    if (st_ != 0) { return (anvil_status_t)(st_ <= 0xFFFFFFFFu ? st_ : ANVIL_STATUS_INVALID_ARGS); }
     anvil_rx_t rx_;
     anvil_rx_init_(&rx_, m_);
     anvil_status_t r_ = ANVIL_STATUS_OK;
@@ -556,7 +556,7 @@ static inline anvil_status_t anvil_clash_custom(anvil_clash_ep_t ep, uint8_t e, 
         if (m_->data_len < ANVIL_CLASH_CUSTOM_RESPONSE_SIZE || rx_.count != 0u) { r_ = (anvil_status_t)(ANVIL_STATUS_INVALID_ARGS); break; }
         anvil_clash_custom_response_t p_;
         anvil_copy_bytes(&p_, m_->data, sizeof p_);
-        if (r) *r = p_.r;
+        if (r) { *r = p_.r; }
     } while (0);
     anvil_rx_release_(&rx_);
     return r_;
@@ -575,15 +575,15 @@ typedef struct anvil_clash_ops {
 } anvil_clash_ops_t;
 
 static inline uint64_t anvil_clash_locals_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_locals) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_CLASH_LOCALS_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_locals) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_CLASH_LOCALS_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_clash_locals_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_clash_locals_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_locals(ctx_, badge_, q_.a, q_.r, q_.m, q_.q, q_.p, q_.st, q_.ctx, q_.ep, q_.badge, q_.msg, q_.t, &p_.e, &p_.h, &p_.rx, &p_.d, &p_.s, &p_.b, &p_.n);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_CLASH_LOCALS_RESPONSE_SIZE;
@@ -592,11 +592,11 @@ static inline uint64_t anvil_clash_locals_serve_(const anvil_clash_ops_t *ops_, 
 }
 
 static inline uint64_t anvil_clash_sized_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_sized) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_CLASH_SIZED_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_sized) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_CLASH_SIZED_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
-    if (anvil_load_(d_ + 0, 4) > 8u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
-    if (anvil_load_(d_ + 16, 4) > 4u || !anvil_utf8_valid(d_ + 20, (size_t)anvil_load_(d_ + 16, 4))) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (anvil_load_(d_ + 0, 4) > 8u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
+    if (anvil_load_(d_ + 16, 4) > 4u || !anvil_utf8_valid(d_ + 20, (size_t)anvil_load_(d_ + 16, 4))) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_clash_sized_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_clash_sized_response_t p_;
@@ -604,7 +604,7 @@ static inline uint64_t anvil_clash_sized_serve_(const anvil_clash_ops_t *ops_, v
     size_t y_len_ = 0;
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_sized(ctx_, badge_, q_.x, (size_t)q_.x_len, q_.data_cap, q_.label, (size_t)q_.label_len, q_.ops, &p_.error, p_.y, &y_len_);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     p_.y_len = (uint32_t)(y_len_ < 8u ? y_len_ : 8u);
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
@@ -614,15 +614,15 @@ static inline uint64_t anvil_clash_sized_serve_(const anvil_clash_ops_t *ops_, v
 }
 
 static inline uint64_t anvil_clash_functions_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_functions) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_CLASH_FUNCTIONS_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_functions) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_CLASH_FUNCTIONS_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_clash_functions_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_clash_functions_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_functions(ctx_, badge_, q_.clash_locals, q_.clash_dispatch, q_.store_put, &p_.clash_ep);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_CLASH_FUNCTIONS_RESPONSE_SIZE;
@@ -631,15 +631,15 @@ static inline uint64_t anvil_clash_functions_serve_(const anvil_clash_ops_t *ops
 }
 
 static inline uint64_t anvil_clash_caps_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_caps) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (rx_->count != 2u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_caps) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (rx_->count != 2u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 0u, 4u, 2u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 1u, 0u, 0u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     anvil_clash_caps_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
@@ -650,7 +650,7 @@ static inline uint64_t anvil_clash_caps_serve_(const anvil_clash_ops_t *ops_, vo
     anvil_cap_t p_v_;
     anvil_zero_bytes(&p_v_, sizeof p_v_);
     const uint64_t h_ = (uint64_t)ops_->handle_caps(ctx_, badge_, &rx_->cap[0], &rx_->cap[1], &q_v_, &p_v_);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_CLASH_CAPS_RESPONSE_SIZE;
@@ -661,22 +661,22 @@ static inline uint64_t anvil_clash_caps_serve_(const anvil_clash_ops_t *ops_, vo
 }
 
 static inline uint64_t anvil_clash_caps2_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_caps2) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (rx_->count != 2u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_caps2) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (rx_->count != 2u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 0u, 3u, 0u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     {
         const uint32_t c_ = anvil_rx_check_(rx_, 1u, 3u, 1u);
-        if (c_ != 0u) return (uint64_t)(c_);
+        if (c_ != 0u) { return (uint64_t)(c_); }
     }
     anvil_clash_caps2_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_clash_caps2_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     const uint64_t h_ = (uint64_t)ops_->handle_caps2(ctx_, badge_, &rx_->cap[0], &rx_->cap[1]);
-    if (h_ != 0) return h_;
+    if (h_ != 0) { return h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_CLASH_CAPS2_RESPONSE_SIZE;
@@ -685,17 +685,17 @@ static inline uint64_t anvil_clash_caps2_serve_(const anvil_clash_ops_t *ops_, v
 }
 
 static inline uint64_t anvil_clash_custom_serve_(const anvil_clash_ops_t *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {
-    if (!ops_->handle_custom) return ANVIL_STATUS_UNKNOWN_METHOD;
-    if (m_->data_len < ANVIL_CLASH_CUSTOM_REQUEST_SIZE || rx_->count != 0u) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!ops_->handle_custom) { return ANVIL_STATUS_UNKNOWN_METHOD; }
+    if (m_->data_len < ANVIL_CLASH_CUSTOM_REQUEST_SIZE || rx_->count != 0u) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     const uint8_t *d_ = m_->data;
-    if (!((d_ + 3)[0] <= 1u)) return (uint64_t)(ANVIL_STATUS_INVALID_ARGS);
+    if (!((d_ + 3)[0] <= 1u)) { return (uint64_t)(ANVIL_STATUS_INVALID_ARGS); }
     anvil_clash_custom_request_t q_;
     anvil_copy_bytes(&q_, m_->data, sizeof q_);
     anvil_clash_custom_response_t p_;
     anvil_zero_bytes(&p_, sizeof p_);
     (void)rx_;
     const uint64_t h_ = (uint64_t)ops_->handle_custom(ctx_, badge_, q_.e, q_.error, q_.s, q_.badge, &p_.r);
-    if (h_ != 0) return ANVIL_MSG_METHOD_ERROR | h_;
+    if (h_ != 0) { return ANVIL_MSG_METHOD_ERROR | h_; }
     anvil_msg_clear(m_);
     anvil_copy_bytes(m_->data, &p_, sizeof p_);
     m_->data_len = ANVIL_CLASH_CUSTOM_RESPONSE_SIZE;
