@@ -270,12 +270,15 @@ pub fn diff(old: &Abi, new: &Abi) -> (Vec<String>, Vec<String>) {
     (d.breaks, rest)
 }
 
+/// A parameter with its name left out: type, rights, moved-ness.
+type WireParam = (String, Vec<String>, bool);
+
 /// A method's shape with every name left out: what binaries depend on.
-fn wire_params(ps: &[ParamAbi]) -> Vec<(String, Vec<String>, bool)> {
+fn wire_params(ps: &[ParamAbi]) -> Vec<WireParam> {
     ps.iter().map(|p| (p.ty.clone(), p.rights.clone(), p.moved)).collect()
 }
 
-fn wire_msg(m: &MsgAbi) -> (u32, Vec<(String, Vec<String>, bool)>, Vec<u32>, usize) {
+fn wire_msg(m: &MsgAbi) -> (u32, Vec<WireParam>, Vec<u32>, usize) {
     // Offsets in parameter order, so that renaming a parameter changes nothing here.
     let offsets = m
         .params

@@ -180,18 +180,18 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
         }
     }
     wc!(w, "}}");
-    w.lines(&format!(
+    w.lines(
         "
 /// Decodes syscall `nr` with arguments `a`, calls the handler, and returns the
 /// status for rax and the six result registers.
-pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {{
-    match decode(k, nr, a) {{
+pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
+    match decode(k, nr, a) {
         Ok(out) => (0, out),
         Err(e) => (e.0 as u64, [0; 6]),
-    }}
-}}
-"
-    ));
+    }
+}
+",
+    );
     wo!(
         w,
         "fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], {st}> {{"

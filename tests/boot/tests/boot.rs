@@ -504,9 +504,16 @@ fn generated_servers_refuse_hostile_requests_alike() {
         }
     }
     let statuses = |v: &Vec<(String, String)>| -> Vec<(String, String)> {
-        v.iter().filter(|(c, _)| !c.starts_with("10000 calls")).cloned().collect()
+        v.iter()
+            .filter(|(c, _)| !c.starts_with("10000 calls"))
+            .cloned()
+            .collect()
     };
-    assert_eq!(statuses(&c), statuses(&rust), "the C and Rust servers answered differently");
+    assert_eq!(
+        statuses(&c),
+        statuses(&rust),
+        "the C and Rust servers answered differently"
+    );
     for (lang, cases) in [("C", &c), ("Rust", &rust)] {
         let carry = cases
             .iter()
