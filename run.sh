@@ -7,7 +7,7 @@
 #   ./run.sh bench          print the micro-benchmarks (cycles per operation), both TSC modes
 #
 # On a fresh Debian machine as root, missing tools are installed (rustup target, qemu,
-# cpio, gcc, cmake). Without root, the command to install them is printed instead.
+# cpio, gcc, g++, clang, cmake). Without root, the command to install them is printed instead.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
