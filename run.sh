@@ -1,31 +1,43 @@
 #!/usr/bin/env bash
 # Builds Anvil (kernel, services, initrd) and boots it in QEMU; also the entry for tests.
 #
-#   ./run.sh [--cpus N] [--mem SIZE] [--append "kernel command line"] [--debug]
+#   ./run.sh [--cpus N] [--mem SIZE] [--append "kernel command line"] [--debug] [--no-build]
+#            [--gdb [--gdb-port PORT] [--gdb-service NAME]]
 #   ./run.sh build          build everything, boot nothing
-#   ./run.sh test           run every test (host unit tests, compiler tests, boot tests)
+#   ./run.sh iso [--append "..."] [--out FILE] [--no-build]
+#                           a hybrid BIOS+UEFI ISO (GRUB, Multiboot2), build/anvil.iso by default
+#   ./run.sh test           run every test suite (compiler, host unit tests, QEMU boot tests,
+#                           fresh-checkout and growth checks), then the total
 #   ./run.sh bench          print the micro-benchmarks (cycles per operation), both TSC modes
 #
+# --gdb starts QEMU stopped, with its gdb stub on PORT (1234), and prints the gdb command that
+# loads the kernel's symbols (and NAME's, a service, with --gdb-service).
+#
 # On a fresh Debian machine as root, missing tools are installed (rustup target, qemu,
-# cpio, gcc, g++, clang, cmake). Without root, the command to install them is printed instead.
+# cpio, gcc, g++, clang, cmake; grub, xorriso, mtools and OVMF for the ISO and its tests; gdb). Without
+# root, the command to install them is printed instead.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BUILD="$ROOT/build"
+# ANVIL_BUILD moves the build directory (the boot tests take the same variable).
+BUILD="${ANVIL_BUILD:-$ROOT/build}"
 PROFILE=release
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
-ensure_tools() {
-    local missing=()
-    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-    command -v cpio >/dev/null || missing+=(cpio)
-    command -v gcc >/dev/null || missing+=(gcc)
-    command -v g++ >/dev/null || missing+=(g++)
-    command -v clang >/dev/null || missing+=(clang)
-    command -v cmake >/dev/null || missing+=(cmake)
-    command -v make >/dev/null || missing+=(make)
+# Installs the Debian packages given as "what:package" pairs whose `what` is missing: a
+# command, or a file or directory when it starts with /.
+ensure_packages() {
+    local missing=() pair what
+    for pair in "$@"; do
+        what="${pair%%:*}"
+        if [[ "$what" == /* ]]; then
+            [ -e "$what" ] || missing+=("${pair#*:}")
+        else
+            command -v "$what" >/dev/null || missing+=("${pair#*:}")
+        fi
+    done
     if ((${#missing[@]})); then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             log "installing ${missing[*]}"
@@ -35,6 +47,21 @@ ensure_tools() {
             die "missing tools; run: sudo apt-get install -y ${missing[*]}"
         fi
     fi
+}
+
+# OVMF (UEFI firmware for QEMU) has no command to look for: its image is the check.
+OVMF_CODE=/usr/share/ovmf/OVMF.fd
+
+ensure_iso_tools() {
+    # grub-mkrescue needs the BIOS and the UEFI GRUB images, xorriso, and mtools for the EFI
+    # system partition inside the ISO.
+    ensure_packages grub-mkrescue:grub-common xorriso:xorriso mformat:mtools \
+        /usr/lib/grub/i386-pc:grub-pc-bin /usr/lib/grub/x86_64-efi:grub-efi-amd64-bin "$OVMF_CODE:ovmf"
+}
+
+ensure_tools() {
+    # g++ and clang: the compiler's tests compile the generated headers as C and C++ with both.
+    ensure_packages qemu-system-x86_64:qemu-system-x86 cpio:cpio gcc:gcc g++:g++ clang:clang cmake:cmake make:make
     command -v cargo >/dev/null || die "Rust is not installed; see https://rustup.rs (stable is enough)"
     if ! rustup target list --installed 2>/dev/null | grep -q '^x86_64-unknown-none$'; then
         log "adding the x86_64-unknown-none target"
@@ -48,12 +75,11 @@ build() {
     (cd "$ROOT/kernel" && cargo build --profile "$PROFILE" -q)
     log "building the services"
     (cd "$ROOT/services" && cargo build --profile "$PROFILE" -q)
-    log "generating C headers from idl/ and building the C services"
-    (cd "$ROOT" && cargo build -q --release -p anvil-idlc)
-    "$ROOT/target/release/anvil-idlc" gen "$ROOT/idl" --out "$BUILD/include" --backend c
-    cmake -S "$ROOT/services/c" -B "$BUILD/c" -DANVIL_GENERATED_INCLUDE="$BUILD/include" \
-        -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD/c" -j 2 >/dev/null
+    # The root CMake project, as `mkdir build && cd build && cmake .. && make` would use it: it
+    # generates the C headers from idl/ (build/include) and builds libanvil-c and every C service.
+    log "building libanvil-c and the C services (CMake; headers generated from idl/)"
+    cmake -S "$ROOT" -B "$BUILD" >/dev/null
+    cmake --build "$BUILD" -j 2 >/dev/null
     rm -rf "$BUILD/initrd" "$BUILD/test-initrd"
     mkdir -p "$BUILD/initrd" "$BUILD/test-initrd"
     cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
@@ -65,7 +91,7 @@ build() {
     local name found candidate
     for name in $(awk '$1 == "service" { print $3 }' "$ROOT/services/manifest"); do
         found=""
-        for candidate in "$bin/$name" "$BUILD"/c/*/"$name"; do
+        for candidate in "$bin/$name" "$BUILD"/services/c/*/"$name"; do
             if [ -f "$candidate" ]; then found="$candidate"; break; fi
         done
         [ -n "$found" ] || die "services/manifest names \`$name\`, but no service builds it"
@@ -76,7 +102,9 @@ build() {
     # deliberately broken files.
     cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
-        "$bin/smp_test" "$bin/bench" "$BUILD/c/c_test/c_test" "$BUILD/test-initrd/"
+        "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$BUILD/test-initrd/"
+    local c_tests="$BUILD/services/c"
+    cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"
     cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
@@ -85,49 +113,152 @@ build() {
     # clients, started by services/tests/probe.manifest.
     rm -rf "$BUILD/probe-initrd"
     mkdir -p "$BUILD/probe-initrd"
-    cp "$bin/init" "$bin/probe_rs" "$bin/probe_client" "$bin/probe_echo" "$BUILD/c/probe_c/probe_c" \
-        "$BUILD/c/probe_client_c/probe_client_c" "$BUILD/probe-initrd/"
+    cp "$bin/init" "$bin/probe_rs" "$bin/probe_client" "$bin/probe_echo" "$c_tests/probe_c/probe_c" \
+        "$c_tests/probe_client_c/probe_client_c" "$BUILD/probe-initrd/"
     cp "$ROOT/services/tests/probe.manifest" "$BUILD/probe-initrd/manifest"
     (cd "$BUILD/probe-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/probe-initrd.cpio"
 }
 
+# The ELF of a service by name (Rust or C), for gdb.
+service_elf() {
+    local candidate
+    for candidate in "$ROOT/services/target/x86_64-unknown-none/$PROFILE/$1" "$BUILD"/services/c/*/"$1"; do
+        if [ -f "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
+    done
+    return 1
+}
+
 boot() {
-    local cpus=1 mem=256M append="" debug=()
+    local cpus=1 mem=256M append="" debug=() gdb=() gdb_port=1234 gdb_service="" want_gdb=0 do_build=1
     while (($#)); do
         case "$1" in
             --cpus) cpus="$2"; shift 2 ;;
             --mem) mem="$2"; shift 2 ;;
             --append) append="$2"; shift 2 ;;
             --debug) debug=(-d int,cpu_reset -D "$BUILD/qemu.log"); shift ;;
-            -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+            --gdb) want_gdb=1; shift ;;
+            --gdb-port) gdb_port="$2"; shift 2 ;;
+            --gdb-service) gdb_service="$2"; shift 2 ;;
+            --no-build) do_build=0; shift ;;
+            -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
             *) die "unknown option $1 (try --help)" ;;
         esac
     done
-    build
+    if ((do_build)); then build; fi
+    if ((want_gdb)); then
+        # -S: the CPU waits for gdb's `continue`; the stub listens on 127.0.0.1 only (gdb must not try ::1 first).
+        gdb=(-S -gdb "tcp:127.0.0.1:$gdb_port")
+        local cmd="gdb -q $BUILD/kernel.elf -ex 'target remote 127.0.0.1:$gdb_port'"
+        if [ -n "$gdb_service" ]; then
+            local elf
+            elf="$(service_elf "$gdb_service")" || die "no service binary named \`$gdb_service\`"
+            cmd+=" -ex 'add-symbol-file $elf'"
+        fi
+        log "QEMU waits for gdb on 127.0.0.1:$gdb_port; in another terminal run:"
+        printf 'gdb command: %s\n' "$cmd" >&2
+    fi
     log "booting Anvil: $cpus CPU(s), $mem; leave QEMU with Ctrl-A X"
     exec qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
         -kernel "$BUILD/kernel.elf" -initrd "$BUILD/initrd.cpio" -append "$append" \
         -serial mon:stdio -display none -no-reboot \
-        -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${debug[@]}"
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${debug[@]}" "${gdb[@]}"
+}
+
+# A hybrid ISO: GRUB for BIOS (El Torito) and for UEFI (an EFI system partition image), loading
+# the kernel with Multiboot2 and the initrd as its module. Written to a USB stick with dd, it
+# boots real machines either way.
+make_iso() {
+    local out="$BUILD/anvil.iso" append="" do_build=1
+    while (($#)); do
+        case "$1" in
+            --out) out="$2"; shift 2 ;;
+            --append) append="$2"; shift 2 ;;
+            --no-build) do_build=0; shift ;;
+            *) die "unknown option $1 for iso (--out FILE, --append \"...\", --no-build)" ;;
+        esac
+    done
+    ensure_iso_tools
+    if ((do_build)); then build; fi
+    local tree
+    tree="$(mktemp -d "$BUILD/iso-tree.XXXXXX")"
+    mkdir -p "$tree/boot/grub"
+    cp "$BUILD/kernel.elf" "$tree/boot/kernel.elf"
+    cp "$BUILD/initrd.cpio" "$tree/boot/initrd.cpio"
+    cat > "$tree/boot/grub/grub.cfg" <<CFG
+# Written by run.sh iso. The kernel logs to COM1; GRUB shows its menu on screen and serial.
+serial --unit=0 --speed=115200
+terminal_input console serial
+terminal_output console serial
+set timeout=0
+menuentry "Anvil" {
+    multiboot2 /boot/kernel.elf $append
+    module2 /boot/initrd.cpio initrd
+    boot
+}
+CFG
+    log "making $out (grub-mkrescue: BIOS and UEFI)"
+    grub-mkrescue -o "$out" "$tree" >"$tree.log" 2>&1 || { cat "$tree.log" >&2; rm -rf "$tree" "$tree.log"; die "grub-mkrescue failed"; }
+    rm -rf "$tree" "$tree.log"
+    printf 'iso: %s\n' "$out" >&2
+}
+
+# Runs one test suite, appending its output to the log; a failing suite is recorded and the
+# others still run.
+suite() {
+    local name="$1"; shift
+    log "$name"
+    if ! "$@" 2>&1 | tee -a "$TEST_LOG"; then
+        FAILED_SUITES+=("$name")
+    fi
 }
 
 run_tests() {
-    build
-    local out="$BUILD/test.log"
-    : > "$out"
-    log "host tests: IDL compiler"
-    (cd "$ROOT" && cargo test -p anvil-idlc --release --tests 2>&1) | tee -a "$out"
-    log "host tests: libanvil-c (ctest)"
-    cmake -S "$ROOT/libanvil-c" -B "$BUILD/libanvil-c-host" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD/libanvil-c-host" >/dev/null
-    (cd "$BUILD/libanvil-c-host" && ctest --output-on-failure 2>&1) | tee -a "$out"
-    log "host tests: kernel logic"
-    (cd "$ROOT" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release --tests 2>&1) | tee -a "$out"
-    log "boot tests (QEMU, TCG)"
-    (cd "$ROOT" && ANVIL_BUILD="$BUILD" cargo test --manifest-path tests/boot/Cargo.toml --release --tests \
-        -- --test-threads 2 2>&1) | tee -a "$out"
-    # One closing line over every suite, counted from cargo's own result lines.
-    awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }' "$out"
+    TEST_LOG="$BUILD/test.log"
+    FAILED_SUITES=()
+    mkdir -p "$BUILD"
+    : > "$TEST_LOG"
+    ensure_iso_tools
+    ensure_packages gdb:gdb
+    # In a process of its own: inside `if`, bash would not stop build() at its first error.
+    local built=1
+    if ! "$ROOT/run.sh" build; then
+        FAILED_SUITES+=("build")
+        built=0
+    fi
+    suite "host tests: IDL compiler" \
+        bash -c 'cd "$1" && cargo test -p anvil-idlc --release --tests' _ "$ROOT"
+    suite "host tests: kernel logic" \
+        bash -c 'cd "$1" && cargo test --manifest-path kernel/Cargo.toml -p anvil-kcore --release --tests' _ "$ROOT"
+    if ((built)); then
+        suite "host tests: libanvil-c (ctest)" bash -c 'cd "$1" && ctest --output-on-failure' _ "$BUILD"
+        suite "boot tests (QEMU, TCG; ISO under SeaBIOS and OVMF; gdb)" \
+            bash -c 'cd "$1" && ANVIL_BUILD="$2" cargo test --manifest-path tests/boot/Cargo.toml --release --tests -- --test-threads 2' \
+            _ "$ROOT" "$BUILD"
+    fi
+    # The checkout checks build a scratch copy; a run inside such a copy skips them.
+    if [ -z "${ANVIL_SCRATCH_COPY:-}" ]; then
+        suite "fresh checkout: the root CMake flow, and a new service and IDL file as the guide says" \
+            "$ROOT/tests/checkout.sh"
+    fi
+    # One closing line over every suite, counted from the runners' own result lines: cargo's
+    # "test result:", ctest's "N tests failed out of M", and "N passed, M failed" (checkout.sh).
+    local total
+    total="$(awk '
+        /^test result:/ { p += $4; f += $6 }
+        /tests passed, [0-9]+ tests? failed out of [0-9]+/ {
+            for (i = 1; i <= NF; i++) { if ($i == "failed") fl = $(i - 2); if ($i == "of") all = $(i + 1) }
+            p += all - fl; f += fl
+        }
+        /^checkout: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+        END { printf "%d %d", p, f }' "$TEST_LOG")"
+    local passed="${total% *}" failed="${total#* }"
+    if ((${#FAILED_SUITES[@]})); then
+        printf 'suites that failed: %s\n' "$(IFS=';'; echo "${FAILED_SUITES[*]}")"
+    fi
+    printf 'total: %d passed, %d failed\n' "$passed" "$failed"
+    if ((failed > 0 || ${#FAILED_SUITES[@]} > 0)); then
+        exit 1
+    fi
 }
 
 run_bench() {
@@ -148,5 +279,6 @@ case "${1:-}" in
     build) build ;;
     bench) run_bench ;;
     test) run_tests ;;
+    iso) shift; make_iso "$@" ;;
     *) boot "$@" ;;
 esac

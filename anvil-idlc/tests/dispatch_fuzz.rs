@@ -88,6 +88,7 @@ impl Kernel for Mock {
         debug_write(a: u64, b: (u64, u64)) -> ();
         debug_stats(a: u64) -> (u64, u64);
         debug_shutdown(a: u64, b: u8) -> ();
+        debug_memory(a: u64) -> (u64, u64, u64, u64, u64);
     }
 }
 

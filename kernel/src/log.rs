@@ -84,10 +84,15 @@ pub fn line(l: Level, args: fmt::Arguments) {
     let _ = writeln!(Serial, "[{tag}] {args}");
 }
 
-/// Writes raw text (user console output), no prefix.
-pub fn raw(args: fmt::Arguments) {
+/// Writes user console output as it is: any bytes, not only UTF-8.
+pub fn raw_bytes(bytes: &[u8]) {
     let _g = LOCK.lock();
-    let _ = Serial.write_fmt(args);
+    for &b in bytes {
+        if b == b'\n' {
+            Serial::put(b'\r');
+        }
+        Serial::put(b);
+    }
 }
 
 /// Writes without taking the lock: for panics and fatal traps, where the lock may be held by

@@ -126,6 +126,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     let feats = cpu::enable_protections();
     arch::x86_64::usercopy::set_smap(feats.smap);
     kinfo!("cpu: NX {}, SMEP {}, SMAP {}", feats.nx, feats.smep, feats.smap);
+    kinfo!("{}", arch::x86_64::fpu::init_boot_cpu());
 
     let boot_rsp = &raw const boot_stack_top as u64;
     gdt::init_cpu(0, 0, boot_rsp);
@@ -151,6 +152,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
         m.cpus.iter().map(|&c| u32::from(c)).collect()
     });
     sched::init(apic_ids.len().max(1));
+    object::reap::init_cpu();
     arch::x86_64::tlb::APIC_IDS[0].store(apic::id(), Ordering::Release);
     start_application_processors(&apic_ids);
 
@@ -244,10 +246,12 @@ extern "C" fn ap_entry(index: u64) -> ! {
     gdt::init_cpu(index as u32, apic::id(), top);
     trap::load_idt();
     cpu::enable_protections();
+    arch::x86_64::fpu::init_ap();
     apic::init(mm::phys_to_virt(AP_LAPIC.load(Ordering::Acquire)));
     apic::start_timer(625_000);
     arch::x86_64::tlb::APIC_IDS[index as usize].store(apic::id(), Ordering::Release);
     kdebug!("cpu {index} (APIC id {}) up", apic::id());
+    object::reap::init_cpu();
     arch::x86_64::smp::STARTED.fetch_add(1, Ordering::SeqCst);
     sched::run()
 }

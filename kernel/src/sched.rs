@@ -80,6 +80,11 @@ fn state(cpu: usize) -> &'static Mutex<CpuState> {
         .unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
 }
 
+/// Heap bytes the run queues take.
+pub fn queue_bytes() -> usize {
+    queues().heap_bytes()
+}
+
 pub fn current() -> Option<Arc<Tcb>> {
     state(me()).lock().current.clone()
 }
@@ -158,6 +163,15 @@ pub fn wait_off_cpu(t: &Arc<Tcb>, stopped: State) {
     }
 }
 
+/// Waits until no thread is in transit between a CPU and a queue, so that every thread that
+/// left its CPU before this call has been released by its CPU (for exact memory statistics).
+pub fn settle() {
+    while TRANSIT.load(Ordering::SeqCst) != 0 {
+        tlb::service(me());
+        core::hint::spin_loop();
+    }
+}
+
 /// The next thread for `cpu`: its own queue first, then stolen. Skips threads stopped after
 /// they were queued. Returns it marked running.
 fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
@@ -175,6 +189,9 @@ fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
 }
 
 fn prepare(cpu: usize, t: &Tcb) {
+    // SAFETY: this CPU is about to run `t`, which it took off a run queue: no other CPU runs it
+    // or saves its FPU area (see arch/x86_64/fpu.rs).
+    unsafe { t.fpu.restore() };
     gdt::set_kernel_stack(t.kstack.top);
     if let Some(vs) = t.vspace() {
         vs.activate_on(cpu);
@@ -241,6 +258,9 @@ fn reschedule() {
             return;
         }
         let save = cur.ksp.as_ptr();
+        // SAFETY: this CPU runs `cur` and switches away from it now; the kernel never touches the
+        // FPU registers, so they still hold its user values.
+        unsafe { cur.fpu.save() };
         TRANSIT.fetch_add(1, Ordering::SeqCst);
         s.prev = Some(cur);
         let load = match next {

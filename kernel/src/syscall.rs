@@ -475,7 +475,7 @@ impl Kernel for Ctx<'_> {
 
     fn endpoint_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::ENDPOINT)?;
-        let ep = EndpointCap(Arc::new(Endpoint::new(Some(charge))));
+        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))));
         Ok(NewCap::made_with(&quota, Object::Endpoint(Arc::new(ep))))
     }
 
@@ -565,19 +565,31 @@ impl Kernel for Ctx<'_> {
         Ok(())
     }
 
-    fn debug_write(&mut self, _console: Capability, text: UserSlice) -> Result<(), Status> {
+    fn debug_write(&mut self, _console: Capability, data: UserSlice) -> Result<(), Status> {
         let mut buf = [0u8; 4096];
-        let n = text.len().min(buf.len());
-        text.read_into(&mut buf[..n])?;
-        let s = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
-        crate::log::raw(format_args!("{s}"));
+        let n = data.len().min(buf.len());
+        data.read_into(&mut buf[..n])?;
+        crate::log::raw_bytes(&buf[..n]);
         Ok(())
     }
 
     fn debug_stats(&mut self, _console: Capability) -> Result<(u64, u64), Status> {
+        sched::settle();
         reap::drain();
+        crate::mm::kstack::reclaim_all();
         let (free, _) = crate::mm::frame::stats();
         Ok((free, crate::mm::heap::used() as u64))
+    }
+
+    fn debug_memory(&mut self, _console: Capability) -> Result<(u64, u64, u64, u64, u64), Status> {
+        // Threads that died on other CPUs are freed once those CPUs have switched away.
+        sched::settle();
+        reap::drain();
+        crate::mm::kstack::reclaim_all();
+        let (free, total) = crate::mm::frame::stats();
+        let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames();
+        let tables = CAPS.lock().table_bytes() + sched::queue_bytes() + crate::mm::kstack::list_bytes();
+        Ok((free, total, crate::mm::heap::used() as u64, kept, tables as u64))
     }
 
     fn debug_shutdown(&mut self, _console: Capability, code: u8) -> Result<(), Status> {

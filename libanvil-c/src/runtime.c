@@ -17,7 +17,7 @@ void anvil_runtime_init(uint64_t ipc) {
 void anvil_console_write(const char *s, size_t n) {
     while (n) {
         size_t chunk = n > 4096 ? 4096 : n;
-        (void)anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, s, chunk);
+        (void)anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, (const uint8_t *)s, chunk);
         s += chunk;
         n -= chunk;
     }

@@ -7,6 +7,8 @@
 extern crate alloc;
 
 pub mod heap;
+pub mod process;
+pub mod testing;
 pub mod thread;
 
 /// Everything generated from `idl/`: one module per library.
@@ -88,10 +90,19 @@ pub fn ipc_buffer() -> u64 {
     IPC_BUFFER.load(Ordering::Relaxed)
 }
 
+/// The argument the process was started with (`rsi`; see `process::Process::start`), 0 for
+/// a program the kernel or init starts.
+static START_ARG: AtomicU64 = AtomicU64::new(0);
+
+pub fn start_arg() -> u64 {
+    START_ARG.load(Ordering::Relaxed)
+}
+
 /// Called by `entry!` before `main`.
 #[doc(hidden)]
-pub fn runtime_init(ipc_buffer: u64) {
+pub fn runtime_init(ipc_buffer: u64, arg: u64) {
     IPC_BUFFER.store(ipc_buffer, Ordering::Relaxed);
+    START_ARG.store(arg, Ordering::Relaxed);
 }
 
 /// Ends the calling thread with `code`.
@@ -111,11 +122,13 @@ impl Write for Console {
 
 /// Writes text to the console (the kernel debug console until the IO server exists).
 pub fn console_write(s: &str) {
-    for chunk in s.as_bytes().chunks(4096) {
-        // Chunks of a valid str split at arbitrary bytes may not be valid UTF-8 on their own;
-        // send whole-character chunks.
-        let text = core::str::from_utf8(chunk).unwrap_or("?");
-        let _ = boot::debug().write(text);
+    console_write_bytes(s.as_bytes());
+}
+
+/// Writes bytes to the console as they are (the console takes any bytes, not only UTF-8).
+pub fn console_write_bytes(bytes: &[u8]) {
+    for chunk in bytes.chunks(4096) {
+        let _ = boot::debug().write(chunk);
     }
 }
 
@@ -135,9 +148,7 @@ struct Buffered {
 impl Buffered {
     fn flush(&mut self) {
         if self.len > 0 {
-            if let Ok(s) = core::str::from_utf8(&self.buf[..self.len]) {
-                console_write(s);
-            }
+            console_write_bytes(&self.buf[..self.len]);
             self.len = 0;
         }
     }
@@ -174,8 +185,8 @@ macro_rules! println {
 macro_rules! entry {
     ($main:path) => {
         #[no_mangle]
-        pub extern "C" fn _start(ipc_buffer: u64) -> ! {
-            $crate::runtime_init(ipc_buffer);
+        pub extern "C" fn _start(ipc_buffer: u64, arg: u64) -> ! {
+            $crate::runtime_init(ipc_buffer, arg);
             let code: u64 = $main();
             $crate::exit(code)
         }

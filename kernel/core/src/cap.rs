@@ -27,6 +27,17 @@ use alloc::vec::Vec;
 
 pub type CNodeId = usize;
 
+/// What the capability space stores: an object reference that learns when a capability to
+/// its object is placed or removed, so an object can tell "no capability left" from "no
+/// reference left" (the kernel stops a thread when its last capability goes, even while a
+/// syscall on another CPU still holds a reference to it).
+pub trait Slotted: Clone {
+    fn placed(&self) {}
+    fn removed(&self) {}
+}
+
+impl Slotted for u32 {}
+
 /// Slots per allocation chunk of a CNode (a chunk is a few KiB, so big CNodes need no large
 /// contiguous allocation).
 pub const CHUNK: usize = 64;
@@ -93,7 +104,7 @@ pub struct CapSpace<O> {
     count: usize,
 }
 
-impl<O: Clone> Default for CapSpace<O> {
+impl<O: Slotted> Default for CapSpace<O> {
     fn default() -> Self {
         Self::new()
     }
@@ -102,7 +113,7 @@ impl<O: Clone> Default for CapSpace<O> {
 /// The largest CNode: slot numbers must fit the 32 bits a `Loc` keeps.
 pub const MAX_SLOTS: usize = 1 << 20;
 
-impl<O: Clone> CapSpace<O> {
+impl<O: Slotted> CapSpace<O> {
     pub const fn new() -> Self {
         CapSpace {
             cnodes: Vec::new(),
@@ -223,6 +234,7 @@ impl<O: Clone> CapSpace<O> {
         if let Some(n) = next.get() {
             self.node_mut(n).prev = at;
         }
+        obj.placed();
         *self.cell_mut(at) = Some(Node {
             obj,
             rights,
@@ -433,6 +445,7 @@ impl<O: Clone> CapSpace<O> {
             t.hint = t.hint.min(s);
         }
         self.count -= 1;
+        n.obj.removed();
         n.obj
     }
 
@@ -463,6 +476,13 @@ impl<O: Clone> CapSpace<O> {
             .node(at)
             .and_then(|n| n.parent.get())
             .map(|p| (p.cnode(), p.slot())))
+    }
+
+    /// Heap bytes of the table of CNodes (it keeps the room of the most CNodes that ever
+    /// existed at once).
+    pub fn table_bytes(&self) -> usize {
+        self.cnodes.capacity() * core::mem::size_of::<Option<Table<O>>>()
+            + self.free_cnodes.capacity() * core::mem::size_of::<CNodeId>()
     }
 
     /// Number of capabilities in all CNodes.

@@ -45,6 +45,21 @@ impl<T> RunQueues<T> {
         }
     }
 
+    /// Heap bytes the queues take (each keeps the room of the most threads it ever held).
+    pub fn heap_bytes(&self) -> usize {
+        self.queues
+            .iter()
+            .map(|q| {
+                let q = q.lock();
+                q.levels.capacity() * core::mem::size_of::<VecDeque<Entry<T>>>()
+                    + q.levels
+                        .iter()
+                        .map(|l| l.capacity() * core::mem::size_of::<Entry<T>>())
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
     pub fn cpus(&self) -> usize {
         self.queues.len()
     }
@@ -183,7 +198,11 @@ mod tests {
                         };
                         q.push(cpu, n, (rng >> 16) as u8 % 32, pin);
                     }
-                    let got = if rng.is_multiple_of(3) { q.steal(cpu) } else { q.pop(cpu) };
+                    let got = if rng.is_multiple_of(3) {
+                        q.steal(cpu)
+                    } else {
+                        q.pop(cpu)
+                    };
                     if let Some(item) = got {
                         seen[item as usize].fetch_add(1, Ordering::SeqCst);
                     } else if n >= ITEMS && stop.load(Ordering::SeqCst) {

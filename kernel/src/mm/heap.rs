@@ -39,6 +39,8 @@ struct Heaps {
     grow: Heap,
     /// Bytes of the growing area mapped so far.
     grown: usize,
+    /// Frames growth took: the pages and the page tables that map them.
+    frames: u64,
 }
 
 struct KernelHeap {
@@ -54,6 +56,7 @@ static ALLOCATOR: KernelHeap = KernelHeap {
         boot: Heap::empty(),
         grow: Heap::empty(),
         grown: 0,
+        frames: 0,
     }),
 };
 
@@ -87,6 +90,11 @@ pub fn size() -> usize {
     BOOT_HEAP_SIZE + h.grown
 }
 
+/// Frames the heap has taken from the frame allocator, page tables included.
+pub fn frames() -> u64 {
+    ALLOCATOR.heaps.lock().frames
+}
+
 impl Heaps {
     /// Maps at least `bytes` more at the end of the growing area. False if out of frames or
     /// of address space (whatever was mapped stays in the heap).
@@ -96,6 +104,7 @@ impl Heaps {
             return false;
         }
         let start = GROW_BASE + self.grown as u64;
+        let (free_before, _) = frame::stats();
         let mut mapped = 0usize;
         {
             let mut kpt = paging::kernel_tables();
@@ -122,6 +131,7 @@ impl Heaps {
                 mapped += PAGE as usize;
             }
         }
+        self.frames += free_before - frame::stats().0;
         if mapped == 0 {
             return false;
         }

@@ -6,6 +6,8 @@
 //! goes, possibly under a lock another CPU spins on, so dropping only puts the stack on a list;
 //! `reclaim` frees the listed stacks in one batch with one shootdown, and is called only at
 //! points where the CPU holds no lock (the end of a syscall, the idle loop, `Debug.stats`).
+//! A new thread takes a dropped stack that is still mapped first, so a create/exit loop
+//! neither maps nor shoots down anything.
 
 use alloc::vec::Vec;
 
@@ -44,17 +46,48 @@ pub struct KStack {
     pub top: u64,
 }
 
+/// Frames the stack area's page tables took (they stay: the area is reused).
+static TABLE_FRAMES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Heap bytes of the stack lists (room for every stack range ever carved out).
+pub fn list_bytes() -> usize {
+    let a = AREA.lock();
+    (a.free.capacity() + a.dead.capacity()) * core::mem::size_of::<(u64, u64)>()
+}
+
+pub fn table_frames() -> u64 {
+    TABLE_FRAMES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Stack ranges the lists make room for at a time.
+const RANGES_STEP: usize = 512;
+
 /// Maps a new stack of `size` bytes (rounded up to pages) above an unmapped guard page.
 pub fn alloc(size: usize) -> Option<KStack> {
     let pages = (size as u64).div_ceil(PAGE);
     let bottom = {
         let mut a = AREA.lock();
+        // A dropped stack not yet reclaimed is still mapped and no CPU runs on it: it is taken
+        // as it is, with no unmap, no shootdown and no frame allocation.
+        if let Some(i) = a.dead.iter().rposition(|&(_, p)| p == pages) {
+            let bottom = a.dead.swap_remove(i).0;
+            return Some(KStack {
+                bottom,
+                pages,
+                top: bottom + pages * PAGE,
+            });
+        }
         match a.free.iter().position(|&(_, p)| p == pages) {
             Some(i) => a.free.swap_remove(i).0,
             None => {
                 let total = a.total + 1;
+                // Room grows in big steps, so the heap the lists take does not follow every
+                // new peak of threads.
+                let room = total.div_ceil(RANGES_STEP) * RANGES_STEP;
                 let (fl, dl) = (a.free.len(), a.dead.len());
-                if a.free.try_reserve(total - fl).is_err() || a.dead.try_reserve(total - dl).is_err() {
+                if a.free.try_reserve_exact(room.saturating_sub(fl)).is_err()
+                    || a.dead.try_reserve_exact(room.saturating_sub(dl)).is_err()
+                {
                     return None;
                 }
                 a.total = total;
@@ -67,6 +100,7 @@ pub fn alloc(size: usize) -> Option<KStack> {
     let mut kpt = paging::kernel_tables();
     for i in 0..pages {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(bottom + i * PAGE));
+        let mut tables = TableCount(0);
         let mapped = frame::alloc().and_then(|pa| {
             let f = PhysFrame::containing_address(PhysAddr::new(pa));
             // SAFETY: the page lies in the kernel-stack area, which only this allocator hands
@@ -76,7 +110,7 @@ pub fn alloc(size: usize) -> Option<KStack> {
                     page,
                     f,
                     F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL,
-                    &mut frame::Global,
+                    &mut tables,
                 )
             };
             match r {
@@ -90,6 +124,7 @@ pub fn alloc(size: usize) -> Option<KStack> {
                 }
             }
         });
+        TABLE_FRAMES.fetch_add(tables.0, core::sync::atomic::Ordering::Relaxed);
         if mapped.is_none() {
             // Nothing ran on these pages: unmapping them locally is enough.
             unmap(&mut kpt, bottom, i, frame::free);
@@ -103,6 +138,18 @@ pub fn alloc(size: usize) -> Option<KStack> {
         pages,
         top: bottom + pages * PAGE,
     })
+}
+
+/// The frame allocator, counting the page-table frames it hands out.
+struct TableCount(u64);
+
+// SAFETY: frames come from `frame::alloc`, unused and owned by the caller.
+unsafe impl x86_64::structures::paging::FrameAllocator<Size4KiB> for TableCount {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let f = frame::alloc()?;
+        self.0 += 1;
+        Some(PhysFrame::containing_address(PhysAddr::new(f)))
+    }
 }
 
 /// Unmaps `pages` pages from `bottom` (flushing this CPU only) and hands each frame to `f`.
@@ -119,6 +166,31 @@ fn unmap(kpt: &mut paging::KernelTables, bottom: u64, pages: u64, mut f: impl Fn
 /// Frees every dropped stack: unmaps them, makes every CPU flush (the entries are global),
 /// then frees the frames. The caller holds no lock (this waits for the other CPUs).
 pub fn reclaim() {
+    reclaim_or_wait(false);
+}
+
+/// Held by the CPU that reclaims; another CPU that finds it held skips (the holder takes
+/// every stack dropped before it finishes), unless it must see every stack freed.
+static RECLAIMING: Mutex<()> = Mutex::new(());
+
+/// Like `reclaim`, and also waits for a reclaim another CPU has under way (for exact memory
+/// statistics). The wait serves TLB requests: the other CPU may be waiting for this one.
+pub fn reclaim_all() {
+    reclaim_or_wait(true);
+}
+
+fn reclaim_or_wait(wait: bool) {
+    let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+    let _held = loop {
+        match RECLAIMING.try_lock() {
+            Some(g) => break g,
+            None if !wait => return,
+            None => {
+                crate::arch::x86_64::tlb::service(me);
+                core::hint::spin_loop();
+            }
+        }
+    };
     const BATCH: usize = 32;
     loop {
         let mut batch = [(0u64, 0u64); BATCH];
@@ -133,11 +205,11 @@ pub fn reclaim() {
         if n == 0 {
             return;
         }
-        reclaim_batch(&batch[..n]);
+        reclaim_batch(me, &batch[..n]);
     }
 }
 
-fn reclaim_batch(dead: &[(u64, u64)]) {
+fn reclaim_batch(me: usize, dead: &[(u64, u64)]) {
     // The frames go on a list threaded through themselves until the shootdown is done, so
     // this needs no allocation while the page tables are locked.
     let mut head = 0u64;
@@ -152,7 +224,6 @@ fn reclaim_batch(dead: &[(u64, u64)]) {
             });
         }
     }
-    let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
     crate::arch::x86_64::tlb::shootdown(me, u64::MAX);
     while head != 0 {
         // SAFETY: `head` is one of the frames linked above; its first word is the next link.

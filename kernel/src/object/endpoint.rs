@@ -61,7 +61,17 @@ struct Queues {
 }
 
 /// What capabilities to an endpoint refer to; when the last one goes, the endpoint closes.
-pub struct EndpointCap(pub Arc<Endpoint>);
+pub struct EndpointCap(pub Arc<Endpoint>, pub super::CapCount);
+
+impl EndpointCap {
+    pub fn new(ep: Arc<Endpoint>) -> EndpointCap {
+        EndpointCap(ep, super::CapCount::default())
+    }
+
+    pub fn count(&self) -> &super::CapCount {
+        &self.1
+    }
+}
 
 impl Drop for EndpointCap {
     fn drop(&mut self) {
@@ -78,7 +88,7 @@ impl Endpoint {
     }
 
     /// Wakes every waiting thread with PEER_CLOSED; no thread can wait here again.
-    fn close(&self) {
+    pub fn close(&self) {
         let (senders, receivers) = {
             let mut q = self.queues.lock();
             q.closed = true;

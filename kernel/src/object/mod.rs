@@ -36,6 +36,55 @@ pub enum Object {
     Debug(Arc<debug::DebugConsole>),
 }
 
+impl anvil_kcore::cap::Slotted for Object {
+    fn placed(&self) {
+        match self {
+            Object::Tcb(t) => t.count().placed(),
+            Object::Endpoint(e) => e.count().placed(),
+            _ => {}
+        }
+    }
+
+    fn removed(&self) {
+        match self {
+            Object::Tcb(t) => t.count().removed(),
+            Object::Endpoint(e) => e.count().removed(),
+            _ => {}
+        }
+    }
+}
+
+/// How many capabilities name an object (changed under the capability-space lock).
+#[derive(Default)]
+pub struct CapCount(core::sync::atomic::AtomicUsize);
+
+impl CapCount {
+    fn placed(&self) {
+        self.0.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+    }
+    fn removed(&self) {
+        self.0.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+    }
+    /// True once the last capability is gone (it cannot come back: a capability is only ever
+    /// made from another one, or for a new object).
+    pub fn none(&self) -> bool {
+        self.0.load(core::sync::atomic::Ordering::Acquire) == 0
+    }
+}
+
+impl Object {
+    /// Called by the reaper for each object whose capability went: stops a thread and closes
+    /// an endpoint whose last capability that was, here and now, rather than when the last
+    /// reference goes (a syscall on another CPU may hold one for a while).
+    pub fn capability_removed(&self) {
+        match self {
+            Object::Tcb(t) if t.count().none() => tcb::kill(&t.0),
+            Object::Endpoint(e) if e.count().none() => e.0.close(),
+            _ => {}
+        }
+    }
+}
+
 impl PartialEq for Object {
     fn eq(&self, other: &Object) -> bool {
         self.addr() == other.addr()

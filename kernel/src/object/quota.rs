@@ -126,11 +126,14 @@ pub mod cost {
     /// Per heap allocation: the `Arc` counts and the allocator's rounding.
     const HEAP: u64 = 64;
 
-    /// A thread: its kernel stack, the stack's share of the kernel page tables, the TCB, and
-    /// its entry in an endpoint queue when it waits.
+    /// A thread: its kernel stack, the stack's share of the kernel page tables, the TCB, the
+    /// largest FPU save area the kernel enables (832 bytes with AVX, 512 with FXSAVE; up to a
+    /// page with AVX-512), and its entry in an endpoint queue when it waits.
     pub const TCB: u64 = crate::object::tcb::KERNEL_STACK_SIZE as u64
         + 64
         + size_of::<crate::object::tcb::Tcb>() as u64
+        + HEAP
+        + crate::arch::x86_64::fpu::MAX_AREA_SIZE as u64
         + HEAP
         + QUEUE_ENTRY;
     pub const ENDPOINT: u64 = size_of::<crate::object::endpoint::Endpoint>() as u64

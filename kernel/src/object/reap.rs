@@ -5,23 +5,41 @@
 //! long. So objects leaving the capability space are handed to `defer`, and `drain` drops them
 //! one at a time, iteratively, at points where the CPU holds no lock: the end of every syscall
 //! and trap, and the idle loop. See docs/smp.md ("Lifetime").
+//!
+//! The lists are per CPU, so what a syscall defers is dropped before that syscall returns: a
+//! thread deleting its own last capability stops in its own syscall, and a thread deleting
+//! another's returns only after that thread has stopped.
 
 use alloc::vec::Vec;
 
 use spin::Mutex;
 
 use super::Object;
+use crate::arch::x86_64::tlb::MAX_CPUS;
 
-static PENDING: Mutex<Vec<Object>> = Mutex::new(Vec::new());
+static PENDING: [Mutex<Vec<Object>>; MAX_CPUS] = [const { Mutex::new(Vec::new()) }; MAX_CPUS];
 
-/// Queues `obj` to be dropped at the next safe point.
+/// What each CPU's list holds without growing.
+const ROOM: usize = 64;
+
+/// Gives this CPU's list its room (at boot, when the CPU comes up).
+pub fn init_cpu() {
+    let _ = mine().lock().try_reserve_exact(ROOM);
+}
+
+/// This CPU's list (the kernel is not preemptible, so it stays this CPU's while used).
+fn mine() -> &'static Mutex<Vec<Object>> {
+    &PENDING[crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS]
+}
+
+/// Queues `obj` to be dropped at this CPU's next safe point.
 pub fn defer(obj: Object) {
-    PENDING.lock().push(obj);
+    mine().lock().push(obj);
 }
 
 /// Queues every object of `objs`.
 pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
-    let mut p = PENDING.lock();
+    let mut p = mine().lock();
     for o in objs {
         p.push(o);
     }
@@ -31,17 +49,21 @@ pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
 /// holds no kernel lock.
 pub fn drain() {
     loop {
-        let next = PENDING.lock().pop();
+        let next = mine().lock().pop();
         match next {
-            Some(o) => drop(o),
+            Some(o) => {
+                o.capability_removed();
+                drop(o);
+            }
             None => break,
         }
     }
-    // A big revoke may have grown the list; give the memory back.
+    // A big revoke may have grown the list; give the memory back, keeping the room every CPU
+    // is given at boot, so heap use does not depend on which CPU deleted what.
     {
-        let mut p = PENDING.lock();
-        if p.is_empty() && p.capacity() > 256 {
-            p.shrink_to(16);
+        let mut p = mine().lock();
+        if p.is_empty() && p.capacity() > ROOM {
+            p.shrink_to(ROOM);
         }
     }
     crate::mm::kstack::reclaim();

@@ -1,6 +1,6 @@
 //! TCB: a thread, and its life: start, suspend, resume, fault, exit and death. A thread owns a
-//! kernel stack (with a guard page) and refers to the address space, capability table and IPC
-//! buffer it runs with.
+//! kernel stack (with a guard page) and an FPU save area, and refers to the address space,
+//! capability table and IPC buffer it runs with.
 //!
 //! Every state change happens under the thread's `inner` lock, and a thread is in a run queue
 //! only if `queued` says so and runs on a CPU only if `running` says so. Whoever makes a thread
@@ -27,6 +27,7 @@ use super::vspace::VSpace;
 use super::{reap, Object};
 use crate::abi::kernel::{FaultReport, ThreadState};
 use crate::abi::types::Status;
+use crate::arch::x86_64::fpu::FpuArea;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mm::kstack::{self, KStack};
 
@@ -125,6 +126,8 @@ pub struct Tcb {
     pub ksp: AtomicU64,
     /// The CPU running this thread now, or -1.
     pub on_cpu: AtomicI64,
+    /// FPU/SSE/AVX registers while the thread is not running (saved and loaded by `sched`).
+    pub fpu: FpuArea,
     pub inner: Mutex<TcbInner>,
     _charge: Option<Charge>,
 }
@@ -134,7 +137,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// What capabilities to a thread refer to. When the last one goes, the thread stops (on
 /// whatever CPU it runs, before the deleting call returns); the `Tcb` itself lives on until the
 /// scheduler and any IPC partner have let go of it.
-pub struct TcbCap(pub Arc<Tcb>);
+pub struct TcbCap(pub Arc<Tcb>, pub super::CapCount);
 
 impl core::ops::Deref for TcbCap {
     type Target = Arc<Tcb>;
@@ -145,11 +148,19 @@ impl core::ops::Deref for TcbCap {
 
 impl TcbCap {
     pub fn new(t: Arc<Tcb>) -> Arc<TcbCap> {
-        Arc::new(TcbCap(t))
+        Arc::new(TcbCap(t, super::CapCount::default()))
+    }
+}
+
+impl TcbCap {
+    pub fn count(&self) -> &super::CapCount {
+        &self.1
     }
 }
 
 impl Drop for TcbCap {
+    /// Normally the reaper has stopped the thread when its last capability went; a thread
+    /// whose capability was never placed (a failed create) is stopped here.
     fn drop(&mut self) {
         kill(&self.0);
     }
@@ -158,12 +169,14 @@ impl Drop for TcbCap {
 impl Tcb {
     pub fn new(name: &str, charge: Option<Charge>) -> Result<Arc<Tcb>, Status> {
         let kstack = kstack::alloc(KERNEL_STACK_SIZE).ok_or(Status::NO_MEMORY)?;
+        let fpu = FpuArea::new().ok_or(Status::NO_MEMORY)?;
         let t = Arc::new(Tcb {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: Mutex::new(([0; NAME_LEN], 0)),
             kstack,
             ksp: AtomicU64::new(0),
             on_cpu: AtomicI64::new(-1),
+            fpu,
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,

@@ -94,6 +94,12 @@ static void formats(void) {
     CHECK("printf long, size and precision", strcmp(buf, "-1234567890123 18446744073709551615 99 abc        r") == 0);
     int n = snprintf(buf, 4, "%s", "truncated");
     CHECK("snprintf truncates and returns the full length", n == 9 && strcmp(buf, "tru") == 0);
+    snprintf(buf, sizeof buf, "%#x|%#o|%+d|% d|%.3d|%e|%.2f|%g|%a|%Lg|%5.1f%%", 255u, 8u, 5, 5, 7, 1234.5, 2.375, 1e-5,
+             1.0, 2.5L, 99.44);
+    CHECK("printf flags, integer precision and floating point",
+          strcmp(buf, "0xff|010|+5| 5|007|1.234500e+03|2.38|1e-05|0x1p+0|2.5| 99.4%") == 0);
+    /* The console takes any bytes: this line is not UTF-8 and still arrives whole. */
+    printf("c_test: bytes \xff\xfe\x80 are not UTF-8\n");
 }
 
 /* Every syscall stub, called through the generated C header. Where a success needs setup the
@@ -158,7 +164,7 @@ static void stubs(void) {
     EXPECT(anvil_irq_control_get(E, 1, &a), NOCAP);
     EXPECT(anvil_irq_bind(E, ep), NOCAP);
     EXPECT(anvil_irq_ack(E), NOCAP);
-    EXPECT(anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, "c_test: Debug.write through the C stub\n", 39), OK);
+    EXPECT(anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, (const uint8_t *)"c_test: Debug.write through the C stub\n", 39), OK);
     EXPECT(anvil_debug_stats(E, &a, &b), NOCAP);
     EXPECT(anvil_cap_delete(C, tcb), OK);
     EXPECT(anvil_cap_delete(C, vs), OK);

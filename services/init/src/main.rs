@@ -13,12 +13,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use anvil::sys::kernel::Cap;
-use anvil::{boot, println, types, CNode, Endpoint, IoPort, MapFlags, Quota, Regs, Rights, Status, Tcb, VSpace, Vmo};
+use anvil::process::Process;
+use anvil::sys::kernel::{Cap, FaultKind, FaultReport, FAULT_LABEL};
+use anvil::{boot, println, types, Endpoint, IoPort, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
 anvil::entry!(main);
 
-const PAGE: u64 = types::PAGE_SIZE;
 /// Where init maps the boot archive (read-only).
 const ARCHIVE_VA: u64 = 0x0000_2000_0000_0000;
 
@@ -31,25 +31,87 @@ fn main() -> u64 {
         Err(e) => println!("init: Debug.stats failed: {e:?}"),
     }
     let bogus = anvil::Debug::from_slot(200);
-    match bogus.write("must not print\n") {
+    match bogus.write(b"must not print\n") {
         Err(Status::INVALID_CAP) => println!("init: empty slot refused with INVALID_CAP"),
         other => println!("init: empty slot gave {other:?}"),
     }
     let wrong = anvil::Debug::from_slot(types::BOOT_SLOT_VSPACE);
-    match wrong.write("must not print\n") {
+    match wrong.write(b"must not print\n") {
         Err(Status::WRONG_TYPE) => println!("init: wrong object type refused with WRONG_TYPE"),
         other => println!("init: wrong type gave {other:?}"),
     }
-    let (started, failed) = match archive() {
-        Ok(a) => start_all(a),
+    let faults = match Endpoint::create(&Quota::from_slot(types::BOOT_SLOT_QUOTA)) {
+        Ok(ep) => ep,
         Err(e) => {
-            println!("init: cannot read the boot archive: {e:?}");
-            (0, 0)
+            println!("init: cannot create the fault endpoint: {e:?}");
+            return 1;
         }
     };
-    println!("init: started {started} services, {failed} failed");
+    let (running, failed) = match archive() {
+        Ok(a) => start_all(a, faults),
+        Err(e) => {
+            println!("init: cannot read the boot archive: {e:?}");
+            (Vec::new(), 0)
+        }
+    };
+    println!("init: started {} services, {failed} failed", running.len());
     println!("init: done");
-    0
+    supervise(faults, running)
+}
+
+/// A service init started and supervises: its fault reports carry `badge`; revoking `quota`
+/// (init's capability to the quota everything of the service was made with) destroys it.
+struct Running {
+    name: String,
+    badge: u64,
+    quota: u64,
+}
+
+/// Receives the fault and exit reports of every service, logs them, and frees what the
+/// service had. (Restart policies come with the system services.)
+fn supervise(faults: Endpoint, mut running: Vec<Running>) -> ! {
+    // SAFETY: init's IPC buffer, mapped read-write for this thread by the kernel; a `Message`
+    // fits in its page and is plain data; only this thread uses it.
+    let m = unsafe { &mut *(anvil::ipc_buffer() as *mut anvil::sys::abi::Message) };
+    loop {
+        if let Err(e) = faults.recv() {
+            println!("init: waiting for fault reports failed: {e:?}");
+            let _ = Tcb::yield_now();
+            continue;
+        }
+        if m.label != FAULT_LABEL || (m.data_len as usize) < core::mem::size_of::<FaultReport>() {
+            println!(
+                "init: ignored a message with label {:#x} on the fault endpoint",
+                m.label
+            );
+            continue;
+        }
+        let r: FaultReport = m.read();
+        let Some(i) = running.iter().position(|s| s.badge == m.badge) else {
+            println!("init: fault report from an unknown badge {}", m.badge);
+            continue;
+        };
+        let s = running.swap_remove(i);
+        println!("init: {} {}", s.name, describe(&r));
+        let own = boot::cnode();
+        let freed = Cap::revoke(&own, s.quota).and_then(|()| Cap::delete(&own, s.quota));
+        if let Err(e) = freed {
+            println!("init: freeing `{}` failed: {e:?}", s.name);
+        }
+    }
+}
+
+/// "faulted: page fault at 0x... rip 0x..." or "exited with code N".
+fn describe(r: &FaultReport) -> String {
+    let what = match r.kind {
+        FaultKind::EXIT => return format!("exited with code {}", r.code),
+        FaultKind::PAGE_FAULT => return format!("faulted: page fault at {:#x} rip {:#x}", r.addr, r.rip),
+        FaultKind::GENERAL_PROTECTION => "general protection fault",
+        FaultKind::INVALID_OPCODE => "invalid opcode",
+        FaultKind::DIVIDE_ERROR => "divide error",
+        _ => "exception",
+    };
+    format!("faulted: {what} (vector {}) rip {:#x}", r.vector, r.rip)
 }
 
 fn archive() -> Result<&'static [u8], Status> {
@@ -81,23 +143,29 @@ impl Endpoints {
     }
 }
 
-fn start_all(archive: &[u8]) -> (u32, u32) {
+fn start_all(archive: &[u8], faults: Endpoint) -> (Vec<Running>, u32) {
     let mut eps = Endpoints(Vec::new());
+    let mut running = Vec::new();
     let Some(manifest) = find(archive, "manifest") else {
         println!("init: the archive has no manifest; nothing to start");
-        return (0, 0);
+        return (running, 0);
     };
     let text = String::from_utf8_lossy(manifest);
-    let (mut ok, mut bad) = (0, 0);
+    let mut bad = 0;
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
-        match parse(line).and_then(|s| start(&s, archive, &mut eps, n as u64 + 1).map(|_| s)) {
-            Ok(s) => {
+        let badge = n as u64 + 1;
+        match parse(line).and_then(|s| start(&s, archive, &mut eps, badge, faults).map(|q| (s, q))) {
+            Ok((s, quota)) => {
                 println!("init: started `{}` from `{}`", s.name, s.binary);
-                ok += 1;
+                running.push(Running {
+                    name: String::from(s.name),
+                    badge,
+                    quota,
+                });
             }
             Err(e) => {
                 println!("init: manifest line {}: {e}; skipped", n + 1);
@@ -105,7 +173,7 @@ fn start_all(archive: &[u8]) -> (u32, u32) {
             }
         }
     }
-    (ok, bad)
+    (running, bad)
 }
 
 /// One manifest line: `service NAME BINARY [GRANT...]`.
@@ -174,132 +242,43 @@ fn parse(line: &str) -> Result<Service<'_>, String> {
     Ok(s)
 }
 
-/// Capabilities init creates for a service, removed from init's CNode when it is started.
-struct Held(Vec<u64>);
-
-impl Held {
-    fn keep(&mut self, slot: u64) -> u64 {
-        self.0.push(slot);
-        slot
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        for &slot in &self.0 {
-            let _ = Cap::delete(&boot::cnode(), slot);
-        }
-    }
-}
-
 fn st(what: &str) -> impl Fn(Status) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
-fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64) -> Result<(), String> {
+/// Starts a service; returns the slot of init's capability to its quota.
+fn start(s: &Service, archive: &[u8], eps: &mut Endpoints, badge: u64, faults: Endpoint) -> Result<u64, String> {
     let image = find(archive, s.binary).ok_or_else(|| format!("binary `{}` is not in the archive", s.binary))?;
-    let plan = anvil_kcore::elf::plan(image).map_err(|e| format!("`{}` is not a valid program: {e}", s.binary))?;
-    let own = boot::cnode();
-    let mut held = Held(Vec::new());
     let root = Quota::from_slot(types::BOOT_SLOT_QUOTA);
-    let quota = root.split(s.quota).map_err(st("quota"))?;
-    held.keep(quota.0);
-    let vs = VSpace::create(&quota).map_err(st("VSpace.create"))?;
-    held.keep(vs.0);
-    let cn = CNode::create(&quota, types::BOOT_CNODE_SLOTS).map_err(st("CNode.create"))?;
-    held.keep(cn.0);
-    let tcb = Tcb::create(&quota).map_err(st("Tcb.create"))?;
-    held.keep(tcb.0);
-
-    // Program segments, each in a VMO of its own, mapped with the segment's permissions.
-    for seg in &plan.segments {
-        let start = seg.vaddr & !(PAGE - 1);
-        let end = (seg.vaddr + seg.memsz).div_ceil(PAGE) * PAGE;
-        let vmo = Vmo::create(&quota, end - start).map_err(st("segment VMO"))?;
-        held.keep(vmo.0);
-        let bytes = &image[seg.file_offset as usize..(seg.file_offset + seg.filesz) as usize];
-        for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
-            vmo.write(seg.vaddr - start + i as u64 * PAGE, chunk)
-                .map_err(st("segment write"))?;
-        }
-        let mut flags = MapFlags::R;
-        if seg.write {
-            flags = flags | MapFlags::W;
-        }
-        if seg.exec {
-            flags = flags | MapFlags::X;
-        }
-        vs.map(&vmo, start, 0, end - start, flags).map_err(st("segment map"))?;
-    }
-    // Stack (the page below it stays unmapped: a guard) and IPC buffer.
-    let stack = Vmo::create(&quota, types::START_STACK_SIZE).map_err(st("stack"))?;
-    held.keep(stack.0);
-    let stack_base = types::START_STACK_TOP - types::START_STACK_SIZE;
-    vs.map(
-        &stack,
-        stack_base,
-        0,
-        types::START_STACK_SIZE,
-        MapFlags::R | MapFlags::W,
-    )
-    .map_err(st("stack map"))?;
-    let ipc = Vmo::create(&quota, PAGE).map_err(st("IPC buffer"))?;
-    held.keep(ipc.0);
-    vs.map(&ipc, types::START_IPC_BUFFER, 0, PAGE, MapFlags::R | MapFlags::W)
-        .map_err(st("IPC buffer map"))?;
-
+    let p = Process::load(&root, s.quota, image, types::BOOT_CNODE_SLOTS).map_err(|e| format!("`{}` {e}", s.binary))?;
     // Exactly the capabilities granted, in the same slots the kernel gives init.
-    let basic = Rights::READ | Rights::WRITE | Rights::GRANT;
-    let copy = |from: u64, to: u64, rights: Rights| Cap::copy(&own, from, &cn, to, rights).map_err(st("Cap.copy"));
-    copy(cn.0, types::BOOT_SLOT_CNODE, basic)?;
-    copy(vs.0, types::BOOT_SLOT_VSPACE, Rights::WRITE)?;
-    copy(tcb.0, types::BOOT_SLOT_TCB, Rights::READ | Rights::MANAGE)?;
-    copy(
-        quota.0,
-        types::BOOT_SLOT_QUOTA,
-        Rights::READ | Rights::WRITE | Rights::MANAGE,
-    )?;
+    p.grant_own()?;
     if s.debug {
-        copy(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
+        p.grant(types::BOOT_SLOT_DEBUG, types::BOOT_SLOT_DEBUG, Rights::WRITE)?;
     }
     if let Some(name) = s.serve {
-        copy(eps.get(name)?.0, types::BOOT_SLOT_SERVE, Rights::READ | Rights::WRITE)?;
+        p.grant(eps.get(name)?.0, types::BOOT_SLOT_SERVE, Rights::READ | Rights::WRITE)?;
     }
     if let Some(name) = s.uses {
         // A client's capability carries a badge (its manifest line), so the server can tell
         // its callers apart; it may only send.
-        let ep = eps.get(name)?;
-        Cap::mint(
-            &own,
-            ep.0,
-            &cn,
+        p.grant_badged(
+            eps.get(name)?.0,
             types::BOOT_SLOT_USE,
             Rights::WRITE | Rights::GRANT,
             badge,
-        )
-        .map_err(st("Cap.mint"))?;
+        )?;
     }
     for &(base, count) in &s.ioports {
         let range = IoPort::from_slot(types::BOOT_SLOT_IOPORT)
             .split(base, count)
             .map_err(st("ioport"))?;
-        held.keep(range.0);
-        copy(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE)?;
+        let r = p.grant(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE);
+        let _ = Cap::delete(&boot::cnode(), range.0);
+        r?;
     }
-
-    tcb.configure(&vs, &cn, types::START_IPC_BUFFER, 0)
-        .map_err(st("Tcb.configure"))?;
-    tcb.set_name(s.name).map_err(st("Tcb.set_name"))?;
-    let regs = Regs {
-        rip: plan.entry,
-        rsp: types::START_STACK_TOP - 8,
-        arg0: types::START_IPC_BUFFER,
-        arg1: 0,
-        arg2: 0,
-    };
-    tcb.set_regs(&regs).map_err(st("Tcb.set_regs"))?;
-    tcb.resume().map_err(st("Tcb.resume"))?;
-    // `held` drops init's own capabilities: the service holds what it needs, and the kernel
-    // keeps its objects alive while it runs.
-    Ok(())
+    // Its faults and its exit come to init, badged with its manifest line.
+    p.report_to(faults, badge)?;
+    p.start(s.name, 0)?;
+    Ok(p.release())
 }

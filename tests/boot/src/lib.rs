@@ -3,7 +3,7 @@
 //! status (set by the kernel through `isa-debug-exit`) as the verdict.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,8 @@ pub const fn debug_exit(code: u8) -> i32 {
 /// A boot scenario.
 pub struct Scenario<'a> {
     pub cpus: u32,
+    /// QEMU's `-cpu` model (`max` has XSAVE and AVX; `max,-xsave` takes the FXSAVE path).
+    pub cpu_model: &'a str,
     pub mem: &'a str,
     pub append: &'a str,
     /// `initrd.cpio` (what `./run.sh` boots) or `test-initrd.cpio`.
@@ -25,18 +27,33 @@ pub struct Scenario<'a> {
     pub forbid: &'a [&'a str],
     /// Expected QEMU exit status.
     pub exit: i32,
+    /// How long the run may take (boots that do heavy work under TCG take longer).
+    pub timeout: Duration,
+    /// Boot this ISO from a CD-ROM drive through its firmware (GRUB, Multiboot2) instead of
+    /// QEMU loading the kernel directly (`append` and `initrd` are then unused: they are in the
+    /// ISO).
+    pub iso: Option<&'a Path>,
+    /// Firmware: SeaBIOS (QEMU's default) or, with `uefi`, OVMF.
+    pub uefi: bool,
 }
+
+/// QEMU's UEFI firmware image (Debian's `ovmf` package).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 
 impl Default for Scenario<'_> {
     fn default() -> Self {
         Scenario {
             cpus: 1,
+            cpu_model: "max",
             mem: "256M",
             append: "exit_when_idle",
             initrd: "test-initrd.cpio",
             expect: &[],
             forbid: &["[fatal]"],
             exit: debug_exit(0),
+            timeout: Duration::from_secs(60),
+            iso: None,
+            uefi: false,
         }
     }
 }
@@ -55,8 +72,6 @@ pub fn build_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build"))
 }
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Boots the scenario and returns what happened.
 pub fn boot(s: &Scenario) -> Outcome {
     let dir = build_dir();
@@ -67,12 +82,28 @@ pub fn boot(s: &Scenario) -> Outcome {
         kernel.display()
     );
     let start = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
+    let mut qemu = Command::new("qemu-system-x86_64");
+    if s.uefi {
+        qemu.args(["-bios", OVMF]);
+    }
+    match s.iso {
+        Some(iso) => {
+            qemu.arg("-cdrom").arg(iso);
+        }
+        None => {
+            qemu.args(["-append", s.append])
+                .arg("-kernel")
+                .arg(&kernel)
+                .arg("-initrd")
+                .arg(dir.join(s.initrd));
+        }
+    }
+    let mut child = qemu
         .args([
             "-machine",
             "q35",
             "-cpu",
-            "max",
+            s.cpu_model,
             "-display",
             "none",
             "-no-reboot",
@@ -82,11 +113,7 @@ pub fn boot(s: &Scenario) -> Outcome {
             "none",
         ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .args(["-smp", &s.cpus.to_string(), "-m", s.mem, "-append", s.append])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(dir.join(s.initrd))
+        .args(["-smp", &s.cpus.to_string(), "-m", s.mem])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -118,7 +145,7 @@ pub fn boot(s: &Scenario) -> Outcome {
         }
         match child.try_wait() {
             Ok(Some(st)) => break st.code(),
-            Ok(None) if start.elapsed() > TIMEOUT => {
+            Ok(None) if start.elapsed() > s.timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -168,7 +195,7 @@ pub fn check(name: &str, s: &Scenario) -> Outcome {
         }
     }
     match o.status {
-        None => problems.push(format!("timed out after {TIMEOUT:?}")),
+        None => problems.push(format!("timed out after {:?}", s.timeout)),
         Some(c) if c != s.exit => problems.push(format!("QEMU exit status {c}, expected {}", s.exit)),
         _ => {}
     }

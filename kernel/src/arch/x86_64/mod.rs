@@ -1,10 +1,11 @@
 //! Everything that touches x86-64 hardware directly: boot entry, descriptor tables, traps,
-//! the syscall entry, MSRs, the local APIC, port I/O and the user-copy routine. No `asm!`,
+//! the syscall entry, MSRs, the local APIC, port I/O, FPU state and the user-copy routine. No `asm!`,
 //! MSR access or descriptor table exists outside this module.
 
 pub mod apic;
 pub mod boot;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod port;
 pub mod smp;

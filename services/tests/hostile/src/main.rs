@@ -9,6 +9,7 @@
 use anvil::sys::abi::syscall6;
 use anvil::sys::kernel::Cap;
 use anvil::sys::syscalls::{Arg, SYSCALLS};
+use anvil::testing::Memory;
 use anvil::{boot, println, types, Endpoint, IoPort, IrqControl, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 use anvil::{CNode, VSpace};
 
@@ -393,22 +394,17 @@ fn main() -> u64 {
     // The first round warms up kernel tables that grow once (capability slots); the second is
     // measured: it must leave frames, heap and the quota exactly as it found them.
     round(&mut t, &q, buf);
-    let before = boot::debug().stats().unwrap_or((0, 0));
-    let used_before = q.info().map(|x| x.1).unwrap_or(0);
+    let before = Memory::now(&q);
     round(&mut t, &q, buf);
-    let after = boot::debug().stats().unwrap_or((0, 0));
-    let used_after = q.info().map(|x| x.1).unwrap_or(0);
+    let after = Memory::now(&q);
     println!(
         "hostile: {} syscalls attacked, {} checks, {} failures",
         SYSCALLS.len(),
         t.checks,
         t.failures
     );
-    println!(
-        "hostile: frames free {} -> {}, heap used {} -> {}, quota used {used_before} -> {used_after}",
-        before.0, after.0, before.1, after.1
-    );
-    let leak = before != after || used_before != used_after;
+    println!("hostile: memory {before:?} -> {after:?}");
+    let leak = before.is_err() || before != after;
     if leak {
         println!("hostile: FAIL memory leaked during a round of attacks");
     }

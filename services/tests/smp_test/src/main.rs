@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anvil::sys::kernel::Cap;
 use anvil::sys::kernel::ThreadState;
+use anvil::testing::Memory;
 use anvil::thread::{self, Spawn, Thread};
 use anvil::{boot, println, types, MapFlags, Quota, Rights, Status, Tcb, Vmo};
 
@@ -320,9 +321,9 @@ fn main() -> u64 {
     SHARED_VMO.store(vmo.0, Ordering::SeqCst);
     let threads = u64::from(n * 2).min(MAX_THREADS as u64);
     stress_round(threads);
-    let before = (want("stats", boot::debug().stats()).0, caps_in_use());
+    let before = (want("memory", Memory::now(&q)), caps_in_use());
     stress_round(threads);
-    let after = (want("stats", boot::debug().stats()).0, caps_in_use());
+    let after = (want("memory", Memory::now(&q)), caps_in_use());
     let (c, m, k) = (
         COPIES.load(Ordering::SeqCst),
         MAPS.load(Ordering::SeqCst),
@@ -330,14 +331,14 @@ fn main() -> u64 {
     );
     println!("smp_test: stress with {threads} threads: {c} copy+delete, {m} map+unmap, {k} threads created and exited");
     println!(
-        "smp_test: free frames {} -> {}, capabilities {} -> {}",
+        "smp_test: memory {:?} -> {:?}, capabilities {} -> {}",
         before.0, after.0, before.1, after.1
     );
     check(
         "no stress operation lost or duplicated",
         c == threads * ROUNDS && m == threads * ROUNDS && k == threads * ROUNDS.div_ceil(8),
     );
-    check("no frame or capability leaked", before == after);
+    check("no frame, heap, quota or capability leaked", before == after);
     println!("smp_test: PASS");
     boot::debug().shutdown(0)
 }
