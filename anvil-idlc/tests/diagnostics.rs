@@ -93,6 +93,17 @@ fn cli_exit_status_and_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     let abs = format!("{}:2:15: error:", dir.join("bad.idl").display());
     assert!(err.starts_with(&abs), "{err}");
+    // `gen` on bad input exits 1 and writes nothing.
+    let gen_out = dir.join("gen_out");
+    let out = std::process::Command::new(exe)
+        .arg("gen")
+        .arg(&dir)
+        .arg("--out")
+        .arg(&gen_out)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!gen_out.exists(), "gen wrote output for bad input");
     let out = std::process::Command::new(exe).arg("--help").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("USAGE"));

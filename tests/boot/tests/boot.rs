@@ -665,6 +665,7 @@ fn generated_servers_refuse_hostile_requests_alike() {
         ("relay to an Echo endpoint", "Ok(42)"),
         ("relay to an endpoint of the wrong protocol", "UNKNOWN_METHOD"),
         ("reply label 1 << 32", "Status(INVALID_ARGS)"),
+        ("a handler left NULL in a C server", "UNKNOWN_METHOD"),
         ("lookup 7", "Ok(49)"),
         ("lookup 8", "Method(MISSING)"),
         ("lookup on an empty slot", "Status(INVALID_CAP)"),

@@ -160,6 +160,10 @@ fn main() -> u64 {
     report("relay to an Echo endpoint", &r);
     let r = probe.relay(&mut Ipc, &Echo::from_slot(wrong.0), 42);
     report("relay to an endpoint of the wrong protocol", &code(&r));
+    // The wrong-protocol helper is a C Console server whose handler table is all NULL: a
+    // Console request reaches its generated dispatch, which must refuse it, not jump to NULL.
+    let r = anvil::sys::console::Console::from_slot(wrong.0).write(&mut Ipc, b"x");
+    report("a handler left NULL in a C server", &code(&r));
     // The server's test hook answers key 1000 with the label 1 << 32.
     let r = probe.lookup(&mut Ipc, 1000);
     report("reply label 1 << 32", &code(&r));
