@@ -19,7 +19,7 @@
 # loads the kernel's symbols (and NAME's, a service, with --gdb-service).
 #
 # On a fresh Debian machine as root, missing tools are installed (rustup target, qemu,
-# cpio, gcc, cmake; grub, xorriso, mtools and OVMF for the ISO and its tests; gdb). Without
+# cpio, gcc, g++, clang, cmake; grub, xorriso, mtools and OVMF for the ISO and its tests; gdb). Without
 # root, the command to install them is printed instead.
 set -euo pipefail
 
@@ -65,7 +65,8 @@ ensure_iso_tools() {
 }
 
 ensure_tools() {
-    ensure_packages qemu-system-x86_64:qemu-system-x86 cpio:cpio gcc:gcc cmake:cmake make:make
+    # g++ and clang: the compiler's tests compile the generated headers as C and C++ with both.
+    ensure_packages qemu-system-x86_64:qemu-system-x86 cpio:cpio gcc:gcc g++:g++ clang:clang cmake:cmake make:make
     command -v cargo >/dev/null || die "Rust is not installed; see https://rustup.rs (stable is enough)"
     if ! rustup target list --installed 2>/dev/null | grep -q '^x86_64-unknown-none$'; then
         log "adding the x86_64-unknown-none target"
@@ -113,6 +114,14 @@ build() {
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
     (cd "$BUILD/test-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/test-initrd.cpio"
+    # The probe image: init, the C and Rust servers of the Probe test protocol and their
+    # clients, started by services/tests/probe.manifest.
+    rm -rf "$BUILD/probe-initrd"
+    mkdir -p "$BUILD/probe-initrd"
+    cp "$bin/init" "$bin/probe_rs" "$bin/probe_client" "$bin/probe_echo" "$c_tests/probe_c/probe_c" \
+        "$c_tests/probe_client_c/probe_client_c" "$BUILD/probe-initrd/"
+    cp "$ROOT/services/tests/probe.manifest" "$BUILD/probe-initrd/manifest"
+    (cd "$BUILD/probe-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/probe-initrd.cpio"
 }
 
 # The ELF of a service by name (Rust or C), for gdb.

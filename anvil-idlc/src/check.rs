@@ -1,29 +1,224 @@
 //! Checking: resolves names and imports, validates numbers, attributes and ABI limits,
 //! computes layouts, and produces the one checked model every backend reads.
 
-use std::collections::{HashMap, HashSet};
+use crate::fxhash::{FxMap as HashMap, FxSet as HashSet};
 
 use crate::ast::{self, AttrArg, ItemKind, TypeRef};
 use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::model::*;
 
-/// Names that cannot be used for fields, parameters or declarations because a backend
-/// would emit them as identifiers in C or Rust.
-const RESERVED: &[&str] = &[
+/// Rust keywords (strict, reserved and edition-2024 reserved): no IDL name may be one, since
+/// every name becomes a Rust identifier somewhere.
+const RUST_KEYWORDS: &[&str] = &[
     "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
     "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
     "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
-    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
-/// C keywords: fields and parameters become bare C identifiers, while declarations and
-/// methods always get the `anvil_` prefix in C.
+/// C11, C23 and C++17 keywords, alternative operator spellings, and the library names the
+/// generated headers use (`<stdbool.h>`, `<stddef.h>`, `<stdint.h>`): fields and parameters
+/// become bare identifiers in C and C++, while declarations and methods always get a prefix.
 const C_RESERVED: &[&str] = &[
-    "auto", "case", "char", "default", "double", "float", "goto", "inline", "int", "long", "register", "restrict",
-    "short", "signed", "sizeof", "switch", "typedef", "union", "unsigned", "void", "volatile", "bool", "errno",
+    // C
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    // C23
+    "alignas",
+    "alignof",
+    "bool",
+    "constexpr",
+    "false",
+    "nullptr",
+    "static_assert",
+    "thread_local",
+    "true",
+    "typeof",
+    "typeof_unqual",
+    // C++
+    "asm",
+    "catch",
+    "char8_t",
+    "char16_t",
+    "char32_t",
+    "class",
+    "concept",
+    "consteval",
+    "constinit",
+    "const_cast",
+    "co_await",
+    "co_return",
+    "co_yield",
+    "decltype",
+    "delete",
+    "dynamic_cast",
+    "explicit",
+    "export",
+    "friend",
+    "mutable",
+    "namespace",
+    "new",
+    "noexcept",
+    "operator",
+    "private",
+    "protected",
+    "public",
+    "reinterpret_cast",
+    "requires",
+    "static_cast",
+    "template",
+    "this",
+    "throw",
+    "try",
+    "typeid",
+    "typename",
+    "using",
+    "virtual",
+    "wchar_t",
+    "and",
+    "and_eq",
+    "bitand",
+    "bitor",
+    "compl",
+    "not",
+    "not_eq",
+    "or",
+    "or_eq",
+    "xor",
+    "xor_eq",
+    // names from the standard headers the generated headers include
+    "errno",
+    "offsetof",
+    "size_t",
+    "ptrdiff_t",
+    "max_align_t",
+    "int8_t",
+    "int16_t",
+    "int32_t",
+    "int64_t",
+    "uint8_t",
+    "uint16_t",
+    "uint32_t",
+    "uint64_t",
+    "intptr_t",
+    "uintptr_t",
+    "intmax_t",
+    "uintmax_t",
+    "noreturn",
+    "assert",
+    "main",
 ];
+
+/// Library name components that would collide with modules and headers the backends always
+/// generate (`anvil/abi.h`, `mod abi`, `mod syscalls`) or with the crates generated Rust names.
+const RESERVED_LIBRARIES: &[&str] = &["abi", "syscalls", "core", "std", "alloc"];
+
+/// `RUST_KEYWORDS` and `C_RESERVED` as sets: every name of a large input is looked up in them.
+fn reserved_sets() -> &'static (HashSet<&'static str>, HashSet<&'static str>) {
+    static SETS: std::sync::OnceLock<(HashSet<&'static str>, HashSet<&'static str>)> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| {
+        (
+            RUST_KEYWORDS.iter().copied().collect(),
+            C_RESERVED.iter().copied().collect(),
+        )
+    })
+}
+
+/// What a name names, for its naming rule and for messages.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum NameKind {
+    Library,
+    Decl,
+    Const,
+    Member,
+    Method,
+    Field,
+    Param,
+    Result,
+}
+
+impl NameKind {
+    fn describe(self) -> &'static str {
+        match self {
+            NameKind::Library => "a library name component",
+            NameKind::Decl => "a declaration name",
+            NameKind::Const => "a const name",
+            NameKind::Member => "a member name",
+            NameKind::Method => "a method name",
+            NameKind::Field => "a field name",
+            NameKind::Param => "a parameter name",
+            NameKind::Result => "a result name",
+        }
+    }
+
+    /// Names that are bare identifiers in C and C++ (no `anvil_` prefix).
+    fn bare_in_c(self) -> bool {
+        matches!(self, NameKind::Field | NameKind::Param | NameKind::Result)
+    }
+}
+
+fn is_snake(n: &str) -> bool {
+    n.starts_with(|c: char| c.is_ascii_lowercase())
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_upper_snake(n: &str) -> bool {
+    n.starts_with(|c: char| c.is_ascii_uppercase())
+        && n.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_camel(n: &str) -> bool {
+    n.starts_with(|c: char| c.is_ascii_uppercase()) && n.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The name a convention-breaking name should have, for the help line.
+fn suggest(kind: NameKind, n: &str) -> String {
+    let words = snake(n.trim_matches('_')).replace("__", "_");
+    match kind {
+        NameKind::Decl => camel(&words),
+        NameKind::Const | NameKind::Member => words.to_ascii_uppercase(),
+        _ => words.to_ascii_lowercase(),
+    }
+}
 
 const MAX_BOUND: u64 = 1 << 20;
+/// The largest struct: big enough for any fixed record, small enough that no layout
+/// computation overflows and no compiler struggles with the generated types.
+pub const MAX_STRUCT_BYTES: u64 = 16 << 20;
 const MAX_OBJECT_ID: u64 = 255;
 const MAX_SYSCALL_ORDINAL: u64 = SYSCALL_STRIDE - 1;
 const MAX_PROTOCOL_ORDINAL: u64 = 0xFFFF;
@@ -66,6 +261,7 @@ const ATTRS: &[(&str, &[Place])] = &[
     ("blocking", &[Place::Method]),
     ("noreturn", &[Place::Method]),
     ("move", &[Place::Param]),
+    ("endpoint", &[Place::Object]),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -98,6 +294,9 @@ struct Checker<'a> {
     /// For each file, the libraries it may see (its own and the ones it imports).
     visible: Vec<HashSet<usize>>,
     file_lib: Vec<usize>,
+    /// The files in the order declarations are taken: a library after the libraries it
+    /// imports, so that a name declared twice is reported in the file that redeclares it.
+    order: Vec<usize>,
 }
 
 /// Checks parsed files and builds the model. Returns every diagnostic found.
@@ -112,6 +311,7 @@ pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Ve
         interfaces: Vec::new(),
         status: None,
         rights: None,
+        endpoint: None,
         msg_data_bytes: 0,
         msg_max_caps: 0,
     };
@@ -119,9 +319,10 @@ pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Ve
         files,
         diags: Vec::new(),
         model,
-        decls: HashMap::new(),
+        decls: HashMap::default(),
         visible: Vec::new(),
         file_lib: Vec::new(),
+        order: Vec::new(),
     };
     c.libraries();
     c.declare();
@@ -130,6 +331,9 @@ pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Ve
     c.structs();
     c.interfaces();
     if c.diags.is_empty() {
+        c.diags = crate::hygiene::check(&c.model);
+    }
+    if c.diags.is_empty() {
         Ok(c.model)
     } else {
         c.diags.sort_by_key(|d| (d.span.file, d.span.start));
@@ -137,7 +341,7 @@ pub fn check(sources: Vec<SourceFile>, files: &[ast::File]) -> Result<Model, (Ve
     }
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::new(span, msg));
     }
@@ -147,10 +351,10 @@ impl Checker<'_> {
     }
 
     fn libraries(&mut self) {
-        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut by_name: HashMap<String, usize> = HashMap::default();
         let nsrc = self.model.files.len();
         self.file_lib = vec![0; nsrc];
-        self.visible = vec![HashSet::new(); nsrc];
+        self.visible = vec![HashSet::default(); nsrc];
         for f in self.files {
             if let Some(&prev) = by_name.get(&f.library.name) {
                 let prev_file = self.model.files[self.model.libraries[prev].file].name.clone();
@@ -163,10 +367,12 @@ impl Checker<'_> {
                 continue;
             }
             let short = f.library.name.rsplit('.').next().unwrap_or("").to_string();
+            self.library_name(&f.library);
             by_name.insert(f.library.name.clone(), self.model.libraries.len());
             self.file_lib[f.file] = self.model.libraries.len();
             self.model.libraries.push(Library {
                 name: f.library.name.clone(),
+                span: f.library.span,
                 short,
                 file: f.file,
                 docs: f.docs.clone(),
@@ -175,7 +381,7 @@ impl Checker<'_> {
         }
         for f in self.files {
             let lib = self.file_lib[f.file];
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             for imp in &f.imports {
                 match by_name.get(&imp.name) {
                     None => {
@@ -200,12 +406,82 @@ impl Checker<'_> {
             }
         }
         self.import_cycles();
+        self.order = self.dependency_order();
         for f in self.files {
             let lib = self.file_lib[f.file];
             let mut v: HashSet<usize> = self.model.libraries[lib].imports.iter().copied().collect();
             v.insert(lib);
             self.visible[f.file] = v;
         }
+    }
+
+    /// Checks each component of a library name: a Rust module name (the last one names the
+    /// outputs), so snake_case, no keyword, and not a module or header the backends always make.
+    fn library_name(&mut self, lib: &ast::Ident) {
+        let mut at = lib.span.start;
+        for part in lib.name.split('.') {
+            let id = ast::Ident {
+                name: part.to_string(),
+                span: Span {
+                    file: lib.span.file,
+                    start: at,
+                    end: at + part.len(),
+                },
+            };
+            at += part.len() + 1;
+            if self.check_name(&id, NameKind::Library) && RESERVED_LIBRARIES.contains(&part) {
+                self.err_help(
+                    id.span,
+                    format!("`{part}` cannot be used as a library name component"),
+                    "the backends always generate a module or header of that name (`anvil/abi.h`, `mod abi`, `mod syscalls`) or use the crate (`core`, `std`, `alloc`)",
+                );
+            }
+        }
+    }
+
+    /// Files in dependency order: every library after those it imports (cycles are already
+    /// broken), ties in file order.
+    fn dependency_order(&self) -> Vec<usize> {
+        let n = self.model.libraries.len();
+        let mut done = vec![false; n];
+        let mut libs = Vec::new();
+        for start in 0..n {
+            // Iterative post-order, so a long import chain cannot overflow the stack.
+            let mut stack = vec![(start, 0usize)];
+            while let Some(&mut (l, ref mut next)) = stack.last_mut() {
+                if done[l] {
+                    stack.pop();
+                    continue;
+                }
+                let imports = &self.model.libraries[l].imports;
+                if *next < imports.len() {
+                    let to = imports[*next];
+                    *next += 1;
+                    if !done[to] && !stack.iter().any(|(s, _)| *s == to) {
+                        stack.push((to, 0));
+                    }
+                } else {
+                    done[l] = true;
+                    libs.push(l);
+                    stack.pop();
+                }
+            }
+        }
+        let mut order = Vec::new();
+        for l in libs {
+            for (i, f) in self.files.iter().enumerate() {
+                if self.file_lib.get(f.file) == Some(&l) {
+                    order.push(i);
+                }
+            }
+        }
+        order
+    }
+
+    /// The parsed files in declaration order (see `order`).
+    fn ordered(&self) -> Vec<&'a ast::File> {
+        let files: &'a [ast::File] = self.files;
+        self.order.iter().map(|&i| &files[i]).collect()
     }
 
     fn import_cycles(&mut self) {
@@ -257,20 +533,70 @@ impl Checker<'_> {
         }
     }
 
-    fn check_name(&mut self, id: &ast::Ident, what: &str) {
-        let bare_in_c = !(what.contains("declaration") || what.contains("method"));
+    /// Checks a name against what the backends make of it: reserved identifier patterns,
+    /// Rust keywords, C and C++ keywords for names that are bare in C, and the naming
+    /// convention of its kind (which keeps generated names of different kinds apart and
+    /// generated Rust free of lints). Reports the first problem only.
+    fn check_name(&mut self, id: &ast::Ident, kind: NameKind) -> bool {
         let n = id.name.as_str();
-        if RESERVED.contains(&n) || (bare_in_c && C_RESERVED.contains(&n)) {
-            self.err_help(
-                id.span,
-                format!("`{}` cannot be used as {what} name", id.name),
-                "it is a keyword or reserved name in C or Rust; choose another name",
-            );
+        if n.is_empty() {
+            return true;
+        }
+        let what = kind.describe();
+        let problem: Option<(String, String)> = if n.starts_with('_') {
+            Some((
+                format!("`{n}` cannot be used as {what}: names starting with `_` are reserved"),
+                "C and C++ reserve them (`_Bool`, `__x`); choose a name that starts with a letter".into(),
+            ))
+        } else if n.ends_with('_') || n.contains("__") {
+            Some((
+                format!("`{n}` cannot be used as {what}: names ending in `_` or containing `__` are reserved"),
+                "the generated code names its own helpers and locals that way, so they never clash with IDL names"
+                    .into(),
+            ))
+        } else if reserved_sets().0.contains(n) {
+            Some((
+                format!("`{n}` cannot be used as {what}: it is a Rust keyword"),
+                "choose another name".into(),
+            ))
+        } else if kind.bare_in_c() && reserved_sets().1.contains(n) {
+            Some((
+                format!("`{n}` cannot be used as {what}: it is reserved in C or C++"),
+                "it is a keyword or a name from the standard headers the generated C includes; choose another name"
+                    .into(),
+            ))
+        } else if kind.bare_in_c() && n.to_ascii_lowercase().starts_with("anvil_") {
+            Some((
+                format!("`{n}` cannot be used as {what}: the `anvil_` prefix is reserved"),
+                "every name the generated C declares starts with `anvil_`; choose another name".into(),
+            ))
+        } else {
+            let (ok, rule) = match kind {
+                NameKind::Decl => (is_camel(n), "UpperCamelCase"),
+                NameKind::Const | NameKind::Member => (is_upper_snake(n), "UPPER_SNAKE_CASE"),
+                _ => (is_snake(n), "snake_case"),
+            };
+            (!ok).then(|| {
+                (
+                    format!("`{n}` is not {rule}, as {what} must be"),
+                    format!(
+                        "rename it `{}`: the generated C and Rust derive names from it by case, so the convention keeps them apart",
+                        suggest(kind, n)
+                    ),
+                )
+            })
+        };
+        match problem {
+            Some((msg, help)) => {
+                self.err_help(id.span, msg, help);
+                false
+            }
+            None => true,
         }
     }
 
     fn declare(&mut self) {
-        for f in self.files {
+        for f in self.ordered() {
             let lib = self.file_lib[f.file];
             for item in &f.items {
                 let decl = match &item.kind {
@@ -286,6 +612,7 @@ impl Checker<'_> {
                     ItemKind::Const { .. } => self.model.consts.push(Const {
                         lib,
                         name: name.clone(),
+                        span: item.name.span,
                         docs,
                         ty: Scalar::U64,
                         value: 0,
@@ -293,6 +620,7 @@ impl Checker<'_> {
                     ItemKind::Enum { .. } => self.model.enums.push(Enum {
                         lib,
                         name: name.clone(),
+                        span: item.name.span,
                         docs,
                         underlying: Scalar::U32,
                         members: Vec::new(),
@@ -300,6 +628,7 @@ impl Checker<'_> {
                     ItemKind::Bits { .. } => self.model.bits.push(Enum {
                         lib,
                         name: name.clone(),
+                        span: item.name.span,
                         docs,
                         underlying: Scalar::U32,
                         members: Vec::new(),
@@ -307,20 +636,47 @@ impl Checker<'_> {
                     ItemKind::Struct { .. } => self.model.structs.push(Struct {
                         lib,
                         name: name.clone(),
+                        span: item.name.span,
                         docs,
                         fields: Vec::new(),
                         size: 0,
                         align: 1,
                     }),
-                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => self.model.interfaces.push(Interface {
-                        lib,
-                        name: name.clone(),
-                        docs,
-                        object_id: None,
-                        methods: Vec::new(),
-                    }),
+                    ItemKind::Object { .. } | ItemKind::Protocol { .. } => {
+                        let is_object = matches!(item.kind, ItemKind::Object { .. });
+                        let qualified = format!("{}.{name}", f.library.name);
+                        if is_object && item.attrs.iter().any(|a| a.name.name == "endpoint") {
+                            let idx = self.model.interfaces.len();
+                            match self.model.endpoint {
+                                Some(prev) => {
+                                    let prev = self.model.interfaces[prev].name.clone();
+                                    self.err(
+                                        item.name.span,
+                                        format!("two objects are marked `@endpoint` (`{prev}` and this one)"),
+                                    );
+                                }
+                                None => self.model.endpoint = Some(idx),
+                            }
+                        }
+                        self.model.interfaces.push(Interface {
+                            lib,
+                            name: name.clone(),
+                            span: item.name.span,
+                            docs,
+                            // Objects get their id in `interfaces`; `Some` marks them as objects
+                            // for the type resolution that runs before.
+                            object_id: is_object.then_some(0),
+                            protocol_id: if is_object { 0 } else { protocol_id(&qualified) },
+                            methods: Vec::new(),
+                        })
+                    }
                 }
-                self.check_name(&item.name, "a declaration");
+                let kind = if matches!(item.kind, ItemKind::Const { .. }) {
+                    NameKind::Const
+                } else {
+                    NameKind::Decl
+                };
+                self.check_name(&item.name, kind);
                 if Scalar::from_name(&name).is_some() || name == "any" || name == "cap" {
                     self.err(
                         item.name.span,
@@ -346,7 +702,7 @@ impl Checker<'_> {
 
     /// Validates attributes on one element; returns the names present.
     fn attrs(&mut self, attrs: &[ast::Attr], place: Place) -> HashSet<String> {
-        let mut present = HashSet::new();
+        let mut present = HashSet::default();
         for a in attrs {
             let name = a.name.name.as_str();
             match ATTRS.iter().find(|(n, _)| *n == name) {
@@ -474,7 +830,7 @@ impl Checker<'_> {
 
     fn scalars_and_enums(&mut self) {
         let (mut ci, mut ei, mut bi) = (0, 0, 0);
-        for f in self.files {
+        for f in self.ordered() {
             for item in &f.items {
                 match &item.kind {
                     ItemKind::Const { ty, value } => {
@@ -569,11 +925,11 @@ impl Checker<'_> {
 
     fn members(&mut self, members: &[ast::Member], u: Scalar, bits: bool) -> Vec<Member> {
         let mut out: Vec<Member> = Vec::new();
-        let mut names = HashSet::new();
-        let mut values: HashMap<u64, String> = HashMap::new();
+        let mut names = HashSet::default();
+        let mut values: HashMap<u64, String> = HashMap::default();
         for m in members {
             self.attrs(&m.attrs, Place::Member);
-            self.check_name(&m.name, "a member");
+            self.check_name(&m.name, NameKind::Member);
             let v = self.int(&m.value).unwrap_or(0);
             if !names.insert(m.name.name.clone()) {
                 self.err(m.name.span, format!("member `{}` is declared twice", m.name.name));
@@ -599,6 +955,7 @@ impl Checker<'_> {
             values.entry(v).or_insert_with(|| m.name.name.clone());
             out.push(Member {
                 name: m.name.name.clone(),
+                span: m.name.span,
                 docs: m.docs.clone(),
                 value: v,
             });
@@ -713,16 +1070,35 @@ impl Checker<'_> {
                 })
             }
             TypeRef::Cap { object, rights, .. } => {
+                let mut protocol = None;
                 let obj = if object.name == "any" {
                     None
                 } else {
                     match self.lookup(file, object)? {
                         Decl::Interface(i) if self.is_object(i) => Some(i),
+                        Decl::Interface(i) => match self.model.endpoint {
+                            // `cap<Console>`: an endpoint capability whose server speaks Console.
+                            Some(ep) => {
+                                protocol = Some(i);
+                                Some(ep)
+                            }
+                            None => {
+                                self.err_help(
+                                    object.span,
+                                    format!(
+                                        "`cap<{}>` names a protocol, but no object is marked `@endpoint`",
+                                        object.name
+                                    ),
+                                    "mark the kernel object that protocols are served over with `@endpoint`",
+                                );
+                                return None;
+                            }
+                        },
                         d => {
                             self.err_help(
                                 object.span,
-                                format!("`{}` is {}, not a kernel object", object.name, d.kind()),
-                                "`cap<T>` needs an `object` declaration or `any`; protocols are served over `cap<Endpoint>`",
+                                format!("`{}` is {}, not a kernel object or a protocol", object.name, d.kind()),
+                                "`cap<T>` needs an `object` or a `protocol` declaration, or `any`",
                             );
                             return None;
                         }
@@ -757,29 +1133,19 @@ impl Checker<'_> {
                 ok.then_some(Ty::Cap {
                     object: obj,
                     rights: mask,
+                    protocol,
                 })
             }
         }
     }
 
     fn is_object(&self, i: usize) -> bool {
-        let mut k = 0;
-        for f in self.files {
-            for item in &f.items {
-                if matches!(item.kind, ItemKind::Object { .. } | ItemKind::Protocol { .. }) {
-                    if k == i {
-                        return matches!(item.kind, ItemKind::Object { .. });
-                    }
-                    k += 1;
-                }
-            }
-        }
-        false
+        self.model.interfaces[i].object_id.is_some()
     }
 
     fn structs(&mut self) {
         let mut asts: Vec<(usize, &ast::Item)> = Vec::new();
-        for f in self.files {
+        for f in self.ordered() {
             for item in &f.items {
                 if let ItemKind::Struct { .. } = item.kind {
                     asts.push((f.file, item));
@@ -793,14 +1159,14 @@ impl Checker<'_> {
             let ItemKind::Struct { fields } = &item.kind else {
                 continue;
             };
-            let mut names = HashSet::new();
+            let mut names = HashSet::default();
             let mut tys = Vec::new();
             if fields.is_empty() {
                 self.err(item.name.span, format!("struct `{}` has no fields", item.name.name));
             }
             for fd in fields {
                 self.attrs(&fd.attrs, Place::Field);
-                self.check_name(&fd.name, "a field");
+                self.check_name(&fd.name, NameKind::Field);
                 if !names.insert(fd.name.name.clone()) {
                     self.err(fd.name.span, format!("field `{}` is declared twice", fd.name.name));
                 }
@@ -859,35 +1225,52 @@ impl Checker<'_> {
             let ItemKind::Struct { fields } = &asts[s].1.kind else {
                 continue;
             };
-            let mut offset = 0u32;
-            let mut align = 1u32;
+            // Computed in 64 bits and bounded: no layout wraps or saturates.
+            let mut offset = 0u64;
+            let mut align = 1u64;
             let mut out = Vec::new();
             for (fd, t) in fields.iter().zip(&resolved[s]) {
                 let Some(t) = *t else { continue };
                 let (size, a) = self.model.size_align(t);
-                offset = offset.div_ceil(a.max(1)) * a.max(1);
+                let (size, a) = (u64::from(size), u64::from(a.max(1)));
+                offset = offset.div_ceil(a) * a;
                 align = align.max(a);
                 out.push(StructField {
                     name: fd.name.name.clone(),
+                    span: fd.name.span,
                     docs: fd.docs.clone(),
                     ty: t,
-                    offset,
-                    size,
+                    offset: offset.min(u64::from(u32::MAX)) as u32,
+                    size: size as u32,
                 });
-                offset = offset.saturating_add(size);
+                offset += size;
             }
-            let size = offset.div_ceil(align) * align;
+            let mut size = offset.div_ceil(align) * align;
+            if size > MAX_STRUCT_BYTES {
+                self.err_help(
+                    asts[s].1.name.span,
+                    format!(
+                        "struct `{}` is {size} bytes, more than the limit of {MAX_STRUCT_BYTES}",
+                        asts[s].1.name.name
+                    ),
+                    "pass bulk data in a VMO",
+                );
+                // Keeps the structs that contain it from reporting too, and every later sum small.
+                size = 1;
+                out.clear();
+            }
             let st = &mut self.model.structs[s];
             st.fields = out;
-            st.size = size;
-            st.align = align;
+            st.size = size as u32;
+            st.align = align as u32;
         }
     }
 
     fn interfaces(&mut self) {
         let mut idx = 0;
-        let mut ids: HashMap<u64, String> = HashMap::new();
-        for f in self.files {
+        let mut ids: HashMap<u64, String> = HashMap::default();
+        let mut protocol_ids: HashMap<u32, String> = HashMap::default();
+        for f in self.ordered() {
             for item in &f.items {
                 let (methods, id) = match &item.kind {
                     ItemKind::Object { id, methods } => {
@@ -901,6 +1284,22 @@ impl Checker<'_> {
                     _ => continue,
                 };
                 let mut object_id = None;
+                if id.is_none() {
+                    let pid = self.model.interfaces[idx].protocol_id;
+                    if let Some(prev) = protocol_ids.get(&pid) {
+                        let prev = prev.clone();
+                        self.err_help(
+                            item.name.span,
+                            format!(
+                                "protocol `{}` has the same id ({pid:#010x}) as `{prev}`",
+                                item.name.name
+                            ),
+                            "a protocol's id is a hash of its qualified name; rename one of them",
+                        );
+                    } else {
+                        protocol_ids.insert(pid, item.name.name.clone());
+                    }
+                }
                 if let Some(id) = id {
                     if let Some(v) = self.int(id) {
                         if v == 0 || v > MAX_OBJECT_ID {
@@ -938,12 +1337,12 @@ impl Checker<'_> {
         } else {
             MAX_PROTOCOL_ORDINAL
         };
-        let mut ords: HashMap<u64, String> = HashMap::new();
-        let mut names = HashSet::new();
+        let mut ords: HashMap<u64, String> = HashMap::default();
+        let mut names = HashSet::default();
         let mut out = Vec::new();
         for m in methods {
             let present = self.attrs(&m.attrs, Place::Method);
-            self.check_name(&m.name, "a method");
+            self.check_name(&m.name, NameKind::Method);
             if !names.insert(m.name.name.clone()) {
                 self.err(
                     m.name.span,
@@ -979,7 +1378,7 @@ impl Checker<'_> {
                     );
                 }
             }
-            let mut names_all = HashSet::new();
+            let mut names_all = HashSet::default();
             for p in m.params.iter().chain(&m.results) {
                 if !names_all.insert(p.name.name.clone()) {
                     self.err(p.name.span, format!("parameter `{}` is declared twice", p.name.name));
@@ -995,6 +1394,14 @@ impl Checker<'_> {
             }
             let error = match &m.error {
                 None => self.model.status.unwrap_or(0),
+                Some(e) if is_object => {
+                    self.err_help(
+                        e.span,
+                        format!("syscall `{}` cannot declare an error type", m.name.name),
+                        "the kernel answers every syscall with the `@status` enum; `error` is for protocol methods",
+                    );
+                    self.model.status.unwrap_or(0)
+                }
                 Some(e) => match self.lookup(file, e) {
                     Some(Decl::Enum(ei)) => {
                         if !self.model.enums[ei].members.iter().any(|mm| mm.value == 0) {
@@ -1015,6 +1422,7 @@ impl Checker<'_> {
             };
             let mut method = Method {
                 name: m.name.name.clone(),
+                span: m.name.span,
                 docs: m.docs.clone(),
                 ordinal: ord as u32,
                 params,
@@ -1043,7 +1451,14 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for p in ps {
             let present = self.attrs(&p.attrs, Place::Param);
-            self.check_name(&p.name, &format!("a {what}"));
+            self.check_name(
+                &p.name,
+                if what == "result" {
+                    NameKind::Result
+                } else {
+                    NameKind::Param
+                },
+            );
             let Some(ty) = self.ty(file, &p.ty) else {
                 continue;
             };
@@ -1062,6 +1477,7 @@ impl Checker<'_> {
             }
             out.push(Param {
                 name: p.name.name.clone(),
+                span: p.name.span,
                 docs: p.docs.clone(),
                 ty,
                 moved,
@@ -1109,7 +1525,10 @@ impl Checker<'_> {
             align: 1,
             ..Default::default()
         };
-        let mut offset = 0u32;
+        // 64-bit arithmetic: a message over the limit is reported by `message_fits`, and no
+        // offset wraps before that.
+        let clamp = |v: u64| v.min(u64::from(u32::MAX)) as u32;
+        let mut offset = 0u64;
         for (i, p) in ps.iter().enumerate() {
             match p.ty {
                 Ty::Cap { .. } => l.caps.push(i),
@@ -1118,27 +1537,28 @@ impl Checker<'_> {
                     l.align = l.align.max(4);
                     l.fields.push(MsgField {
                         param: i,
-                        offset: len_off + 4,
+                        offset: clamp(len_off + 4),
                         size: n,
-                        len_offset: Some(len_off),
+                        len_offset: Some(clamp(len_off)),
                     });
-                    offset = len_off.saturating_add(4).saturating_add(n);
+                    offset = len_off + 4 + u64::from(n);
                 }
                 t => {
                     let (size, a) = self.model.size_align(t);
+                    let a = u64::from(a.max(1));
                     let off = offset.div_ceil(a) * a;
-                    l.align = l.align.max(a);
+                    l.align = l.align.max(a as u32);
                     l.fields.push(MsgField {
                         param: i,
-                        offset: off,
+                        offset: clamp(off),
                         size,
                         len_offset: None,
                     });
-                    offset = off.saturating_add(size);
+                    offset = off + u64::from(size);
                 }
             }
         }
-        l.size = offset.div_ceil(l.align) * l.align;
+        l.size = clamp(offset.div_ceil(u64::from(l.align)) * u64::from(l.align));
         l
     }
 

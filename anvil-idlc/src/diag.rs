@@ -5,13 +5,28 @@ use std::fmt::Write as _;
 /// A source file the compiler has read, kept so that diagnostics can quote it.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// The name diagnostics and banners use (`idl/kernel.idl`).
+    /// The path diagnostics print, exactly as the user gave it, so editors can jump to it.
     pub name: String,
+    /// The name banners and reference pages use: `<folder>/<file>` (`idl/kernel.idl`), the same
+    /// wherever the compiler runs, so that generated files do not depend on the caller's paths.
+    pub label: String,
     pub text: String,
 }
 
+impl SourceFile {
+    /// A source whose banner name is its diagnostic name.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let name = name.into();
+        SourceFile {
+            label: name.clone(),
+            name,
+            text: text.into(),
+        }
+    }
+}
+
 /// A byte range inside one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
     pub file: usize,
     pub start: usize,

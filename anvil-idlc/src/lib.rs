@@ -3,11 +3,18 @@
 //! Used as a library from `build.rs` files (the kernel's dispatch, the runtimes' bindings)
 //! and as the `anvil-idlc` command.
 
+// The pest derive in `parse` names `alloc` (pest is used without its `std` feature: the
+// grammar cannot recurse, so pest's per-rule native stack probe is only cost).
+extern crate alloc;
+
 pub mod abi;
 pub mod ast;
 pub mod backend;
 pub mod check;
 pub mod diag;
+pub mod fxhash;
+pub mod hygiene;
+pub mod lex;
 pub mod model;
 pub mod parse;
 
@@ -16,8 +23,8 @@ use std::path::{Path, PathBuf};
 use diag::SourceFile;
 pub use model::Model;
 
-/// Inputs larger than this are refused before parsing: no real interface file is near it,
-/// and it bounds the work any input can cause.
+/// Inputs larger than this (4 MiB) are refused before parsing: no real interface file is near
+/// it, and it bounds the work any input can cause.
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 
 /// Compiles in-memory sources (name, text). On failure returns the rendered diagnostics.
@@ -26,22 +33,25 @@ pub fn compile_sources(sources: Vec<SourceFile>) -> Result<Model, String> {
     let mut diags = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         if src.text.len() > MAX_FILE_BYTES {
-            diags.push(diag::Diagnostic::new(
-                diag::Span {
-                    file: i,
-                    start: 0,
-                    end: 0,
-                },
-                format!(
-                    "file is {} bytes, more than the limit of {MAX_FILE_BYTES}",
-                    src.text.len()
-                ),
-            ));
+            diags.push(
+                diag::Diagnostic::new(
+                    diag::Span {
+                        file: i,
+                        start: 0,
+                        end: 0,
+                    },
+                    format!(
+                        "the file is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes (4 MiB)",
+                        src.text.len()
+                    ),
+                )
+                .help("split it into several libraries"),
+            );
             continue;
         }
         match parse::parse_file(i, &src.text) {
             Ok(f) => files.push(f),
-            Err(d) => diags.push(d),
+            Err(ds) => diags.extend(ds),
         }
     }
     if !diags.is_empty() {
@@ -64,19 +74,24 @@ pub fn compile_sources(sources: Vec<SourceFile>) -> Result<Model, String> {
 }
 
 /// Reads every `*.idl` file directly inside `dir` (sorted by name) and compiles them.
-/// Diagnostics name files as `<dir name>/<file>`, so output does not depend on the caller's cwd.
+/// Diagnostics name files by their path as given (`dir` joined with the file name), so an
+/// editor can open them; banners name them `<dir name>/<file>`, so generated files do not
+/// depend on where the compiler ran.
 pub fn compile_dir(dir: &Path) -> Result<Model, String> {
     let files = idl_files(dir)?;
     let prefix = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let mut sources = Vec::new();
     for path in files {
-        let name = format!(
+        let label = format!(
             "{prefix}/{}",
             path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
         );
+        let name = path.display().to_string();
         let bytes = std::fs::read(&path).map_err(|e| diag::file_error(&name, &format!("cannot read: {e}")))?;
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
@@ -89,7 +104,7 @@ pub fn compile_dir(dir: &Path) -> Result<Model, String> {
                 ));
             }
         };
-        sources.push(SourceFile { name, text });
+        sources.push(SourceFile { name, label, text });
     }
     compile_sources(sources)
 }
@@ -119,7 +134,8 @@ pub struct Output {
 /// The backends, by the name the CLI and build scripts use.
 pub const BACKENDS: [&str; 5] = ["kernel", "c", "rust", "abi", "markdown"];
 
-/// Runs one backend over a checked model.
+/// Runs one backend over a checked model. Whatever the checker accepted generates; an error
+/// here is a bug in the compiler, reported rather than written.
 pub fn generate(model: &Model, backend: &str) -> Result<Vec<Output>, String> {
     match backend {
         "kernel" => Ok(backend::kernel::generate(model)),
@@ -156,8 +172,17 @@ pub fn build_script(idl_dir: &Path, backend: &str, out_dir: &Path) {
     }
 }
 
+/// Runs several backends; fails, having written nothing, if any of them fails.
+pub fn generate_all(model: &Model, backends: &[&str]) -> Result<Vec<(String, Vec<Output>)>, String> {
+    backends
+        .iter()
+        .map(|b| generate(model, b).map(|o| (b.to_string(), o)))
+        .collect()
+}
+
 /// Writes outputs, creating directories; leaves files that would not change untouched so
-/// that dependent builds are not redone for nothing.
+/// that dependent builds are not redone for nothing. Each file is written to a temporary
+/// name and renamed into place, so no reader ever sees half a file.
 pub fn write_outputs(out_dir: &Path, outs: &[Output]) -> Result<(), String> {
     for o in outs {
         let path = out_dir.join(&o.path);
@@ -167,14 +192,23 @@ pub fn write_outputs(out_dir: &Path, outs: &[Output]) -> Result<(), String> {
         if std::fs::read_to_string(&path).is_ok_and(|old| old == o.contents) {
             continue;
         }
-        std::fs::write(&path, &o.contents).map_err(|e| format!("{}: error: {e}", path.display()))?;
+        let tmp = path.with_extension(format!(
+            "{}.tmp{}",
+            path.extension().map(|e| e.to_string_lossy()).unwrap_or_default(),
+            std::process::id()
+        ));
+        std::fs::write(&tmp, &o.contents).map_err(|e| format!("{}: error: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: error: {e}", path.display())
+        })?;
     }
     Ok(())
 }
 
-/// The banner every generated file starts with, in the comment syntax of its language.
-pub fn banner(model: &Model, comment: &str) -> String {
-    let sources = model.source_names().join(", ");
+/// The banner every generated file starts with, in the comment syntax of its language,
+/// naming the `.idl` files it comes from.
+pub fn banner(sources: &str, comment: &str) -> String {
     format!(
         "{comment} @generated by anvil-idlc from {sources}.\n{comment} Do not edit: change the .idl file and rebuild.\n"
     )

@@ -22,7 +22,10 @@ COMMANDS:
                   markdown  reference documentation (DIR/markdown/*.md)
                 With one --backend, files go straight into DIR.
     abi-diff    Compare two ABI descriptions; exit 1 if NEW breaks OLD
-                (changed numbers, ordinals, layouts or rights). Additions are fine.
+                (changed numbers, ordinals, layouts, types, more rights required,
+                removals). Additions, relaxed requirements (fewer rights required)
+                and source-only changes (renames that keep numbers and layouts) are
+                listed and exit 0.
 
 OPTIONS:
     -h, --help  Print this help.
@@ -88,18 +91,30 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let (breaks, adds) = anvil_idlc::abi::diff(&a, &b);
-            for add in &adds {
-                println!("added: {add}");
+            let d = anvil_idlc::abi::compare(&a, &b);
+            for x in &d.additions {
+                println!("added: {x}");
             }
-            for br in &breaks {
-                println!("BREAKING: {br}");
+            for x in &d.relaxed {
+                println!("relaxed: {x}");
             }
-            if breaks.is_empty() {
-                println!("compatible: {} additions", adds.len());
+            for x in &d.source_only {
+                println!("source-only: {x}");
+            }
+            for x in &d.breaks {
+                println!("BREAKING: {x}");
+            }
+            let summary = format!(
+                "{} additions, {} relaxed requirements, {} source-only changes",
+                d.additions.len(),
+                d.relaxed.len(),
+                d.source_only.len()
+            );
+            if d.breaks.is_empty() {
+                println!("compatible: {summary}");
                 ExitCode::SUCCESS
             } else {
-                println!("incompatible: {} breaking changes", breaks.len());
+                println!("incompatible: {} breaking changes; {summary}", d.breaks.len());
                 ExitCode::from(1)
             }
         }
@@ -148,15 +163,21 @@ fn gen(args: &[String]) -> ExitCode {
         }
     };
     let t1 = Instant::now();
+    // Every backend runs before anything is written: a failing one leaves the output
+    // directory as it was.
+    let names: Vec<&str> = backends.iter().map(String::as_str).collect();
+    let all = match anvil_idlc::generate_all(&model, &names) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("anvil-idlc: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut nfiles = 0;
-    for b in &backends {
-        let outs = match anvil_idlc::generate(&model, b) {
-            Ok(o) => o,
-            Err(e) => return usage(&e),
-        };
+    for (b, outs) in &all {
         nfiles += outs.len();
         let target = if single { out.clone() } else { out.join(b) };
-        if let Err(e) = anvil_idlc::write_outputs(&target, &outs) {
+        if let Err(e) = anvil_idlc::write_outputs(&target, outs) {
             eprintln!("{e}");
             return ExitCode::from(1);
         }

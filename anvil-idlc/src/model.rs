@@ -1,7 +1,7 @@
 //! The checked model: every name resolved, every number validated, every layout computed.
 //! Backends read only this; none of them looks at the syntax tree.
 
-use crate::diag::SourceFile;
+use crate::diag::{SourceFile, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scalar {
@@ -84,16 +84,20 @@ pub enum Ty {
     Struct(usize),
     Bytes(u32),
     String(u32),
-    /// `object` is `None` for `cap<any>`; `rights` is the mask the holder must have.
+    /// `object` is `None` for `cap<any>`; `rights` is the mask the holder must have;
+    /// `protocol` names the protocol an endpoint capability's server speaks (`cap<Console>`),
+    /// in which case `object` is the `@endpoint` object.
     Cap {
         object: Option<usize>,
         rights: u64,
+        protocol: Option<usize>,
     },
 }
 
 #[derive(Debug, Clone)]
 pub struct Library {
     pub name: String,
+    pub span: Span,
     /// The last component of the name: header and module names (`anvil.kernel` -> `kernel`).
     pub short: String,
     pub file: usize,
@@ -105,6 +109,7 @@ pub struct Library {
 pub struct Const {
     pub lib: usize,
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub ty: Scalar,
     pub value: u64,
@@ -113,6 +118,7 @@ pub struct Const {
 #[derive(Debug, Clone)]
 pub struct Member {
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub value: u64,
 }
@@ -122,6 +128,7 @@ pub struct Member {
 pub struct Enum {
     pub lib: usize,
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub underlying: Scalar,
     pub members: Vec<Member>,
@@ -130,6 +137,7 @@ pub struct Enum {
 #[derive(Debug, Clone)]
 pub struct StructField {
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub ty: Ty,
     pub offset: u32,
@@ -140,6 +148,7 @@ pub struct StructField {
 pub struct Struct {
     pub lib: usize,
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub fields: Vec<StructField>,
     pub size: u32,
@@ -149,6 +158,7 @@ pub struct Struct {
 #[derive(Debug, Clone)]
 pub struct Param {
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub ty: Ty,
     /// `@move`: the capability leaves the sender's CNode instead of being copied.
@@ -178,6 +188,7 @@ pub struct MsgLayout {
 #[derive(Debug, Clone)]
 pub struct Method {
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     pub ordinal: u32,
     pub params: Vec<Param>,
@@ -197,9 +208,13 @@ pub struct Method {
 pub struct Interface {
     pub lib: usize,
     pub name: String,
+    pub span: Span,
     pub docs: Vec<String>,
     /// `Some(type id)` for a kernel object, `None` for a protocol.
     pub object_id: Option<u32>,
+    /// For a protocol: its id, carried in the upper half of every request label, so that a
+    /// server can tell a request of another protocol from one of its own (see `protocol_id`).
+    pub protocol_id: u32,
     pub methods: Vec<Method>,
 }
 
@@ -217,6 +232,9 @@ pub struct Model {
     pub status: Option<usize>,
     /// The bits marked `@rights`.
     pub rights: Option<usize>,
+    /// The object marked `@endpoint`: the kernel object protocols are served over, which
+    /// `cap<SomeProtocol>` stands for.
+    pub endpoint: Option<usize>,
     pub msg_data_bytes: u32,
     pub msg_max_caps: u32,
 }
@@ -230,6 +248,10 @@ pub const REQUIRED_STATUS: [&str; 6] = [
     "INVALID_ARGS",
     "UNKNOWN_METHOD",
 ];
+
+/// A reply label with this bit set carries the method's own error (declared with `error E`)
+/// in its low 32 bits; a label below it is a status of the `@status` enum.
+pub const METHOD_ERROR: u64 = 1 << 32;
 
 /// Registers that carry syscall arguments and results (`rdi, rsi, rdx, r10, r8, r9`).
 pub const SYSCALL_REGS: usize = 6;
@@ -288,8 +310,15 @@ impl Model {
             Ty::Struct(s) => self.structs[s].name.clone(),
             Ty::Bytes(n) => format!("bytes<{n}>"),
             Ty::String(n) => format!("string<{n}>"),
-            Ty::Cap { object, rights } => {
-                let obj = object.map_or("any".to_string(), |o| self.interfaces[o].name.clone());
+            Ty::Cap {
+                object,
+                rights,
+                protocol,
+            } => {
+                let obj = match protocol {
+                    Some(p) => self.interfaces[p].name.clone(),
+                    None => object.map_or("any".to_string(), |o| self.interfaces[o].name.clone()),
+                };
                 let r = self.rights_names(rights);
                 if r.is_empty() {
                     format!("cap<{obj}>")
@@ -300,9 +329,17 @@ impl Model {
         }
     }
 
-    /// The source file names a library was declared in, for banners.
+    /// The banner names of the files every library was declared in (for outputs made from all).
     pub fn source_names(&self) -> Vec<String> {
-        self.libraries.iter().map(|l| self.files[l.file].name.clone()).collect()
+        self.libraries
+            .iter()
+            .map(|l| self.files[l.file].label.clone())
+            .collect()
+    }
+
+    /// The banner name of the file library `li` was declared in.
+    pub fn source_of(&self, li: usize) -> &str {
+        &self.files[self.libraries[li].file].label
     }
 }
 
@@ -349,4 +386,21 @@ pub fn camel(name: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// The id of protocol `qualified` (`anvil.console.Console`): the 32-bit FNV-1a hash of its
+/// fully qualified name, never 0. Like FIDL's hashed ordinals, it needs no number in the IDL
+/// and no registry, and two protocols that could be confused get different ids (the checker
+/// rejects the rare collision).
+pub fn protocol_id(qualified: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in qualified.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    if h == 0 {
+        1
+    } else {
+        h
+    }
 }

@@ -10,22 +10,80 @@ use crate::diag::{Diagnostic, Span};
 #[grammar = "grammar.pest"]
 struct IdlParser;
 
-/// Parses one file. A syntax error ends the parse of that file (pest does not
-/// recover), but other files of the same run are still parsed and checked.
-pub fn parse_file(file: usize, text: &str) -> Result<File, Diagnostic> {
-    let mut pairs = IdlParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
-    let Some(root) = pairs.next() else {
-        return Err(Diagnostic::new(Span { file, start: 0, end: 0 }, "empty parse"));
+/// At most this many syntax errors are reported per file.
+const MAX_SYNTAX_ERRORS: usize = 50;
+
+/// Parses one file. Lexical problems are reported first, all of them; otherwise, after a
+/// syntax error the parser resumes at the next declaration (pest does not recover by itself)
+/// so that further syntax errors in the file are reported too. A file with errors is not
+/// checked further, but the other files of the run are.
+pub fn parse_file(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
+    let lexical = crate::lex::check(file, text);
+    if !lexical.is_empty() {
+        return Err(lexical);
+    }
+    let e = match IdlParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let Some(root) = pairs.next() else {
+                return Err(vec![Diagnostic::new(Span { file, start: 0, end: 0 }, "empty parse")]);
+            };
+            let cx = Cx { file };
+            return Ok(cx.file(root));
+        }
+        Err(e) => e,
     };
-    let cx = Cx { file };
-    Ok(cx.file(root))
+    let mut diags = vec![syntax_error(file, text, 0, e)];
+    // Resume at the next declaration after each error, parsing the rest as declarations only.
+    let mut from = diags[0].span.start;
+    while diags.len() < MAX_SYNTAX_ERRORS {
+        let Some(at) = next_declaration(text, from) else { break };
+        match IdlParser::parse(Rule::tail, &text[at..]) {
+            Ok(_) => break,
+            Err(e) => {
+                let d = syntax_error(file, text, at, e);
+                // Always move forward, whatever the error position.
+                from = d.span.start.max(at + 1);
+                diags.push(d);
+            }
+        }
+    }
+    Err(diags)
 }
 
-fn syntax_error(file: usize, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
-    let start = match e.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((s, _)) => s,
-    };
+/// The start of the first line after the line holding `from` that begins a declaration (its
+/// doc comments and attributes included).
+fn next_declaration(text: &str, from: usize) -> Option<usize> {
+    const STARTS: [&str; 6] = ["const", "enum", "bits", "struct", "object", "protocol"];
+    let mut pos = text.get(from..)?.find('\n').map(|n| from + n + 1)?;
+    // Where the current run of doc comment and attribute lines started, if in one.
+    let mut run: Option<usize> = None;
+    while pos < text.len() {
+        let end = text[pos..].find('\n').map_or(text.len(), |n| pos + n);
+        let line = text[pos..end].trim_start();
+        let word = line
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        if STARTS.contains(&word) && line.len() > word.len() {
+            return Some(run.unwrap_or(pos));
+        }
+        if line.starts_with("///") || line.starts_with('@') {
+            run.get_or_insert(pos);
+        } else if !line.is_empty() {
+            run = None;
+        }
+        pos = end + 1;
+    }
+    None
+}
+
+/// A diagnostic for a pest error in the text starting at `base` of `text`.
+fn syntax_error(file: usize, text: &str, base: usize, e: pest::error::Error<Rule>) -> Diagnostic {
+    let start = base
+        + match e.location {
+            pest::error::InputLocation::Pos(p) => p,
+            pest::error::InputLocation::Span((s, _)) => s,
+        };
     let end = next_token_end(text, start);
     let found = if start >= text.len() {
         "end of file".to_string()

@@ -24,11 +24,7 @@ protocol P {
 "#;
 
 fn abi_of(text: &str) -> abi::Abi {
-    let m = anvil_idlc::compile_sources(vec![SourceFile {
-        name: "t.idl".into(),
-        text: text.into(),
-    }])
-    .unwrap_or_else(|e| panic!("{e}"));
+    let m = anvil_idlc::compile_sources(vec![SourceFile::new("t.idl", text)]).unwrap_or_else(|e| panic!("{e}"));
     abi::parse("t", &abi::to_json(&m)).unwrap()
 }
 
@@ -105,13 +101,7 @@ fn cli_rejects_breaks_and_bad_json() {
     let dir = common::scratch("abi_cli");
     let old = dir.join("old.json");
     let new = dir.join("new.json");
-    let m = |t: &str| {
-        anvil_idlc::compile_sources(vec![SourceFile {
-            name: "t.idl".into(),
-            text: t.into(),
-        }])
-        .unwrap()
-    };
+    let m = |t: &str| anvil_idlc::compile_sources(vec![SourceFile::new("t.idl", t)]).unwrap();
     std::fs::write(&old, abi::to_json(&m(BASE))).unwrap();
     std::fs::write(&new, abi::to_json(&m(&BASE.replace("1: make(", "4: make(")))).unwrap();
     let out = std::process::Command::new(exe)
@@ -140,4 +130,74 @@ fn cli_rejects_breaks_and_bad_json() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("new.json:1:2: error: not an anvil ABI description"));
+}
+
+/// Renames that keep every number and layout are source-only changes, not ABI breaks.
+#[test]
+fn renames_keeping_numbers_are_source_only() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "1: get(key: u32)",
+            "1: fetch(key: u32)",
+            "protocol method `P.get` was renamed `fetch`",
+        ),
+        (
+            "1: make(size: u64)",
+            "1: build(size: u64)",
+            "syscall `Thing.make` was renamed `Thing.build`",
+        ),
+        ("EXTRA = 6;", "SPARE = 6;", "member `EXTRA` was renamed `SPARE`"),
+        ("get(key: u32)", "get(id: u32)", "`key` was renamed `id`"),
+        (
+            "struct S { a: u32; b: u64; }",
+            "struct S { x: u32; b: u64; }",
+            "struct `S` renamed fields",
+        ),
+    ];
+    for (from, to, expect) in cases {
+        assert!(BASE.contains(from), "case text not in base: {from}");
+        let d = abi::compare(&abi_of(BASE), &abi_of(&BASE.replace(from, to)));
+        assert!(d.breaks.is_empty(), "`{from}` -> `{to}`: {:?}", d.breaks);
+        assert!(
+            d.source_only.iter().any(|x| x.contains(expect)),
+            "`{from}` -> `{to}`: expected a source-only change containing `{expect}`, got {d:?}"
+        );
+        assert!(d.additions.is_empty(), "a rename is not an addition: {:?}", d.additions);
+    }
+    // A new name at the same ordinal with another layout is a removal and a break.
+    let d = abi::compare(
+        &abi_of(BASE),
+        &abi_of(&BASE.replace("1: get(key: u32)", "1: fetch(key: u64)")),
+    );
+    assert!(d.breaks.iter().any(|x| x.contains("`P.get` was removed")), "{d:?}");
+}
+
+/// Removing a right a parameter requires is its own category ("relaxed"), not a break:
+/// every old caller still passes; adding one is a break.
+#[test]
+fn removed_rights_requirement_is_relaxed() {
+    let d = abi::compare(&abi_of(BASE), &abi_of(&BASE.replace("cap<Thing, WRITE>", "cap<Thing>")));
+    assert!(d.breaks.is_empty(), "{:?}", d.breaks);
+    assert!(
+        d.relaxed
+            .iter()
+            .any(|x| x.contains("changed required rights from [WRITE] to []")),
+        "{d:?}"
+    );
+    let d = abi::compare(
+        &abi_of(BASE),
+        &abi_of(&BASE.replace("cap<Thing, WRITE>", "cap<Thing, WRITE | READ>")),
+    );
+    assert!(d.breaks.iter().any(|x| x.contains("required rights")), "{d:?}");
+}
+
+/// Only the format versions this compiler knows are read.
+#[test]
+fn unknown_format_version_is_rejected() {
+    let json = abi::to_json(&anvil_idlc::compile_sources(vec![SourceFile::new("t.idl", BASE)]).unwrap());
+    assert!(json.contains(&format!("\"format\": {}", abi::FORMAT)));
+    assert!(abi::parse("ok.json", &json).is_ok());
+    let future = json.replacen(&format!("\"format\": {}", abi::FORMAT), "\"format\": 99", 1);
+    let e = abi::parse("future.json", &future).unwrap_err();
+    assert!(e.contains("future.json: error: unknown ABI format version 99"), "{e}");
 }

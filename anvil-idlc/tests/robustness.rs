@@ -7,11 +7,7 @@ use anvil_idlc::diag::SourceFile;
 use proptest::prelude::*;
 
 fn compile(text: String) -> Result<(), String> {
-    anvil_idlc::compile_sources(vec![SourceFile {
-        name: "f.idl".into(),
-        text,
-    }])
-    .map(|_| ())
+    anvil_idlc::compile_sources(vec![SourceFile::new("f.idl", text)]).map(|_| ())
 }
 
 fn valid_files() -> Vec<String> {

@@ -1,5 +1,6 @@
 /* runtime.c: process start and end, the console hook, assert and abort, and the IPC hooks the
- * generated protocol stubs call. */
+ * generated protocol stubs and servers call (the buffer, the call, releasing a received
+ * capability). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,4 +43,9 @@ anvil_msg_t *anvil_msg_buffer(void) {
 
 uint64_t anvil_msg_call(anvil_cap_t ep) {
     return anvil_endpoint_call(ep);
+}
+
+void anvil_msg_release(anvil_cap_t slot) {
+    /* A slot the kernel just filled: deleting it fails only if it is already empty. */
+    (void)anvil_cap_delete(ANVIL_BOOT_SLOT_CNODE, slot);
 }

@@ -42,17 +42,23 @@ impl sys::abi::Transport for Ipc {
             Err(e) => u64::from(e.0),
         }
     }
+
+    fn release(&mut self, slot: u64) {
+        // A slot the kernel just filled: deleting it can only fail if someone else emptied it
+        // already, which leaves nothing to release.
+        let _ = sys::kernel::Cap::delete(&boot::cnode(), slot);
+    }
 }
 
 impl Ipc {
-    /// Serves requests on `ep` forever: waits for a message, lets `handle` turn the request in
-    /// the buffer into the reply, replies and waits again.
-    pub fn serve(ep: &Endpoint, mut handle: impl FnMut(&mut sys::abi::Message)) -> ! {
+    /// Serves requests on `ep` forever: waits for a message, lets `handle` (a generated
+    /// `*_dispatch`) turn the request in the buffer into the reply, replies and waits again.
+    pub fn serve(ep: &Endpoint, mut handle: impl FnMut(&mut Ipc)) -> ! {
         let mut t = Ipc;
         let mut st = ep.recv();
         loop {
             if st.is_ok() {
-                handle(sys::abi::Transport::message(&mut t));
+                handle(&mut t);
             }
             st = ep.reply_recv();
         }

@@ -1,11 +1,23 @@
 //! The C backend: one header per library (`anvil/<library>.h`) plus `anvil/abi.h` with the
-//! syscall instruction and the message buffer. Headers are freestanding C11.
+//! syscall instruction, the message buffer and the helpers clients and servers share.
+//! Headers are freestanding C11 that also compile as C++17.
+//!
+//! Locals and helpers the generated C makes for itself end in `_`, which no IDL name may, so
+//! IDL names cannot shadow them; parameters visible in signatures (`ep`, `ctx`, `badge`,
+//! `error`) step aside with `Locals` when an IDL name takes theirs.
+//!
+//! Every `if`, `for` and `while` body is a braced block: for an unbraced one, GCC's
+//! -Wmisleading-indentation (in -Wall) reads the source lines back from the header, which
+//! costs time growing with the square of the header's size (a header of 10,000 methods took
+//! gcc minutes instead of seconds).
 
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 
-use super::{fn_name, upper};
+use super::names::*;
+use super::writer::W;
 use crate::model::*;
 use crate::Output;
+use crate::{w, wc, wo};
 
 pub fn generate(m: &Model) -> Vec<Output> {
     let mut outs = vec![Output {
@@ -21,216 +33,597 @@ pub fn generate(m: &Model) -> Vec<Output> {
     outs
 }
 
-fn guard(name: &str) -> String {
-    format!("ANVIL_{}_H", name.to_ascii_uppercase())
+/// Makes a doc line safe inside a C block comment: no `*/` to end it early, no `??` that a
+/// C11 compiler reads as a trigraph, no control characters.
+fn doc_text(d: &str) -> String {
+    let mut s: String = d.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    while s.contains("*/") {
+        s = s.replace("*/", "* /");
+    }
+    while s.contains("??") {
+        s = s.replace("??", "? ?");
+    }
+    s
 }
 
-fn doc(out: &mut String, indent: &str, docs: &[String]) {
+fn doc(w: &mut W, docs: &[String]) {
     if docs.is_empty() {
         return;
     }
-    let _ = writeln!(out, "{indent}/**");
+    w.line("/**");
     for d in docs {
-        let d = d.replace("*/", "* /");
+        let d = doc_text(d);
         if d.is_empty() {
-            let _ = writeln!(out, "{indent} *");
+            w.line(" *");
         } else {
-            let _ = writeln!(out, "{indent} * {d}");
+            w!(w, " * {d}");
         }
     }
-    let _ = writeln!(out, "{indent} */");
+    w.line(" */");
 }
 
 /// The C spelling of a type stored inline (struct field, message field).
 fn c_inline(m: &Model, ty: Ty) -> String {
     match ty {
         Ty::Scalar(s) => s.c_name().into(),
-        Ty::Enum(e) => format!("anvil_{}_t", snake(&m.enums[e].name)),
-        Ty::Bits(b) => format!("anvil_{}_t", snake(&m.bits[b].name)),
-        Ty::Struct(s) => format!("anvil_{}_t", snake(&m.structs[s].name)),
+        Ty::Enum(e) => c_type(&m.enums[e].name),
+        Ty::Bits(b) => c_type(&m.bits[b].name),
+        Ty::Struct(s) => c_type(&m.structs[s].name),
         Ty::Bytes(_) => "uint8_t".into(),
         Ty::String(_) => "char".into(),
-        Ty::Cap { .. } => "anvil_cap_t".into(),
+        Ty::Cap { .. } => cap_ty(m, ty),
+    }
+}
+
+/// The C type of a capability value: `anvil_cap_t`, or the distinct handle of an endpoint
+/// of a protocol.
+fn cap_ty(m: &Model, ty: Ty) -> String {
+    match protocol_of(ty) {
+        Some(p) => c_ep_type(&m.interfaces[p]),
+        None => "anvil_cap_t".into(),
+    }
+}
+
+/// The slot of capability value `v`.
+fn slot_of(ty: Ty, v: &str) -> String {
+    match protocol_of(ty) {
+        Some(_) => format!("{v}.slot"),
+        None => v.to_string(),
+    }
+}
+
+/// A capability value of type `ty` made from slot expression `s`.
+fn from_slot(m: &Model, ty: Ty, s: &str) -> String {
+    match protocol_of(ty) {
+        Some(p) => format!("{}({s})", c_ep_ctor(&m.interfaces[p])),
+        None => s.to_string(),
     }
 }
 
 fn literal(v: u64) -> String {
     if v < 10 {
         format!("{v}u")
-    } else {
+    } else if v <= u64::from(u32::MAX) {
         format!("0x{v:x}u")
+    } else {
+        format!("0x{v:x}ull")
     }
 }
 
 fn status_const(m: &Model, name: &str) -> String {
-    let e = m.status_enum().map_or("status".to_string(), |e| snake(&e.name));
-    format!("ANVIL_{}_{}", e.to_ascii_uppercase(), name)
+    match m.status_enum() {
+        Some(e) => c_member(&e.name, name),
+        None => "0u".into(),
+    }
+}
+
+/// The value of a status member, for `abi.h`, which comes before the status enum's header.
+fn status_value(m: &Model, name: &str) -> u64 {
+    m.status_enum()
+        .and_then(|e| e.members.iter().find(|mm| mm.name == name))
+        .map_or(0, |mm| mm.value)
+}
+
+fn abi_source(m: &Model) -> String {
+    let lib = m
+        .consts
+        .iter()
+        .find(|c| c.name == "MSG_DATA_BYTES")
+        .map(|c| c.lib)
+        .or(m.status_enum().map(|e| e.lib));
+    match lib {
+        Some(l) => m.source_of(l).to_string(),
+        None => m.source_names().join(", "),
+    }
 }
 
 fn abi_header(m: &Model) -> String {
-    let mut o = crate::banner(m, "//");
-    o.push_str("/* anvil/abi.h: the syscall instruction, capability handles and the IPC message buffer. */\n");
-    let _ = writeln!(o, "#ifndef ANVIL_ABI_H\n#define ANVIL_ABI_H\n");
-    o.push_str("#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n");
-    o.push_str("/** A capability: the index of a slot in the caller's CNode. */\ntypedef uint64_t anvil_cap_t;\n\n");
-    o.push_str(
-        "/**\n * Enters the kernel: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9;\n * status comes back in rax, results in the same six registers.\n */\n",
+    let mut w = W::new();
+    w.out.push_str(&crate::banner(&abi_source(m), "//"));
+    w.line("/* anvil/abi.h: the syscall instruction, capability handles, the IPC message buffer, and the");
+    w.line(" * helpers generated clients and servers share. Freestanding C11; compiles as C++17 too. */");
+    w.lines(
+        r#"#ifndef ANVIL_ABI_H
+#define ANVIL_ABI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define ANVIL_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#define ANVIL_ALIGNAS(n) alignas(n)
+#define ANVIL_NORETURN [[noreturn]]
+extern "C" {
+#else
+#define ANVIL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define ANVIL_ALIGNAS(n) _Alignas(n)
+#define ANVIL_NORETURN _Noreturn
+#endif
+
+/** A capability: the index of a slot in the caller's CNode. */
+typedef uint64_t anvil_cap_t;
+
+/**
+ * Enters the kernel: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9;
+ * status comes back in rax, results in the same six registers. The registers are loaded
+ * and stored inside the asm, so no register variables are needed (C++17 has none).
+ */
+static inline uint64_t anvil_syscall6(uint64_t nr, const uint64_t a[6], uint64_t r[6]) {
+    uint64_t rax = nr;
+    __asm__ volatile("movq 0(%[a]), %%rdi\n\t"
+                     "movq 8(%[a]), %%rsi\n\t"
+                     "movq 16(%[a]), %%rdx\n\t"
+                     "movq 24(%[a]), %%r10\n\t"
+                     "movq 32(%[a]), %%r8\n\t"
+                     "movq 40(%[a]), %%r9\n\t"
+                     "syscall\n\t"
+                     "movq %%rdi, 0(%[r])\n\t"
+                     "movq %%rsi, 8(%[r])\n\t"
+                     "movq %%rdx, 16(%[r])\n\t"
+                     "movq %%r10, 24(%[r])\n\t"
+                     "movq %%r8, 32(%[r])\n\t"
+                     "movq %%r9, 40(%[r])"
+                     : "+a"(rax)
+                     : [a] "r"(a), [r] "r"(r)
+                     : "rcx", "r11", "rdi", "rsi", "rdx", "r10", "r8", "r9", "memory");
+    return rax;
+}
+
+/* What a noreturn stub does when its syscall comes back, which means it failed: it stops the
+ * thread on an invalid opcode with the status in rax, so the failure shows as a fault report
+ * instead of a silent spin. */
+ANVIL_NORETURN static inline void anvil_trap_(uint64_t status) {
+    __asm__ volatile("ud2" : : "a"(status));
+    __builtin_unreachable();
+}
+
+/* Byte copy that needs no libc (the headers are freestanding). */
+static inline void anvil_copy_bytes(void *dst, const void *src, size_t n) {
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = s[i];
+    }
+}
+
+static inline void anvil_zero_bytes(void *dst, size_t n) {
+    uint8_t *d = (uint8_t *)dst;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = 0;
+    }
+}
+
+/* Little-endian loads at any alignment, for checking received bytes before they are read
+ * as typed values. */
+static inline uint64_t anvil_load_(const uint8_t *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+/** True if `s[0..n]` is UTF-8, with exactly the rules of Rust's `core::str::from_utf8`. */
+static inline bool anvil_utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80u) {
+            i++;
+            continue;
+        } else if ((c & 0xE0u) == 0xC0u) {
+            len = 2;
+            min = 0x80u;
+            cp = c & 0x1Fu;
+        } else if ((c & 0xF0u) == 0xE0u) {
+            len = 3;
+            min = 0x800u;
+            cp = c & 0x0Fu;
+        } else if ((c & 0xF8u) == 0xF0u) {
+            len = 4;
+            min = 0x10000u;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (n - i < len) {
+            return false;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0u) != 0x80u) {
+                return false;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/* A string<N> stored inline in a struct: UTF-8 up to the first NUL. */
+static inline bool anvil_str_valid_(const uint8_t *s, size_t n) {
+    size_t len = 0;
+    while (len < n && s[len] != 0) {
+        len++;
+    }
+    return anvil_utf8_valid(s, len);
+}
+"#,
     );
-    o.push_str("static inline uint64_t anvil_syscall6(uint64_t nr, const uint64_t a[6], uint64_t r[6]) {\n");
-    for (reg, i) in [
-        ("rax", None),
-        ("rdi", Some(0)),
-        ("rsi", Some(1)),
-        ("rdx", Some(2)),
-        ("r10", Some(3)),
-        ("r8", Some(4)),
-        ("r9", Some(5)),
-    ] {
-        let v = i.map_or("nr".to_string(), |i| format!("a[{i}]"));
-        let _ = writeln!(o, "    register uint64_t {reg} __asm__(\"{reg}\") = {v};");
-    }
-    o.push_str("    __asm__ volatile(\"syscall\"\n                     : \"+r\"(rax), \"+r\"(rdi), \"+r\"(rsi), \"+r\"(rdx), \"+r\"(r10), \"+r\"(r8), \"+r\"(r9)\n                     :\n                     : \"rcx\", \"r11\", \"memory\");\n");
-    for (i, reg) in ["rdi", "rsi", "rdx", "r10", "r8", "r9"].iter().enumerate() {
-        let _ = writeln!(o, "    r[{i}] = {reg};");
-    }
-    o.push_str("    return rax;\n}\n\n");
-    o.push_str("/* Byte copy that needs no libc (the headers are freestanding). */\n");
-    o.push_str("static inline void anvil_copy_bytes(void *dst, const void *src, size_t n) {\n    uint8_t *d = (uint8_t *)dst;\n    const uint8_t *s = (const uint8_t *)src;\n    for (size_t i = 0; i < n; i++) d[i] = s[i];\n}\n\n");
-    o.push_str("static inline void anvil_zero_bytes(void *dst, size_t n) {\n    uint8_t *d = (uint8_t *)dst;\n    for (size_t i = 0; i < n; i++) d[i] = 0;\n}\n\n");
     if m.msg_data_bytes > 0 {
-        let _ = writeln!(o, "/**\n * An IPC message as it lies in a thread's IPC buffer. `label` carries the method ordinal\n * in a request and the status in a reply; `badge` is filled in by the kernel on receive.\n * On receive, the kernel also fills `cap_types` and `cap_rights` with the object type and\n * rights of each capability the message brought (0 for unused entries); a sender's values\n * there are ignored.\n */");
-        let _ = writeln!(
-            o,
-            "typedef struct anvil_msg {{\n    uint64_t label;\n    uint64_t badge;\n    uint32_t data_len;\n    uint32_t cap_count;\n    anvil_cap_t caps[{n}];\n    uint32_t cap_types[{n}];\n    uint32_t cap_rights[{n}];\n    _Alignas(8) uint8_t data[{}];\n}} anvil_msg_t;\n",
-            m.msg_data_bytes,
-            n = m.msg_max_caps
-        );
-        let hdr = (24 + 16 * m.msg_max_caps).div_ceil(8) * 8;
-        let _ = writeln!(
-            o,
-            "_Static_assert(offsetof(anvil_msg_t, data) == {hdr}, \"message header layout\");"
-        );
-        let _ = writeln!(
-            o,
-            "_Static_assert(sizeof(anvil_msg_t) == {}, \"message size\");\n",
-            hdr + m.msg_data_bytes.div_ceil(8) * 8
-        );
-        o.push_str("/** Provided by the runtime: this thread's IPC buffer. */\nanvil_msg_t *anvil_msg_buffer(void);\n");
-        o.push_str("/** Provided by the runtime: sends the buffer's message to `ep` and waits for the reply in it. */\nuint64_t anvil_msg_call(anvil_cap_t ep);\n\n");
+        let n = m.msg_max_caps;
+        let hdr = 24 + 16 * n;
+        w.lines(&format!(
+            r#"/**
+ * An IPC message as it lies in a thread's IPC buffer. `label` carries the protocol id and the
+ * method ordinal in a request, and the status in a reply; `badge`, `cap_types` and
+ * `cap_rights` are filled in by the kernel on receive (the object type id, 0 for none, and
+ * the rights of each capability that arrived).
+ */
+typedef struct anvil_msg {{
+    uint64_t label;
+    uint64_t badge;
+    uint32_t data_len;
+    uint32_t cap_count;
+    anvil_cap_t caps[{n}];
+    uint32_t cap_types[{n}];
+    uint32_t cap_rights[{n}];
+    ANVIL_ALIGNAS(8) uint8_t data[{data}];
+}} anvil_msg_t;
+ANVIL_STATIC_ASSERT(offsetof(anvil_msg_t, cap_types) == {types_off}, "message header layout");
+ANVIL_STATIC_ASSERT(offsetof(anvil_msg_t, cap_rights) == {rights_off}, "message header layout");
+ANVIL_STATIC_ASSERT(offsetof(anvil_msg_t, data) == {hdr}, "message header layout");
+ANVIL_STATIC_ASSERT(sizeof(anvil_msg_t) == {size}, "message size");
+
+/** A reply label with this bit set carries the method's own error in its low 32 bits. */
+#define ANVIL_MSG_METHOD_ERROR ((uint64_t)1 << 32)
+
+/** Provided by the runtime: this thread's IPC buffer. */
+anvil_msg_t *anvil_msg_buffer(void);
+/** Provided by the runtime: sends the buffer's message to `ep` and waits for the reply in it. */
+uint64_t anvil_msg_call(anvil_cap_t ep);
+/** Provided by the runtime: deletes a capability this thread received and nobody kept. */
+void anvil_msg_release(anvil_cap_t slot);
+
+/** Zeroes the whole message, so that nothing from an earlier one is sent again. */
+static inline void anvil_msg_clear(anvil_msg_t *m) {{
+    anvil_zero_bytes(m, sizeof *m);
+}}
+
+/**
+ * A capability that arrived with a request, already checked for object type and rights.
+ * The dispatch deletes it when the handler returns, unless the handler takes it with
+ * `anvil_rx_take`.
+ */
+typedef struct anvil_rx_cap {{
+    anvil_cap_t slot;
+    uint32_t type;
+    uint32_t rights;
+    bool taken;
+}} anvil_rx_cap_t;
+
+/** Keeps a received capability: it stays in this process's CNode, the caller's to delete. */
+static inline anvil_cap_t anvil_rx_take(anvil_rx_cap_t *c) {{
+    c->taken = true;
+    return c->slot;
+}}
+
+/** The capabilities that arrived with a message, taken out before the buffer is reused. */
+typedef struct anvil_rx {{
+    anvil_rx_cap_t cap[{n}];
+    uint32_t count;
+}} anvil_rx_t;
+
+static inline void anvil_rx_init_(anvil_rx_t *rx, const anvil_msg_t *m) {{
+    rx->count = m->cap_count < {n}u ? m->cap_count : {n}u;
+    for (uint32_t i = 0; i < {n}u; i++) {{
+        rx->cap[i].slot = m->caps[i];
+        rx->cap[i].type = i < rx->count ? m->cap_types[i] : 0u;
+        rx->cap[i].rights = m->cap_rights[i];
+        rx->cap[i].taken = false;
+    }}
+}}
+
+/* Checks capability `i` as the kernel checks a syscall's: present (INVALID_CAP), of object
+ * type `object` unless it is 0 (WRONG_TYPE), holding `rights` (ACCESS_DENIED). */
+static inline uint32_t anvil_rx_check_(const anvil_rx_t *rx, uint32_t i, uint32_t object, uint32_t rights) {{
+    if (i >= rx->count || rx->cap[i].type == 0u) {{
+        return {invalid_cap}u; /* INVALID_CAP */
+    }}
+    if (object != 0u && rx->cap[i].type != object) {{
+        return {wrong_type}u; /* WRONG_TYPE */
+    }}
+    if ((rx->cap[i].rights & rights) != rights) {{
+        return {access_denied}u; /* ACCESS_DENIED */
+    }}
+    return 0u;
+}}
+
+/* Deletes every capability that arrived and was not taken. */
+static inline void anvil_rx_release_(anvil_rx_t *rx) {{
+    for (uint32_t i = 0; i < rx->count; i++) {{
+        if (!rx->cap[i].taken && rx->cap[i].type != 0u) {{
+            anvil_msg_release(rx->cap[i].slot);
+        }}
+    }}
+    rx->count = 0;
+}}
+
+/* Decodes a reply label: returns the status (0: the server answered), and stores the method's
+ * own error, if the label carries one, in `*error` (non-zero, at most `max_error`; 0 when the
+ * method's errors are statuses). Anything else is a malformed reply (INVALID_ARGS). */
+static inline uint32_t anvil_reply_decode_(uint64_t label, uint64_t max_error, uint64_t *error) {{
+    const uint64_t low = label & 0xFFFFFFFFu;
+    *error = 0;
+    if (label == low) {{
+        return (uint32_t)low;
+    }}
+    if (label == (ANVIL_MSG_METHOD_ERROR | low) && low != 0 && low <= max_error) {{
+        *error = low;
+        return 0u;
+    }}
+    return {invalid_args}u; /* INVALID_ARGS */
+}}
+"#,
+            data = m.msg_data_bytes.div_ceil(8) * 8,
+            types_off = 24 + 8 * n,
+            rights_off = 24 + 12 * n,
+            size = hdr + m.msg_data_bytes.div_ceil(8) * 8,
+            invalid_cap = status_value(m, "INVALID_CAP"),
+            wrong_type = status_value(m, "WRONG_TYPE"),
+            access_denied = status_value(m, "ACCESS_DENIED"),
+            invalid_args = status_value(m, "INVALID_ARGS"),
+        ));
     }
-    o.push_str("#endif /* ANVIL_ABI_H */\n");
-    o
+    w.lines(
+        "#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANVIL_ABI_H */",
+    );
+    w.out
 }
 
 fn library_header(m: &Model, li: usize) -> String {
     let lib = &m.libraries[li];
-    let mut o = crate::banner(m, "//");
-    let _ = writeln!(o, "/* anvil/{}.h: the `{}` library. */", lib.short, lib.name);
-    doc(&mut o, "", &lib.docs);
-    let g = guard(&lib.short);
-    let _ = writeln!(o, "#ifndef {g}\n#define {g}\n");
-    o.push_str("#include <anvil/abi.h>\n");
+    let methods: usize = m
+        .interfaces
+        .iter()
+        .filter(|i| i.lib == li)
+        .map(|i| i.methods.len())
+        .sum();
+    let structs = m.structs.iter().filter(|s| s.lib == li).count();
+    // About what a method and a struct take, so that the text is not copied as it grows.
+    let mut w = W::with_capacity(65536 + methods * 3200 + structs * 1200);
+    w.out.push_str(&crate::banner(m.source_of(li), "//"));
+    w!(w, "/* anvil/{}.h: the `{}` library. */", lib.short, lib.name);
+    doc(&mut w, &lib.docs);
+    let g = c_guard(&lib.short);
+    w!(w, "#ifndef {g}");
+    w!(w, "#define {g}");
+    w.blank();
+    w.line("#include <anvil/abi.h>");
     for dep in dependencies(m, li) {
-        let _ = writeln!(o, "#include <anvil/{}.h>", m.libraries[dep].short);
+        w!(w, "#include <anvil/{}.h>", m.libraries[dep].short);
     }
-    o.push('\n');
+    w.lines("\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
     for c in m.consts.iter().filter(|c| c.lib == li) {
-        doc(&mut o, "", &c.docs);
-        let _ = writeln!(
-            o,
-            "#define ANVIL_{} (({}){})\n",
-            upper(&c.name),
+        doc(&mut w, &c.docs);
+        w!(
+            w,
+            "#define {} (({}){})\n",
+            c_const(&c.name),
             c.ty.c_name(),
             literal(c.value)
         );
     }
-    for (e, _) in m
-        .enums
-        .iter()
-        .map(|e| (e, 0))
-        .chain(m.bits.iter().map(|b| (b, 1)))
-        .filter(|(e, _)| e.lib == li)
-    {
-        doc(&mut o, "", &e.docs);
-        let tn = format!("anvil_{}_t", snake(&e.name));
-        let _ = writeln!(o, "typedef {} {tn};", e.underlying.c_name());
-        for mm in &e.members {
-            doc(&mut o, "", &mm.docs);
-            let _ = writeln!(
-                o,
-                "#define ANVIL_{}_{} (({tn}){})",
-                upper(&e.name),
-                mm.name,
-                literal(mm.value)
-            );
-        }
-        o.push('\n');
+    for e in m.enums.iter().filter(|e| e.lib == li) {
+        enum_like(&mut w, e, false);
+    }
+    for b in m.bits.iter().filter(|b| b.lib == li) {
+        enum_like(&mut w, b, true);
     }
     for s in m.structs.iter().filter(|s| s.lib == li) {
-        let tn = format!("anvil_{}_t", snake(&s.name));
-        c_struct(
-            &mut o,
-            m,
-            &tn,
-            &s.docs,
-            s.fields
-                .iter()
-                .map(|f| (f.name.clone(), f.docs.clone(), f.ty, f.offset, None))
-                .collect(),
-            s.size,
-        );
+        let tn = c_type(&s.name);
+        let fields: Vec<CField> = s
+            .fields
+            .iter()
+            .map(|f| CField {
+                name: &f.name,
+                docs: &f.docs,
+                ty: f.ty,
+                offset: f.offset,
+                len_offset: None,
+            })
+            .collect();
+        c_struct(&mut w, m, &tn, &s.docs, &fields, s.size);
+        struct_validator(&mut w, m, s);
+    }
+    for i in m.protocols().filter(|i| i.lib == li) {
+        endpoint_type(&mut w, i);
     }
     for i in m.interfaces.iter().filter(|i| i.lib == li) {
         match i.object_id {
-            Some(id) => object(&mut o, m, i, id),
-            None => protocol(&mut o, m, i),
+            Some(id) => object(&mut w, m, i, id),
+            None => protocol(&mut w, m, i),
         }
     }
-    let _ = writeln!(o, "#endif /* {g} */");
-    o
+    w.lines("#ifdef __cplusplus\n}\n#endif\n");
+    w!(w, "#endif /* {g} */");
+    w.out
 }
 
-type CField = (String, Vec<String>, Ty, u32, Option<u32>);
-
-/// Emits a struct with static assertions of its size and of every field offset.
-fn c_struct(o: &mut String, m: &Model, tn: &str, docs: &[String], fields: Vec<CField>, size: u32) {
-    doc(o, "", docs);
-    let tag = tn.trim_end_matches("_t");
-    let _ = writeln!(o, "typedef struct {tag} {{");
-    if fields.is_empty() {
-        o.push_str("    uint8_t unused_;\n");
-    }
-    for (name, fdocs, ty, _, len_off) in &fields {
-        doc(o, "    ", fdocs);
-        if len_off.is_some() {
-            let _ = writeln!(o, "    uint32_t {name}_len;");
-        }
-        match ty {
-            Ty::Bytes(n) | Ty::String(n) => {
-                let _ = writeln!(o, "    {} {name}[{n}];", c_inline(m, *ty));
-            }
-            _ => {
-                let _ = writeln!(o, "    {} {name};", c_inline(m, *ty));
-            }
-        }
-    }
-    let _ = writeln!(o, "}} {tn};");
-    if !fields.is_empty() {
-        let _ = writeln!(o, "_Static_assert(sizeof({tn}) == {size}, \"layout of {tn}\");");
-    }
-    for (name, _, _, off, len_off) in &fields {
-        if let Some(lo) = len_off {
-            let _ = writeln!(
-                o,
-                "_Static_assert(offsetof({tn}, {name}_len) == {lo}, \"layout of {tn}\");"
-            );
-        }
-        let _ = writeln!(
-            o,
-            "_Static_assert(offsetof({tn}, {name}) == {off}, \"layout of {tn}\");"
+fn enum_like(w: &mut W, e: &Enum, bits: bool) {
+    doc(w, &e.docs);
+    let tn = c_type(&e.name);
+    w!(w, "typedef {} {tn};", e.underlying.c_name());
+    for mm in &e.members {
+        doc(w, &mm.docs);
+        w!(
+            w,
+            "#define {} (({tn}){})",
+            c_member(&e.name, &mm.name),
+            literal(mm.value)
         );
     }
-    o.push('\n');
+    // The check generated code applies to a received value (trailing `_`: a helper).
+    let helper = format!("anvil_{}_valid_", snake(&e.name));
+    if bits {
+        let all = e.members.iter().fold(0u64, |a, mm| a | mm.value);
+        w!(
+            w,
+            "static inline bool {helper}(uint64_t v) {{ return (v & ~(uint64_t){}) == 0; }}",
+            literal(all)
+        );
+    } else {
+        wo!(w, "static inline bool {helper}(uint64_t v) {{");
+        wo!(w, "switch (v) {{");
+        for mm in &e.members {
+            w!(w, "case {}:", literal(mm.value));
+        }
+        if !e.members.is_empty() {
+            w.line("    return true;");
+        }
+        w.line("default:");
+        w.line("    return false;");
+        wc!(w, "}}");
+        wc!(w, "}}");
+    }
+    w.blank();
+}
+
+struct CField<'a> {
+    name: &'a str,
+    docs: &'a [String],
+    ty: Ty,
+    offset: u32,
+    len_offset: Option<u32>,
+}
+
+/// Emits a struct with static assertions of its size and of every field offset.
+fn c_struct(w: &mut W, m: &Model, tn: &str, docs: &[String], fields: &[CField], size: u32) {
+    doc(w, docs);
+    wo!(w, "typedef struct {} {{", c_tag(tn));
+    if fields.is_empty() {
+        w.line("uint8_t unused_;");
+    }
+    for f in fields {
+        doc(w, f.docs);
+        if f.len_offset.is_some() {
+            w!(w, "uint32_t {}_len;", f.name);
+        }
+        match f.ty {
+            Ty::Bytes(n) | Ty::String(n) => w!(w, "{} {}[{n}];", c_inline(m, f.ty), f.name),
+            _ => w!(w, "{} {};", c_inline(m, f.ty), f.name),
+        }
+    }
+    wc!(w, "}} {tn};");
+    if !fields.is_empty() {
+        w!(w, "ANVIL_STATIC_ASSERT(sizeof({tn}) == {size}, \"layout of {tn}\");");
+    }
+    for f in fields {
+        if let Some(lo) = f.len_offset {
+            w!(
+                w,
+                "ANVIL_STATIC_ASSERT(offsetof({tn}, {}_len) == {lo}, \"layout of {tn}\");",
+                f.name
+            );
+        }
+        w!(
+            w,
+            "ANVIL_STATIC_ASSERT(offsetof({tn}, {}) == {}, \"layout of {tn}\");",
+            f.name,
+            f.offset
+        );
+    }
+    w.blank();
+}
+
+/// The check of an inline value at byte pointer `p` (a C expression of type `const uint8_t *`),
+/// as a C boolean expression, or `None` if every value is valid.
+fn valid_at(m: &Model, ty: Ty, p: &str) -> Option<String> {
+    match ty {
+        Ty::Scalar(Scalar::Bool) => Some(format!("{p}[0] <= 1u")),
+        Ty::Enum(e) => Some(format!(
+            "anvil_{}_valid_(anvil_load_({p}, {}))",
+            snake(&m.enums[e].name),
+            m.enums[e].underlying.size()
+        )),
+        Ty::Bits(b) => Some(format!(
+            "anvil_{}_valid_(anvil_load_({p}, {}))",
+            snake(&m.bits[b].name),
+            m.bits[b].underlying.size()
+        )),
+        Ty::Struct(s) => Some(format!("anvil_{}_valid_({p})", snake(&m.structs[s].name))),
+        Ty::String(n) => Some(format!("anvil_str_valid_({p}, {n})")),
+        _ => None,
+    }
+}
+
+/// `anvil_<struct>_valid_(p)`: the checks of a struct received as bytes at `p`.
+fn struct_validator(w: &mut W, m: &Model, s: &Struct) {
+    let checks: Vec<String> = s
+        .fields
+        .iter()
+        .filter_map(|f| valid_at(m, f.ty, &format!("(p + {})", f.offset)))
+        .collect();
+    let name = format!("anvil_{}_valid_", snake(&s.name));
+    if checks.is_empty() {
+        w!(
+            w,
+            "static inline bool {name}(const uint8_t *p) {{ (void)p; return true; }}\n"
+        );
+    } else {
+        wo!(w, "static inline bool {name}(const uint8_t *p) {{");
+        w!(w, "return {};", checks.join(" && "));
+        wc!(w, "}}");
+        w.blank();
+    }
+}
+
+/// The distinct handle type of an endpoint that speaks protocol `i`.
+fn endpoint_type(w: &mut W, i: &Interface) {
+    let t = c_ep_type(i);
+    w!(w, "/** An endpoint capability whose server speaks `{}`. */", i.name);
+    w!(w, "typedef struct {{ anvil_cap_t slot; }} {t};");
+    w!(
+        w,
+        "/** Names the endpoint in `slot` as one that speaks `{}`. */",
+        i.name
+    );
+    wo!(w, "static inline {t} {}(anvil_cap_t slot) {{", c_ep_ctor(i));
+    w!(w, "{t} e;");
+    w.line("e.slot = slot;");
+    w.line("return e;");
+    wc!(w, "}}");
+    w.blank();
 }
 
 /// C parameter declarations for one IDL parameter passed into a function.
@@ -260,17 +653,7 @@ fn c_out_params(m: &Model, p: &Param) -> Vec<String> {
     }
 }
 
-fn signature(m: &Model, ret: &str, name: &str, first: Option<&str>, params: &[Param], results: &[Param]) -> String {
-    let mut args: Vec<String> = first.map(|f| vec![f.to_string()]).unwrap_or_default();
-    args.extend(params.iter().flat_map(|p| c_in_params(m, p)));
-    args.extend(results.iter().flat_map(|p| c_out_params(m, p)));
-    if args.is_empty() {
-        args.push("void".into());
-    }
-    format!("{ret} {name}({})", args.join(", "))
-}
-
-fn method_doc(o: &mut String, m: &Model, me: &Method, extra: &str) {
+fn method_doc(w: &mut W, m: &Model, me: &Method, extra: &[&str]) {
     let mut docs = me.docs.clone();
     for p in me.params.iter().chain(&me.results) {
         if let Ty::Cap { rights, .. } = p.ty {
@@ -286,31 +669,22 @@ fn method_doc(o: &mut String, m: &Model, me: &Method, extra: &str) {
     if me.blocking {
         docs.push("May block.".into());
     }
-    if !extra.is_empty() {
-        docs.push(extra.into());
-    }
-    doc(o, "", &docs);
+    docs.extend(extra.iter().map(|s| s.to_string()));
+    doc(w, &docs);
 }
 
-fn object(o: &mut String, m: &Model, i: &Interface, id: u32) {
-    doc(o, "", &i.docs);
-    let _ = writeln!(o, "#define ANVIL_OBJ_{} {}u\n", upper(&i.name), id);
+fn object(w: &mut W, m: &Model, i: &Interface, id: u32) {
+    doc(w, &i.docs);
+    w!(w, "#define {} {id}u\n", c_object_id(&i.name));
     for me in &i.methods {
-        let name = fn_name(i, me);
-        let nr = me.syscall.unwrap_or(0);
-        let _ = writeln!(o, "#define ANVIL_SYS_{} {}u", name.to_ascii_uppercase(), nr);
-        method_doc(o, m, me, "");
-        let st = format!("anvil_{}_t", snake(&m.enums[me.error].name));
-        let ret = if me.noreturn {
-            "_Noreturn static inline void".to_string()
-        } else {
-            format!("static inline {st}")
-        };
-        let _ = writeln!(
-            o,
-            "{} {{",
-            signature(m, &ret, &format!("anvil_{name}"), None, &me.params, &me.results)
-        );
+        let sys = c_syscall(i, me);
+        w!(w, "#define {sys} {}u", me.syscall.unwrap_or(0));
+        let st = c_type(&m.enums[me.error].name);
+        let mut args: Vec<String> = me.params.iter().flat_map(|p| c_in_params(m, p)).collect();
+        args.extend(me.results.iter().flat_map(|p| c_out_params(m, p)));
+        if args.is_empty() {
+            args.push("void".into());
+        }
         let mut regs = Vec::new();
         for p in &me.params {
             match p.ty {
@@ -319,306 +693,480 @@ fn object(o: &mut String, m: &Model, i: &Interface, id: u32) {
                     regs.push(format!("(uint64_t){}_len", p.name));
                 }
                 Ty::Struct(_) => regs.push(format!("(uint64_t)(uintptr_t){}", p.name)),
-                _ => regs.push(format!("(uint64_t){}", p.name)),
+                t => regs.push(format!("(uint64_t){}", slot_of(t, &p.name))),
             }
         }
         while regs.len() < SYSCALL_REGS {
             regs.push("0".into());
         }
-        let _ = writeln!(o, "    const uint64_t a[6] = {{{}}};", regs.join(", "));
-        o.push_str("    uint64_t r[6];\n");
-        let sysname = format!("ANVIL_SYS_{}", name.to_ascii_uppercase());
         if me.noreturn {
-            let _ = writeln!(
-                o,
-                "    (void)anvil_syscall6({sysname}, a, r);\n    for (;;) {{\n    }}\n}}\n"
+            method_doc(
+                w,
+                m,
+                me,
+                &["Does not return. If the call fails, the thread stops on an invalid opcode with the status in rax."],
             );
+            wo!(
+                w,
+                "ANVIL_NORETURN static inline void {}({}) {{",
+                c_fn(i, me),
+                args.join(", ")
+            );
+        } else {
+            method_doc(w, m, me, &[]);
+            wo!(w, "static inline {st} {}({}) {{", c_fn(i, me), args.join(", "));
+        }
+        w!(w, "const uint64_t a_[6] = {{{}}};", regs.join(", "));
+        w.line("uint64_t r_[6];");
+        if me.noreturn {
+            w!(w, "anvil_trap_(anvil_syscall6({sys}, a_, r_));");
+            wc!(w, "}}");
+            w.blank();
             continue;
         }
-        let _ = writeln!(o, "    const {st} st = ({st})anvil_syscall6({sysname}, a, r);");
+        w!(w, "const {st} st_ = ({st})anvil_syscall6({sys}, a_, r_);");
         if me.results.is_empty() {
-            o.push_str("    (void)r;\n");
+            w.line("(void)r_;");
         } else {
-            o.push_str("    if (st == 0) {\n");
+            wo!(w, "if (st_ == 0) {{");
             for (k, p) in me.results.iter().enumerate() {
-                let _ = writeln!(o, "        if ({0}) *{0} = ({1})r[{k}];", p.name, c_inline(m, p.ty));
+                let v = from_slot(
+                    m,
+                    p.ty,
+                    &format!(
+                        "({})r_[{k}]",
+                        match p.ty {
+                            Ty::Cap { .. } => "anvil_cap_t".to_string(),
+                            t => c_inline(m, t),
+                        }
+                    ),
+                );
+                w!(w, "if ({0}) {{ *{0} = {v}; }}", p.name);
             }
-            o.push_str("    }\n");
+            wc!(w, "}}");
         }
-        o.push_str("    return st;\n}\n\n");
+        w.line("return st_;");
+        wc!(w, "}}");
+        w.blank();
     }
 }
 
-fn msg_fields(ps: &[Param], l: &MsgLayout) -> Vec<CField> {
-    l.fields
-        .iter()
-        .map(|f| {
-            let p = &ps[f.param];
-            (p.name.clone(), p.docs.clone(), p.ty, f.offset, f.len_offset)
-        })
-        .collect()
-}
-
-fn protocol(o: &mut String, m: &Model, i: &Interface) {
-    doc(o, "", &i.docs);
-    let pn = snake(&i.name);
+/// The checks of one received value, at byte offsets of the message data `d_` and in
+/// capability slots of `rx`, in the order the kernel checks a syscall's arguments; each
+/// failure runs `fail(status expression)`.
+fn check_value(w: &mut W, m: &Model, l: &MsgLayout, ps: &[Param], k: usize, rx: &str, fail: &dyn Fn(&str) -> String) {
+    let p = &ps[k];
     let invalid = status_const(m, "INVALID_ARGS");
-    for me in &i.methods {
-        let base = format!("anvil_{pn}_{}", me.name);
-        let _ = writeln!(
-            o,
-            "#define ANVIL_{}_ORDINAL {}u",
-            base.trim_start_matches("anvil_").to_ascii_uppercase(),
-            me.ordinal
-        );
-        let ub = base.to_ascii_uppercase();
-        let _ = writeln!(
-            o,
-            "#define {ub}_REQUEST_SIZE {}u\n#define {ub}_RESPONSE_SIZE {}u",
-            me.request.size, me.response.size
-        );
-        c_struct(
-            o,
-            m,
-            &format!("{base}_request_t"),
-            &[format!("Request of `{}.{}`.", i.name, me.name)],
-            msg_fields(&me.params, &me.request),
-            me.request.size,
-        );
-        c_struct(
-            o,
-            m,
-            &format!("{base}_response_t"),
-            &[format!("Response of `{}.{}`.", i.name, me.name)],
-            msg_fields(&me.results, &me.response),
-            me.response.size,
-        );
-    }
-    // Client stubs.
-    for me in &i.methods {
-        let base = format!("anvil_{pn}_{}", me.name);
-        let st = format!("anvil_{}_t", snake(&m.enums[me.error].name));
-        method_doc(
-            o,
-            m,
-            me,
-            "Client stub: sends the request over `ep` and waits for the reply.",
-        );
-        let _ = writeln!(
-            o,
-            "{} {{",
-            signature(
-                m,
-                &format!("static inline {st}"),
-                &base,
-                Some("anvil_cap_t ep"),
-                &me.params,
-                &me.results
-            )
-        );
-        o.push_str("    anvil_msg_t *m = anvil_msg_buffer();\n");
-        let _ = writeln!(o, "    {base}_request_t *q = ({base}_request_t *)(void *)m->data;");
-        for f in &me.request.fields {
-            let p = &me.params[f.param];
-            match p.ty {
-                Ty::Bytes(n) | Ty::String(n) => {
-                    let _ = writeln!(o, "    if ({}_len > {n}u) return ({st}){invalid};", p.name);
-                    let _ = writeln!(
-                        o,
-                        "    q->{0}_len = (uint32_t){0}_len;\n    anvil_copy_bytes(q->{0}, {0}, {0}_len);",
-                        p.name
-                    );
-                }
-                Ty::Struct(_) => {
-                    let _ = writeln!(o, "    q->{0} = *{0};", p.name);
-                }
-                _ => {
-                    let _ = writeln!(o, "    q->{0} = {0};", p.name);
-                }
-            }
-        }
-        for (k, &c) in me.request.caps.iter().enumerate() {
-            let _ = writeln!(o, "    m->caps[{k}] = {};", me.params[c].name);
-        }
-        let ub = base.to_ascii_uppercase();
-        if me.request.fields.is_empty() {
-            o.push_str("    (void)q;\n");
-        }
-        let _ = writeln!(
-            o,
-            "    m->label = {}u;\n    m->data_len = {ub}_REQUEST_SIZE;\n    m->cap_count = {}u;",
-            me.ordinal,
-            me.request.caps.len()
-        );
-        let _ = writeln!(o, "    const {st} st = ({st})anvil_msg_call(ep);\n    if (st != 0) return st;\n    if (m->label != 0) return ({st})m->label;");
-        if !me.results.is_empty() {
-            if let Some(cond) = short_msg(&base, "RESPONSE", &me.response) {
-                let _ = writeln!(o, "    if ({cond}) return ({st}){invalid};");
-            }
-            let _ = writeln!(
-                o,
-                "    const {base}_response_t *p = (const {base}_response_t *)(const void *)m->data;"
+    match p.ty {
+        Ty::Cap { object, rights, .. } => {
+            let slot = l.caps.iter().position(|&c| c == k).unwrap_or(0);
+            let obj = object.map_or(0, |o| m.interfaces[o].object_id.unwrap_or(0));
+            wo!(w, "{{");
+            w!(
+                w,
+                "const uint32_t c_ = anvil_rx_check_({rx}, {slot}u, {obj}u, {}u);",
+                rights as u32
             );
-            if me.response.fields.is_empty() {
-                o.push_str("    (void)p;\n");
-            }
-            for f in &me.response.fields {
-                let p = &me.results[f.param];
-                match p.ty {
-                    Ty::Bytes(n) | Ty::String(n) => {
-                        let _ = writeln!(
-                            o,
-                            "    if (p->{0}_len > {n}u) return ({st}){invalid};\n    if ({0}) {{\n        const size_t n = p->{0}_len < {0}_cap ? p->{0}_len : {0}_cap;\n        anvil_copy_bytes({0}, p->{0}, n);\n        if ({0}_len) *{0}_len = n;\n    }}",
-                            p.name
-                        );
-                    }
-                    _ => {
-                        let _ = writeln!(o, "    if ({0}) *{0} = p->{0};", p.name);
-                    }
-                }
-            }
-            for (k, &c) in me.response.caps.iter().enumerate() {
-                let _ = writeln!(o, "    if ({0}) *{0} = m->caps[{k}];", me.results[c].name);
+            w!(w, "if (c_ != 0u) {}", fail("c_"));
+            wc!(w, "}}");
+        }
+        Ty::Bytes(n) | Ty::String(n) => {
+            let f = l.fields.iter().find(|f| f.param == k);
+            let (lo, off) = f.map_or((0, 0), |f| (f.len_offset.unwrap_or(0), f.offset));
+            let cond = if matches!(p.ty, Ty::String(_)) {
+                format!("anvil_load_(d_ + {lo}, 4) > {n}u || !anvil_utf8_valid(d_ + {off}, (size_t)anvil_load_(d_ + {lo}, 4))")
+            } else {
+                format!("anvil_load_(d_ + {lo}, 4) > {n}u")
+            };
+            w!(w, "if ({cond}) {}", fail(&invalid));
+        }
+        t => {
+            let off = l.fields.iter().find(|f| f.param == k).map_or(0, |f| f.offset);
+            if let Some(c) = valid_at(m, t, &format!("(d_ + {off})")) {
+                w!(w, "if (!({c})) {}", fail(&invalid));
             }
         }
-        o.push_str("    return 0;\n}\n\n");
     }
-    // Server side: a table of handlers and one dispatch function.
-    let _ = writeln!(
-        o,
-        "/** Handlers a `{}` server provides; `ctx` is passed through, `badge` names the caller. */",
+}
+
+/// The C condition that a received message does not have the layout `l` needs: too short,
+/// or another number of capabilities.
+fn short_msg(l: &MsgLayout, size: &str, count: &str) -> String {
+    let n = format!("{count} != {}u", l.caps.len());
+    if l.size > 0 {
+        format!("m_->data_len < {size} || {n}")
+    } else {
+        n
+    }
+}
+
+/// Whether the data checks of a message read the data bytes.
+fn reads_data(ps: &[Param]) -> bool {
+    ps.iter().any(|p| {
+        matches!(
+            p.ty,
+            Ty::Bytes(_) | Ty::String(_) | Ty::Scalar(Scalar::Bool) | Ty::Enum(_) | Ty::Bits(_) | Ty::Struct(_)
+        )
+    })
+}
+
+fn protocol(w: &mut W, m: &Model, i: &Interface) {
+    doc(w, &i.docs);
+    let pm = c_proto_macro(i);
+    w!(w, "#define {pm}_PROTOCOL_ID 0x{:08x}u", i.protocol_id);
+    for me in &i.methods {
+        w!(w, "#define {} {}u", c_method_macro(i, me, "ORDINAL"), me.ordinal);
+        w!(
+            w,
+            "#define {} ((uint64_t)0x{:x}ull)",
+            c_method_macro(i, me, "LABEL"),
+            request_label(i, me)
+        );
+        w!(
+            w,
+            "#define {} {}u",
+            c_method_macro(i, me, "REQUEST_SIZE"),
+            me.request.size
+        );
+        w!(
+            w,
+            "#define {} {}u",
+            c_method_macro(i, me, "RESPONSE_SIZE"),
+            me.response.size
+        );
+        for (dir, ps, l) in [
+            ("request", &me.params, &me.request),
+            ("response", &me.results, &me.response),
+        ] {
+            let fields: Vec<CField> = l
+                .fields
+                .iter()
+                .map(|f| CField {
+                    name: &ps[f.param].name,
+                    docs: &ps[f.param].docs,
+                    ty: ps[f.param].ty,
+                    offset: f.offset,
+                    len_offset: f.len_offset,
+                })
+                .collect();
+            let what = if dir == "request" { "Request" } else { "Response" };
+            c_struct(
+                w,
+                m,
+                &c_msg_type(i, me, dir),
+                &[format!("{what} of `{}.{}`.", i.name, me.name)],
+                &fields,
+                l.size,
+            );
+        }
+    }
+    for me in &i.methods {
+        client(w, m, i, me);
+    }
+    server(w, m, i);
+}
+
+fn client(w: &mut W, m: &Model, i: &Interface, me: &Method) {
+    let loc = Locals::new(me);
+    let (ep, error) = (loc.get("ep"), loc.get("error"));
+    let custom = Some(me.error) != m.status;
+    let st = status_const(m, "OK");
+    let st_ty = m.status_enum().map_or("uint32_t".to_string(), |e| c_type(&e.name));
+    let err_ty = c_type(&m.enums[me.error].name);
+    let invalid = status_const(m, "INVALID_ARGS");
+    let mut args = vec![format!("{} {ep}", c_ep_type(i))];
+    args.extend(me.params.iter().flat_map(|p| c_in_params(m, p)));
+    args.extend(me.results.iter().flat_map(|p| c_out_params(m, p)));
+    let mut extra = vec!["Client stub: sends the request over `ep` and waits for the reply. Returns the status of the call; outputs are written only when it is OK."];
+    if custom {
+        args.push(format!("{err_ty} *{error}"));
+        extra.push("When the server answered, `*error` is the method's own result: 0 for success (and the outputs are written), or its error. `error` must not be NULL.");
+    }
+    method_doc(w, m, me, &extra);
+    wo!(w, "static inline {st_ty} {}({}) {{", c_fn(i, me), args.join(", "));
+    if custom {
+        w!(w, "if (!{error}) {{ return {invalid}; }}");
+        w!(w, "*{error} = 0;");
+    }
+    w.line("anvil_msg_t *m_ = anvil_msg_buffer();");
+    let req = c_msg_type(i, me, "request");
+    w!(w, "{req} q_;");
+    w.line("anvil_zero_bytes(&q_, sizeof q_);");
+    for f in &me.request.fields {
+        let p = &me.params[f.param];
+        match p.ty {
+            Ty::Bytes(n) | Ty::String(n) => {
+                w!(w, "if ({0}_len > {n}u) {{ return {invalid}; }}", p.name);
+                w!(w, "q_.{0}_len = (uint32_t){0}_len;", p.name);
+                w!(w, "anvil_copy_bytes(q_.{0}, {0}, {0}_len);", p.name);
+            }
+            Ty::Struct(_) => w!(w, "q_.{0} = *{0};", p.name),
+            _ => w!(w, "q_.{0} = {0};", p.name),
+        }
+    }
+    w.line("anvil_msg_clear(m_);");
+    w.line("anvil_copy_bytes(m_->data, &q_, sizeof q_);");
+    w!(w, "m_->label = {};", c_method_macro(i, me, "LABEL"));
+    w!(w, "m_->data_len = {};", c_method_macro(i, me, "REQUEST_SIZE"));
+    w!(w, "m_->cap_count = {}u;", me.request.caps.len());
+    for (k, &c) in me.request.caps.iter().enumerate() {
+        let p = &me.params[c];
+        w!(w, "m_->caps[{k}] = {};", slot_of(p.ty, &p.name));
+    }
+    w!(w, "const uint64_t st_ = anvil_msg_call({ep}.slot);");
+    w!(
+        w,
+        "if (st_ != 0) {{ return ({st_ty})(st_ <= 0xFFFFFFFFu ? st_ : {invalid}); }}"
+    );
+    w.line("anvil_rx_t rx_;");
+    w.line("anvil_rx_init_(&rx_, m_);");
+    w!(w, "{st_ty} r_ = {st};");
+    wo!(w, "do {{");
+    let max_error = if custom {
+        m.enums[me.error].underlying.max_literal().min(u64::from(u32::MAX))
+    } else {
+        0
+    };
+    w.line("uint64_t e_;");
+    w!(
+        w,
+        "const uint32_t s_ = anvil_reply_decode_(m_->label, {max_error}u, &e_);"
+    );
+    wo!(w, "if (s_ != 0u) {{");
+    w!(w, "r_ = ({st_ty})s_;");
+    w.line("break;");
+    wc!(w, "}}");
+    if custom {
+        wo!(w, "if (e_ != 0u) {{");
+        w!(w, "*{error} = ({err_ty})e_;");
+        w.line("break;");
+        wc!(w, "}}");
+    } else {
+        w.line("(void)e_;");
+    }
+    let fail = |s: &str| format!("{{ r_ = ({st_ty})({s}); break; }}");
+    w!(
+        w,
+        "if ({}) {}",
+        short_msg(&me.response, &c_method_macro(i, me, "RESPONSE_SIZE"), "rx_.count"),
+        fail(&invalid)
+    );
+    if reads_data(&me.results) {
+        w.line("const uint8_t *d_ = m_->data;");
+    }
+    for k in 0..me.results.len() {
+        check_value(w, m, &me.response, &me.results, k, "&rx_", &fail);
+    }
+    let resp = c_msg_type(i, me, "response");
+    if !me.response.fields.is_empty() {
+        w!(w, "{resp} p_;");
+        w.line("anvil_copy_bytes(&p_, m_->data, sizeof p_);");
+    }
+    for (k, p) in me.results.iter().enumerate() {
+        let pn = &p.name;
+        match p.ty {
+            Ty::Bytes(_) | Ty::String(_) => {
+                wo!(w, "if ({pn}) {{");
+                w!(w, "const size_t n_ = p_.{pn}_len < {pn}_cap ? p_.{pn}_len : {pn}_cap;");
+                w!(w, "anvil_copy_bytes({pn}, p_.{pn}, n_);");
+                w!(w, "if ({pn}_len) {{ *{pn}_len = n_; }}");
+                wc!(w, "}}");
+            }
+            Ty::Cap { .. } => {
+                let slot = me.response.caps.iter().position(|&c| c == k).unwrap_or(0);
+                wo!(w, "if ({pn}) {{");
+                w!(
+                    w,
+                    "*{pn} = {};",
+                    from_slot(m, p.ty, &format!("anvil_rx_take(&rx_.cap[{slot}])"))
+                );
+                wc!(w, "}}");
+            }
+            _ => w!(w, "if ({pn}) {{ *{pn} = p_.{pn}; }}"),
+        }
+    }
+    wc!(w, "}} while (0);");
+    w.line("anvil_rx_release_(&rx_);");
+    w.line("return r_;");
+    wc!(w, "}}");
+    w.blank();
+}
+
+fn server(w: &mut W, m: &Model, i: &Interface) {
+    let ops = c_ops(i);
+    w!(
+        w,
+        "/** Handlers a `{}` server provides; `ctx` is passed through, `badge` names the caller. A",
         i.name
     );
-    let _ = writeln!(o, "typedef struct anvil_{pn}_ops {{");
+    w.line(" * received capability is deleted when its handler returns unless the handler calls");
+    w.line(" * `anvil_rx_take` on it. A NULL handler answers UNKNOWN_METHOD. */");
+    wo!(w, "typedef struct {} {{", c_tag(&ops));
     for me in &i.methods {
-        let st = format!("anvil_{}_t", snake(&m.enums[me.error].name));
-        let mut args = vec!["void *ctx".to_string(), "uint64_t badge".to_string()];
-        args.extend(me.params.iter().flat_map(|p| c_in_params(m, p)));
+        let loc = Locals::new(me);
+        let st = c_type(&m.enums[me.error].name);
+        let mut args = vec![
+            format!("void *{}", loc.get("ctx")),
+            format!("uint64_t {}", loc.get("badge")),
+        ];
+        for p in &me.params {
+            match p.ty {
+                Ty::Cap { .. } => args.push(format!("anvil_rx_cap_t *{}", p.name)),
+                _ => args.extend(c_in_params(m, p)),
+            }
+        }
         for p in &me.results {
             match p.ty {
-                Ty::Bytes(n) => args.push(format!("uint8_t {}[{n}], size_t *{}_len", p.name, p.name)),
-                Ty::String(n) => args.push(format!("char {}[{n}], size_t *{}_len", p.name, p.name)),
+                Ty::Bytes(n) => args.push(format!("uint8_t {0}[{n}], size_t *{0}_len", p.name)),
+                Ty::String(n) => args.push(format!("char {0}[{n}], size_t *{0}_len", p.name)),
                 t => args.push(format!("{} *{}", c_inline(m, t), p.name)),
             }
         }
-        let _ = writeln!(o, "    {st} (*handle_{})({});", me.name, args.join(", "));
+        doc(w, &me.docs);
+        w!(w, "{st} (*handle_{})({});", me.name, args.join(", "));
     }
-    let _ = writeln!(o, "}} anvil_{pn}_ops_t;\n");
+    if i.methods.is_empty() {
+        w.line("uint8_t unused_;");
+    }
+    wc!(w, "}} {ops};");
+    w.blank();
+    let invalid = status_const(m, "INVALID_ARGS");
     let unknown = status_const(m, "UNKNOWN_METHOD");
-    let _ = writeln!(
-        o,
-        "/** Decodes the request in `m`, calls the handler, and leaves the reply in `m`. */\nstatic inline void anvil_{pn}_dispatch(const anvil_{pn}_ops_t *ops, void *ctx, anvil_msg_t *m) {{"
-    );
-    o.push_str("    switch (m->label) {\n");
-    let fail = format!("            m->label = {invalid};\n            m->data_len = 0;\n            m->cap_count = 0;\n            break;\n");
     for me in &i.methods {
-        let base = format!("anvil_{pn}_{}", me.name);
-        let _ = writeln!(o, "    case {}u: {{", me.ordinal);
-        if let Some(cond) = short_msg(&base, "REQUEST", &me.request) {
-            let _ = writeln!(o, "        if ({cond}) {{\n{fail}        }}");
-        }
-        let _ = writeln!(
-            o,
-            "        {base}_request_t q;\n        anvil_copy_bytes(&q, m->data, sizeof(q));"
+        let custom = Some(me.error) != m.status;
+        wo!(
+            w,
+            "static inline uint64_t {}_serve_(const {ops} *ops_, void *ctx_, anvil_msg_t *m_, anvil_rx_t *rx_, uint64_t badge_) {{",
+            c_fn(i, me)
         );
-        let _ = writeln!(
-            o,
-            "        {base}_response_t p;\n        anvil_zero_bytes(&p, sizeof(p));"
+        w!(w, "if (!ops_->handle_{}) {{ return {unknown}; }}", me.name);
+        let fail = |s: &str| format!("{{ return (uint64_t)({s}); }}");
+        w!(
+            w,
+            "if ({}) {}",
+            short_msg(&me.request, &c_method_macro(i, me, "REQUEST_SIZE"), "rx_->count"),
+            fail(&invalid)
         );
-        if me.request.fields.is_empty() {
-            o.push_str("        (void)q;\n");
+        if reads_data(&me.params) {
+            w.line("const uint8_t *d_ = m_->data;");
         }
-        let mut args = vec!["ctx".to_string(), "m->badge".to_string()];
+        for k in 0..me.params.len() {
+            check_value(w, m, &me.request, &me.params, k, "rx_", &fail);
+        }
+        let req = c_msg_type(i, me, "request");
+        let resp = c_msg_type(i, me, "response");
+        w!(w, "{req} q_;");
+        w.line("anvil_copy_bytes(&q_, m_->data, sizeof q_);");
+        w!(w, "{resp} p_;");
+        w.line("anvil_zero_bytes(&p_, sizeof p_);");
+        let mut args = vec!["ctx_".to_string(), "badge_".to_string()];
         for (k, p) in me.params.iter().enumerate() {
+            let pn = &p.name;
             match p.ty {
                 Ty::Cap { .. } => {
                     let slot = me.request.caps.iter().position(|&c| c == k).unwrap_or(0);
-                    args.push(format!("m->caps[{slot}]"));
+                    args.push(format!("&rx_->cap[{slot}]"));
                 }
-                Ty::Bytes(n) | Ty::String(n) => {
-                    let _ = writeln!(o, "        if (q.{}_len > {n}u) {{\n{fail}        }}", p.name);
-                    args.push(format!("q.{}", p.name));
-                    args.push(format!("q.{}_len", p.name));
+                Ty::Bytes(_) => {
+                    args.push(format!("q_.{pn}"));
+                    args.push(format!("(size_t)q_.{pn}_len"));
                 }
-                Ty::Struct(_) => args.push(format!("&q.{}", p.name)),
-                _ => args.push(format!("q.{}", p.name)),
+                Ty::String(_) => {
+                    args.push(format!("q_.{pn}"));
+                    args.push(format!("(size_t)q_.{pn}_len"));
+                }
+                Ty::Struct(_) => args.push(format!("&q_.{pn}")),
+                _ => args.push(format!("q_.{pn}")),
             }
         }
-        let mut len_locals = Vec::new();
-        let mut cap_locals = Vec::new();
+        let mut caps_out = Vec::new();
         for (k, p) in me.results.iter().enumerate() {
+            let pn = &p.name;
             match p.ty {
                 Ty::Bytes(_) | Ty::String(_) => {
-                    let _ = writeln!(o, "        size_t {}_len = 0;", p.name);
-                    args.push(format!("p.{}", p.name));
-                    args.push(format!("&{}_len", p.name));
-                    len_locals.push(p.name.clone());
+                    w!(w, "size_t {pn}_len_ = 0;");
+                    args.push(format!("p_.{pn}"));
+                    args.push(format!("&{pn}_len_"));
                 }
                 Ty::Cap { .. } => {
-                    let _ = writeln!(o, "        anvil_cap_t {} = 0;", p.name);
-                    args.push(format!("&{}", p.name));
+                    w!(w, "{} {pn}_v_;", cap_ty(m, p.ty));
+                    w!(w, "anvil_zero_bytes(&{pn}_v_, sizeof {pn}_v_);");
+                    args.push(format!("&{pn}_v_"));
                     let slot = me.response.caps.iter().position(|&c| c == k).unwrap_or(0);
-                    cap_locals.push((p.name.clone(), slot));
+                    caps_out.push((slot, slot_of(p.ty, &format!("{pn}_v_"))));
                 }
-                _ => args.push(format!("&p.{}", p.name)),
+                _ => args.push(format!("&p_.{pn}")),
             }
         }
-        let _ = writeln!(
-            o,
-            "        const uint64_t st = (uint64_t)ops->handle_{}({});",
+        if me.request.caps.is_empty() {
+            w.line("(void)rx_;");
+        }
+        w!(
+            w,
+            "const uint64_t h_ = (uint64_t)ops_->handle_{}({});",
             me.name,
             args.join(", ")
         );
-        let _ = writeln!(
-            o,
-            "        m->label = st;\n        m->data_len = 0;\n        m->cap_count = 0;\n        if (st != 0) break;"
-        );
-        for n in &len_locals {
-            let cap = me
-                .results
-                .iter()
-                .find(|p| &p.name == n)
-                .map(|p| match p.ty {
-                    Ty::Bytes(b) | Ty::String(b) => b,
-                    _ => 0,
-                })
-                .unwrap_or(0);
-            let _ = writeln!(
-                o,
-                "        p.{n}_len = (uint32_t)({n}_len < {cap}u ? {n}_len : {cap}u);"
-            );
+        if custom {
+            w.line("if (h_ != 0) { return ANVIL_MSG_METHOD_ERROR | h_; }");
+        } else {
+            w.line("if (h_ != 0) { return h_; }");
         }
-        for (n, slot) in &cap_locals {
-            let _ = writeln!(o, "        m->caps[{slot}] = {n};");
+        for p in &me.results {
+            if let Ty::Bytes(n) | Ty::String(n) = p.ty {
+                w!(w, "p_.{0}_len = (uint32_t)({0}_len_ < {n}u ? {0}_len_ : {n}u);", p.name);
+            }
         }
-        let _ = writeln!(
-            o,
-            "        anvil_copy_bytes(m->data, &p, sizeof(p));\n        m->data_len = {}_RESPONSE_SIZE;\n        m->cap_count = {}u;\n        break;\n    }}",
-            base.to_ascii_uppercase(),
-            me.response.caps.len()
-        );
+        w.line("anvil_msg_clear(m_);");
+        w.line("anvil_copy_bytes(m_->data, &p_, sizeof p_);");
+        w!(w, "m_->data_len = {};", c_method_macro(i, me, "RESPONSE_SIZE"));
+        w!(w, "m_->cap_count = {}u;", me.response.caps.len());
+        for (slot, v) in caps_out {
+            w!(w, "m_->caps[{slot}] = {v};");
+        }
+        w.line("return 0;");
+        wc!(w, "}}");
+        w.blank();
     }
-    let _ = writeln!(o, "    default:\n        m->label = {unknown};\n        m->data_len = 0;\n        m->cap_count = 0;\n        break;\n    }}\n}}\n");
-}
-
-/// The C condition that a received message is too short for `l`, if one can be.
-fn short_msg(base: &str, dir: &str, l: &MsgLayout) -> Option<String> {
-    let mut conds = Vec::new();
-    if l.size > 0 {
-        conds.push(format!("m->data_len < {}_{dir}_SIZE", base.to_ascii_uppercase()));
+    w.line("/** Decodes the request in `m`, checks it as the kernel checks a syscall, calls the handler,");
+    w.line(" * leaves the reply in `m`, and deletes the capabilities that arrived unless taken. */");
+    wo!(
+        w,
+        "static inline void {}(const {ops} *ops, void *ctx, anvil_msg_t *m) {{",
+        c_dispatch(i)
+    );
+    w.line("anvil_rx_t rx_;");
+    w.line("anvil_rx_init_(&rx_, m);");
+    w.line("uint64_t r_;");
+    if i.methods.is_empty() {
+        w.line("(void)ops;");
+        w.line("(void)ctx;");
     }
-    if !l.caps.is_empty() {
-        conds.push(format!("m->cap_count < {}u", l.caps.len()));
+    wo!(w, "switch (m->label) {{");
+    for me in &i.methods {
+        w!(w, "case {}:", c_method_macro(i, me, "LABEL"));
+        w!(w, "    r_ = {}_serve_(ops, ctx, m, &rx_, m->badge);", c_fn(i, me));
+        w.line("    break;");
     }
-    (!conds.is_empty()).then(|| conds.join(" || "))
+    w.line("default:");
+    w!(w, "    r_ = {unknown};");
+    w.line("    break;");
+    wc!(w, "}}");
+    wo!(w, "if (r_ != 0) {{");
+    w.line("anvil_msg_clear(m);");
+    w.line("m->label = r_;");
+    wc!(w, "}}");
+    w.line("anvil_rx_release_(&rx_);");
+    wc!(w, "}}");
+    w.blank();
 }
 
 /// The other libraries whose declarations this library's header uses: its imports, and the
-/// libraries of every type and error enum its declarations name (the status enum is used
-/// implicitly by every method).
-fn dependencies(m: &Model, li: usize) -> std::collections::BTreeSet<usize> {
-    let mut deps: std::collections::BTreeSet<usize> = m.libraries[li].imports.iter().copied().collect();
-    let add_ty = |deps: &mut std::collections::BTreeSet<usize>, ty: Ty| match ty {
+/// libraries of every type, error enum and protocol handle its declarations name (the status
+/// enum is used by every method).
+fn dependencies(m: &Model, li: usize) -> BTreeSet<usize> {
+    let mut deps: BTreeSet<usize> = m.libraries[li].imports.iter().copied().collect();
+    let add_ty = |deps: &mut BTreeSet<usize>, ty: Ty| match ty {
         Ty::Enum(e) => {
             deps.insert(m.enums[e].lib);
         }
@@ -627,6 +1175,9 @@ fn dependencies(m: &Model, li: usize) -> std::collections::BTreeSet<usize> {
         }
         Ty::Struct(st) => {
             deps.insert(m.structs[st].lib);
+        }
+        Ty::Cap { protocol: Some(p), .. } => {
+            deps.insert(m.interfaces[p].lib);
         }
         _ => {}
     };

@@ -7,10 +7,27 @@ use crate::model::*;
 use crate::Output;
 
 pub fn generate(m: &Model) -> Vec<Output> {
-    let mut index = crate::banner(m, "<!--").replace('\n', " -->\n");
-    index.push_str("\n# Anvil ABI reference\n\nGenerated from the interface files; one page per library.\n\n");
-    let mut outs = Vec::new();
+    let all: Vec<usize> = (0..m.libraries.len()).collect();
+    let mut outs = vec![Output {
+        path: "README.md".into(),
+        contents: index(m, &all),
+    }];
     for (li, lib) in m.libraries.iter().enumerate() {
+        outs.push(Output {
+            path: format!("{}.md", lib.short),
+            contents: library(m, li),
+        });
+    }
+    outs
+}
+
+/// The index page, listing the libraries `libs`. Its banner names no file, so that the page
+/// of each library is all that a change to that library's file changes.
+pub fn index(m: &Model, libs: &[usize]) -> String {
+    let mut index = crate::banner("the .idl files of the libraries listed below", "<!--").replace('\n', " -->\n");
+    index.push_str("\n# Anvil ABI reference\n\nGenerated from the interface files; one page per library.\n\n");
+    for &li in libs {
+        let lib = &m.libraries[li];
         let _ = writeln!(
             index,
             "- [`{}`]({}.md){}",
@@ -18,19 +35,8 @@ pub fn generate(m: &Model) -> Vec<Output> {
             lib.short,
             lib.docs.first().map(|d| format!(": {d}")).unwrap_or_default()
         );
-        outs.push(Output {
-            path: format!("{}.md", lib.short),
-            contents: library(m, li),
-        });
     }
-    outs.insert(
-        0,
-        Output {
-            path: "README.md".into(),
-            contents: index,
-        },
-    );
-    outs
+    index
 }
 
 fn para(o: &mut String, docs: &[String]) {
@@ -45,12 +51,14 @@ fn ty(m: &Model, t: Ty) -> String {
 
 fn library(m: &Model, li: usize) -> String {
     let lib = &m.libraries[li];
-    let mut o = crate::banner(m, "<!--").replace('\n', " -->\n");
+    let mut o = crate::banner(m.source_of(li), "<!--").replace('\n', " -->\n");
     let _ = writeln!(o, "\n# Library `{}`\n", lib.name);
     let _ = writeln!(
         o,
         "Source: `{}`. C header: `<anvil/{}.h>`. Rust module: `{}`.\n",
-        m.files[lib.file].name, lib.short, lib.short
+        m.source_of(li),
+        lib.short,
+        lib.short
     );
     para(&mut o, &lib.docs);
     let consts: Vec<&Const> = m.consts.iter().filter(|c| c.lib == li).collect();

@@ -1,352 +1,327 @@
-//! Rust code shared by the kernel and the user backends: the types of every library
-//! (consts, enums, bits, structs) with their layout assertions, built with `quote`.
+//! Rust code shared by the kernel and the user backends: the types of every library (consts,
+//! enums, bits, structs) with their layout assertions and validity checks, written as text.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote};
-
+use super::writer::{rs_str, W};
 use crate::model::*;
+use crate::{w, wc, wo};
 
-pub fn ident(s: &str) -> Ident {
-    Ident::new(s, Span::call_site())
+/// The Rust name of a scalar type.
+pub fn scalar(s: Scalar) -> &'static str {
+    s.name()
 }
 
-pub fn docs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| format!(" {l}"));
-    quote! { #( #[doc = #lines] )* }
+/// The path of a declared type as seen from a sibling module.
+pub fn path(m: &Model, lib: usize, name: &str) -> String {
+    format!("super::{}::{name}", m.libraries[lib].short)
 }
 
-pub fn int_lit(s: Scalar, v: u64) -> TokenStream {
-    let lit = match s {
-        Scalar::U8 => Literal::u8_unsuffixed(v as u8),
-        Scalar::U16 => Literal::u16_unsuffixed(v as u16),
-        Scalar::U32 => Literal::u32_unsuffixed(v as u32),
-        Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::I64 => Literal::i64_unsuffixed(v as i64),
-        _ => Literal::u64_unsuffixed(v),
-    };
-    if s == Scalar::Bool {
-        if v != 0 {
-            quote!(true)
-        } else {
-            quote!(false)
-        }
-    } else {
-        quote!(#lit)
+/// A literal of scalar type `s`.
+pub fn int_lit(s: Scalar, v: u64) -> String {
+    match s {
+        Scalar::Bool => (if v != 0 { "true" } else { "false" }).into(),
+        _ if v >= 0x10000 => format!("{v:#x}"),
+        _ => v.to_string(),
     }
-}
-
-pub fn scalar(s: Scalar) -> TokenStream {
-    let i = ident(if s == Scalar::Bool { "bool" } else { s.name() });
-    quote!(#i)
-}
-
-/// The path of a declared type as seen from another library module.
-fn path(m: &Model, lib: usize, name: &str) -> TokenStream {
-    let l = ident(&m.libraries[lib].short);
-    let n = ident(name);
-    quote!(super::#l::#n)
 }
 
 /// The Rust type of a value stored inline in a struct or message. `bool` is `u8` there,
 /// so that every bit pattern read from another address space is a valid value.
-pub fn inline_ty(m: &Model, ty: Ty) -> TokenStream {
+pub fn inline_ty(m: &Model, ty: Ty) -> String {
     match ty {
-        Ty::Scalar(Scalar::Bool) => quote!(u8),
-        Ty::Scalar(s) => scalar(s),
+        Ty::Scalar(Scalar::Bool) => "u8".into(),
+        Ty::Scalar(s) => scalar(s).into(),
         Ty::Enum(e) => path(m, m.enums[e].lib, &m.enums[e].name),
         Ty::Bits(b) => path(m, m.bits[b].lib, &m.bits[b].name),
         Ty::Struct(s) => path(m, m.structs[s].lib, &m.structs[s].name),
-        Ty::Bytes(n) | Ty::String(n) => {
-            let n = Literal::usize_unsuffixed(n as usize);
-            quote!([u8; #n])
-        }
-        Ty::Cap { .. } => quote!(u64),
+        Ty::Bytes(n) | Ty::String(n) => format!("[u8; {n}]"),
+        Ty::Cap { .. } => "u64".into(),
     }
 }
 
 /// An expression of the all-zero value of an inline type.
-pub fn zero(m: &Model, ty: Ty) -> TokenStream {
+pub fn zero(m: &Model, ty: Ty) -> String {
     match ty {
-        Ty::Scalar(_) | Ty::Cap { .. } => quote!(0),
-        Ty::Bytes(n) | Ty::String(n) => {
-            let n = Literal::usize_unsuffixed(n as usize);
-            quote!([0; #n])
-        }
-        t => {
-            let p = inline_ty(m, t);
-            if matches!(t, Ty::Struct(_)) {
-                quote!(#p::zeroed())
-            } else {
-                quote!(#p(0))
-            }
-        }
+        Ty::Scalar(_) | Ty::Cap { .. } => "0".into(),
+        Ty::Bytes(n) | Ty::String(n) => format!("[0; {n}]"),
+        Ty::Struct(_) => format!("{}::zeroed()", inline_ty(m, ty)),
+        t => format!("{}(0)", inline_ty(m, t)),
     }
 }
 
-/// A `#[repr(C)]` struct with a `zeroed` constructor and const assertions of its layout.
-/// Each field: (name, docs, type, offset). `len_offset` fields get a `<name>_len: u32` before them.
-/// (name, docs, type, offset, offset of the length word for bytes/strings).
-pub type FieldSpec = (String, Vec<String>, Ty, u32, Option<u32>);
-
-pub struct StructSpec<'a> {
-    pub name: String,
-    pub docs: Vec<String>,
-    pub fields: Vec<FieldSpec>,
-    pub size: u32,
-    pub model: &'a Model,
+/// The check that an inline value read from another program is valid, as a Rust boolean
+/// expression over `v` (an expression of the inline type), or `None` if every value is.
+pub fn valid_expr(ty: Ty, v: &str) -> Option<String> {
+    match ty {
+        Ty::Scalar(Scalar::Bool) => Some(format!("{v} <= 1")),
+        Ty::Enum(_) => Some(format!("{v}.is_known()")),
+        Ty::Bits(_) => Some(format!("{v}.is_valid()")),
+        Ty::Struct(_) => Some(format!("{v}.is_valid()")),
+        Ty::String(_) => Some(format!("super::abi::str_is_valid(&{v})")),
+        _ => None,
+    }
 }
 
-pub fn pod_struct(s: StructSpec) -> TokenStream {
-    let m = s.model;
-    let name = ident(&s.name);
-    let doc = docs(&s.docs);
-    let mut defs = Vec::new();
-    let mut zeros = Vec::new();
-    let mut asserts = Vec::new();
-    for (fname, fdocs, ty, off, len_off) in &s.fields {
-        let f = ident(fname);
-        if let Some(lo) = len_off {
-            let lf = format_ident!("{}_len", fname);
-            let lo = Literal::usize_unsuffixed(*lo as usize);
-            defs.push(quote! { pub #lf: u32, });
-            zeros.push(quote! { #lf: 0, });
-            asserts.push(quote! { assert!(core::mem::offset_of!(#name, #lf) == #lo); });
-        }
-        let fd = docs(fdocs);
-        let t = inline_ty(m, *ty);
-        let z = zero(m, *ty);
-        let off = Literal::usize_unsuffixed(*off as usize);
-        defs.push(quote! { #fd pub #f: #t, });
-        zeros.push(quote! { #f: #z, });
-        asserts.push(quote! { assert!(core::mem::offset_of!(#name, #f) == #off); });
-    }
-    let size_assert = if s.fields.is_empty() {
-        quote!()
+/// One field of a `#[repr(C)]` struct: name, docs, type, offset, and for message fields of
+/// `bytes`/`string` the offset of the `u32` length word before it.
+pub struct FieldSpec<'a> {
+    pub name: &'a str,
+    pub docs: &'a [String],
+    pub ty: Ty,
+    pub offset: u32,
+    pub len_offset: Option<u32>,
+}
+
+/// A `#[repr(C)]` struct with `zeroed`, `is_valid` (for structs, not messages), a `Pod`
+/// implementation and const assertions of its size and every offset.
+pub fn pod_struct(w: &mut W, m: &Model, name: &str, docs: &[String], fields: &[FieldSpec], size: u32, validity: bool) {
+    w.rs_docs(docs);
+    w.line("#[repr(C)]");
+    w.line("#[derive(Clone, Copy, Debug, PartialEq, Eq)]");
+    if fields.is_empty() {
+        w!(w, "pub struct {name} {{}}");
     } else {
-        let size = Literal::usize_unsuffixed(s.size as usize);
-        quote! { assert!(core::mem::size_of::<#name>() == #size); }
-    };
-    quote! {
-        #doc
-        #[repr(C)]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub struct #name { #(#defs)* }
-        impl #name {
-            /// The value with every byte zero.
-            pub const fn zeroed() -> Self { Self { #(#zeros)* } }
+        wo!(w, "pub struct {name} {{");
+        for f in fields {
+            if f.len_offset.is_some() {
+                w!(w, "pub {}_len: u32,", f.name);
+            }
+            w.rs_docs(f.docs);
+            w!(w, "pub {}: {},", f.name, inline_ty(m, f.ty));
         }
-        // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
-        // bit pattern is a valid value and the type has no pointers.
-        unsafe impl super::abi::Pod for #name {}
-        const _: () = { #size_assert #(#asserts)* };
+        wc!(w, "}}");
     }
+    wo!(w, "impl {name} {{");
+    w.line("/// The value with every byte zero.");
+    if fields.is_empty() {
+        w.line("pub const fn zeroed() -> Self { Self {} }");
+    } else {
+        wo!(w, "pub const fn zeroed() -> Self {{");
+        wo!(w, "Self {{");
+        for f in fields {
+            if f.len_offset.is_some() {
+                w!(w, "{}_len: 0,", f.name);
+            }
+            w!(w, "{}: {},", f.name, zero(m, f.ty));
+        }
+        wc!(w, "}}");
+        wc!(w, "}}");
+    }
+    if validity {
+        w.line("/// True if every field holds a value the IDL allows (bool 0 or 1, a declared enum");
+        w.line("/// member, only declared bits, UTF-8 text up to the first NUL), as checked on receipt.");
+        let checks: Vec<String> = fields
+            .iter()
+            .filter_map(|f| valid_expr(f.ty, &format!("self.{}", f.name)))
+            .collect();
+        if checks.is_empty() {
+            w.line("pub fn is_valid(&self) -> bool { true }");
+        } else {
+            wo!(w, "pub fn is_valid(&self) -> bool {{");
+            w.line(&checks.join(" && "));
+            wc!(w, "}}");
+        }
+    }
+    wc!(w, "}}");
+    w.line("// SAFETY: every field is an integer, an integer newtype or an array of bytes, so every");
+    w.line("// bit pattern is a valid value, and the type holds no pointers.");
+    w!(w, "unsafe impl super::abi::Pod for {name} {{}}");
+    wo!(w, "const _: () = {{");
+    if !fields.is_empty() {
+        w!(w, "assert!(core::mem::size_of::<{name}>() == {size});");
+    }
+    for f in fields {
+        if let Some(lo) = f.len_offset {
+            w!(w, "assert!(core::mem::offset_of!({name}, {}_len) == {lo});", f.name);
+        }
+        w!(w, "assert!(core::mem::offset_of!({name}, {}) == {});", f.name, f.offset);
+    }
+    wc!(w, "}};");
 }
 
-fn enum_like(e: &Enum, is_bits: bool) -> TokenStream {
-    let name = ident(&e.name);
+fn enum_like(w: &mut W, e: &Enum, is_bits: bool) {
+    let name = &e.name;
     let u = scalar(e.underlying);
-    let doc = docs(&e.docs);
-    let consts = e.members.iter().map(|mm| {
-        let n = ident(&mm.name);
-        let v = int_lit(e.underlying, mm.value);
-        let d = docs(&mm.docs);
-        quote! { #d pub const #n: #name = #name(#v); }
-    });
-    let names = e.members.iter().map(|mm| {
-        let v = int_lit(e.underlying, mm.value);
-        let s = &mm.name;
-        quote! { #v => Some(#s), }
-    });
-    let common = quote! {
-        #doc
-        #[repr(transparent)]
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub struct #name(pub #u);
-    };
+    w.rs_docs(&e.docs);
+    w.line("#[repr(transparent)]");
+    w.line("#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]");
+    w!(w, "pub struct {name}(pub {u});");
+    wo!(w, "impl {name} {{");
+    for mm in &e.members {
+        w.rs_docs(&mm.docs);
+        w!(
+            w,
+            "pub const {}: {name} = {name}({});",
+            mm.name,
+            int_lit(e.underlying, mm.value)
+        );
+    }
     if is_bits {
         let all = e.members.iter().fold(0u64, |a, mm| a | mm.value);
-        let all = int_lit(e.underlying, all);
-        let list = e.members.iter().map(|mm| {
-            let n = ident(&mm.name);
-            let s = &mm.name;
-            quote! { (#s, #name::#n), }
-        });
-        quote! {
-            #common
-            impl #name {
-                #(#consts)*
-                /// No bit set.
-                pub const NONE: #name = #name(0);
-                /// Every declared bit.
-                pub const ALL: #name = #name(#all);
-                /// Every declared bit with its name.
-                pub const MEMBERS: &'static [(&'static str, #name)] = &[#(#list)*];
-                /// True if every bit of `other` is set in `self`.
-                pub const fn contains(self, other: #name) -> bool { self.0 & other.0 == other.0 }
-                /// True if no undeclared bit is set.
-                pub const fn is_valid(self) -> bool { self.0 & !Self::ALL.0 == 0 }
-                pub const fn union(self, other: #name) -> #name { #name(self.0 | other.0) }
-                pub const fn intersection(self, other: #name) -> #name { #name(self.0 & other.0) }
-            }
-            impl core::ops::BitOr for #name {
-                type Output = #name;
-                fn bitor(self, o: #name) -> #name { self.union(o) }
-            }
-            impl core::ops::BitAnd for #name {
-                type Output = #name;
-                fn bitand(self, o: #name) -> #name { self.intersection(o) }
-            }
-            impl core::fmt::Debug for #name {
-                fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                    let mut first = true;
-                    for (n, b) in Self::MEMBERS {
-                        if self.contains(*b) {
-                            if !first { f.write_str(" | ")?; }
-                            f.write_str(n)?;
-                            first = false;
-                        }
-                    }
-                    let rest = self.0 & !Self::ALL.0;
-                    if rest != 0 {
-                        if !first { f.write_str(" | ")?; }
-                        write!(f, "{:#x}", rest)?;
-                    } else if first {
-                        f.write_str("NONE")?;
-                    }
-                    Ok(())
-                }
-            }
+        w.line("/// No bit set.");
+        w!(w, "pub const NONE: {name} = {name}(0);");
+        w.line("/// Every declared bit.");
+        w!(w, "pub const ALL: {name} = {name}({});", int_lit(e.underlying, all));
+        w.line("/// Every declared bit with its name.");
+        wo!(w, "pub const MEMBERS: &'static [(&'static str, {name})] = &[");
+        for mm in &e.members {
+            w!(w, "({}, {name}::{}),", rs_str(&mm.name), mm.name);
         }
+        wc!(w, "];");
+        w.line("/// True if every bit of `other` is set in `self`.");
+        w!(
+            w,
+            "pub const fn contains(self, other: {name}) -> bool {{ self.0 & other.0 == other.0 }}"
+        );
+        w.line("/// True if no undeclared bit is set.");
+        w.line("pub const fn is_valid(self) -> bool { self.0 & !Self::ALL.0 == 0 }");
+        w!(
+            w,
+            "pub const fn union(self, other: {name}) -> {name} {{ {name}(self.0 | other.0) }}"
+        );
+        w!(
+            w,
+            "pub const fn intersection(self, other: {name}) -> {name} {{ {name}(self.0 & other.0) }}"
+        );
+        wc!(w, "}}");
+        wo!(w, "impl core::ops::BitOr for {name} {{");
+        w!(w, "type Output = {name};");
+        w!(w, "fn bitor(self, o: {name}) -> {name} {{ self.union(o) }}");
+        wc!(w, "}}");
+        wo!(w, "impl core::ops::BitAnd for {name} {{");
+        w!(w, "type Output = {name};");
+        w!(w, "fn bitand(self, o: {name}) -> {name} {{ self.intersection(o) }}");
+        wc!(w, "}}");
+        wo!(w, "impl core::fmt::Debug for {name} {{");
+        wo!(
+            w,
+            "fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {{"
+        );
+        w.lines(
+            "let mut first = true;
+for (n, b) in Self::MEMBERS {
+    if self.contains(*b) {
+        if !first {
+            f.write_str(\" | \")?;
+        }
+        f.write_str(n)?;
+        first = false;
+    }
+}
+let rest = self.0 & !Self::ALL.0;
+if rest != 0 {
+    if !first {
+        f.write_str(\" | \")?;
+    }
+    write!(f, \"{:#x}\", rest)?;
+} else if first {
+    f.write_str(\"NONE\")?;
+}
+Ok(())",
+        );
+        wc!(w, "}}");
+        wc!(w, "}}");
     } else {
-        quote! {
-            #common
-            impl #name {
-                #(#consts)*
-                /// The member's name, or `None` for a value the IDL does not declare.
-                pub const fn name(self) -> Option<&'static str> {
-                    match self.0 { #(#names)* _ => None }
-                }
-                /// True if the value is a declared member.
-                pub const fn is_known(self) -> bool { self.name().is_some() }
-            }
-            impl core::fmt::Debug for #name {
-                fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                    match self.name() {
-                        Some(n) => f.write_str(n),
-                        None => write!(f, "{}({})", stringify!(#name), self.0),
-                    }
-                }
-            }
+        w.line("/// The member's name, or `None` for a value the IDL does not declare.");
+        wo!(w, "pub const fn name(self) -> Option<&'static str> {{");
+        wo!(w, "match self.0 {{");
+        for mm in &e.members {
+            w!(w, "{} => Some({}),", int_lit(e.underlying, mm.value), rs_str(&mm.name));
         }
+        w.line("_ => None,");
+        wc!(w, "}}");
+        wc!(w, "}}");
+        w.line("/// True if the value is a declared member.");
+        w.line("pub const fn is_known(self) -> bool { self.name().is_some() }");
+        wc!(w, "}}");
+        wo!(w, "impl core::fmt::Debug for {name} {{");
+        wo!(
+            w,
+            "fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {{"
+        );
+        wo!(w, "match self.name() {{");
+        w.line("Some(n) => f.write_str(n),");
+        w!(w, "None => write!(f, \"{name}({{}})\", self.0),");
+        wc!(w, "}}");
+        wc!(w, "}}");
+        wc!(w, "}}");
     }
 }
 
 /// The declarations of one library: consts, enums, bits and structs.
-pub fn library_types(m: &Model, li: usize) -> TokenStream {
-    let mut out = TokenStream::new();
+pub fn library_types(w: &mut W, m: &Model, li: usize) {
     for c in m.consts.iter().filter(|c| c.lib == li) {
-        let n = ident(&c.name);
-        let t = scalar(c.ty);
-        let v = int_lit(c.ty, c.value);
-        let d = docs(&c.docs);
-        out.extend(quote! { #d pub const #n: #t = #v; });
+        w.rs_docs(&c.docs);
+        w!(
+            w,
+            "pub const {}: {} = {};",
+            c.name,
+            scalar(c.ty),
+            int_lit(c.ty, c.value)
+        );
     }
     for e in m.enums.iter().filter(|e| e.lib == li) {
-        out.extend(enum_like(e, false));
+        enum_like(w, e, false);
     }
     for b in m.bits.iter().filter(|b| b.lib == li) {
-        out.extend(enum_like(b, true));
+        enum_like(w, b, true);
     }
     for s in m.structs.iter().filter(|s| s.lib == li) {
-        out.extend(pod_struct(StructSpec {
-            name: s.name.clone(),
-            docs: s.docs.clone(),
-            fields: s
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), f.docs.clone(), f.ty, f.offset, None))
-                .collect(),
-            size: s.size,
-            model: m,
-        }));
-    }
-    out
-}
-
-/// The `Pod` marker shared by both Rust outputs.
-pub fn pod_trait() -> TokenStream {
-    quote! {
-        /// Plain data: every bit pattern is a valid value, so it may be copied in from
-        /// another address space or out of a message buffer.
-        ///
-        /// # Safety
-        /// Implement only for `#[repr(C)]` types made of integers and byte arrays.
-        pub unsafe trait Pod: Copy {}
-    }
-}
-
-/// Formats a token stream as a Rust file with the banner on top.
-pub fn render(m: &Model, tokens: TokenStream) -> String {
-    let text = match syn::parse2::<syn::File>(tokens.clone()) {
-        Ok(file) => prettyplease::unparse(&file),
-        // Unreachable for a checked model; kept visible rather than panicking.
-        Err(e) => format!("compile_error!(\"anvil-idlc produced invalid Rust: {e}\");\n{tokens}"),
-    };
-    format!("{}{}", crate::banner(m, "//"), add_safety_comments(&text))
-}
-
-/// `quote!` drops comments, so the `// SAFETY:` comment that every `unsafe` needs is added
-/// to the formatted text, above each unsafe construct the backends emit.
-fn add_safety_comments(text: &str) -> String {
-    const NOTES: &[(&str, &str)] = &[
-        (
-            "unsafe impl super::abi::Pod for",
-            "SAFETY: every field is an integer, an integer newtype or a byte array, so every bit pattern is a valid value.",
-        ),
-        (
-            "unsafe { core::ptr::read_unaligned",
-            "SAFETY: `T: Pod` makes every bit pattern valid, the const assertion keeps the read inside `data`, and `read_unaligned` needs no alignment.",
-        ),
-        (
-            "unsafe { core::ptr::write_unaligned",
-            "SAFETY: the const assertion keeps the write inside `data`, which `&mut self` borrows exclusively.",
-        ),
-        (
-            "unsafe {",
-            "SAFETY: `syscall` only enters the kernel, which validates every argument and touches user memory through checked copies; pointers passed come from live references; rcx and r11 are declared clobbered.",
-        ),
-    ];
-    let mut out = String::with_capacity(text.len() + 1024);
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if let Some((_, note)) = NOTES
+        let fields: Vec<FieldSpec> = s
+            .fields
             .iter()
-            .find(|(pat, _)| trimmed.starts_with(pat) || trimmed.contains(&format!("= {pat}")))
-        {
-            let indent = &line[..line.len() - trimmed.len()];
-            out.push_str(indent);
-            out.push_str("// ");
-            out.push_str(note);
-            out.push('\n');
-        }
-        out.push_str(line);
-        out.push('\n');
+            .map(|f| FieldSpec {
+                name: &f.name,
+                docs: &f.docs,
+                ty: f.ty,
+                offset: f.offset,
+                len_offset: None,
+            })
+            .collect();
+        pod_struct(w, m, &s.name, &s.docs, &fields, s.size, true);
     }
-    out
+}
+
+/// The `Pod` marker and the text check shared by both Rust outputs (inside `mod abi`).
+pub fn abi_common(w: &mut W) {
+    w.lines(
+        "/// Plain data: every bit pattern is a valid value, so it may be copied in from
+/// another address space or out of a message buffer.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types made of integers and byte arrays.
+pub unsafe trait Pod: Copy {}
+
+/// True if the bytes up to the first NUL (or all of them) are UTF-8: the check of a
+/// `string<N>` stored inline in a struct.
+pub fn str_is_valid(b: &[u8]) -> bool {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    core::str::from_utf8(&b[..n]).is_ok()
+}",
+    );
 }
 
 /// The status member of the `@status` enum, as a path usable in the generated modules.
-pub fn status_member(m: &Model, name: &str) -> TokenStream {
+pub fn status_member(m: &Model, name: &str) -> String {
     match m.status_enum() {
-        Some(e) => {
-            let p = path(m, e.lib, &e.name);
-            let n = ident(name);
-            quote!(#p::#n)
-        }
-        None => quote!(0),
+        Some(e) => format!("{}::{name}", path(m, e.lib, &e.name)),
+        None => "0".into(),
     }
 }
 
-pub fn error_ty(m: &Model, me: &Method) -> TokenStream {
+/// The path of the `@status` enum.
+pub fn status_path(m: &Model) -> String {
+    match m.status_enum() {
+        Some(e) => path(m, e.lib, &e.name),
+        None => "u32".into(),
+    }
+}
+
+pub fn error_ty(m: &Model, me: &Method) -> String {
     let e = &m.enums[me.error];
     path(m, e.lib, &e.name)
+}
+
+/// The banner of an output made from every library.
+pub fn banner_all(m: &Model) -> String {
+    crate::banner(&m.source_names().join(", "), "//")
 }

@@ -35,7 +35,7 @@ impl ConsoleServer for Server {
 fn main() -> u64 {
     let mut server = Server { calls: 0 };
     anvil::println!("console_rs: serving");
-    Ipc::serve(&Endpoint::from_slot(types::BOOT_SLOT_SERVE), |m| {
-        console_dispatch(&mut server, m)
+    Ipc::serve(&Endpoint::from_slot(types::BOOT_SLOT_SERVE), |t| {
+        console_dispatch(&mut server, t)
     })
 }

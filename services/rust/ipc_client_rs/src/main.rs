@@ -4,19 +4,20 @@
 #![no_std]
 #![no_main]
 
-use anvil::sys::console::{console_read, console_write};
-use anvil::{types, Endpoint, Ipc};
+use anvil::sys::console::Console;
+use anvil::{types, Ipc};
 
 anvil::entry!(main);
 
 fn main() -> u64 {
-    let ep = Endpoint::from_slot(types::BOOT_SLOT_USE);
-    match console_write(&mut Ipc, &ep, b"hello from a Rust client") {
+    // The endpoint init gave this service speaks Console: the typed client says so.
+    let console = Console::from_slot(types::BOOT_SLOT_USE);
+    match console.write(&mut Ipc, b"hello from a Rust client") {
         Ok(n) => anvil::println!("ipc_client_rs: server took {n} bytes"),
         Err(e) => anvil::println!("ipc_client_rs: write failed: {e:?}"),
     }
     let mut buf = [0u8; 64];
-    match console_read(&mut Ipc, &ep, 32, &mut buf) {
+    match console.read(&mut Ipc, 32, &mut buf) {
         Ok(n) => anvil::println!(
             "ipc_client_rs: read \"{}\"",
             core::str::from_utf8(&buf[..n]).unwrap_or("?")
