@@ -298,7 +298,7 @@ run_configured() {
             -serial stdio -display none -no-reboot -monitor none \
             -device isa-debug-exit,iobase=0xf4,iosize=0x04
         echo $? > "$BUILD/$program.status"
-    } | grep -E "^$program:|fatal|KERNEL" || true
+    } | grep -E "^$program:|fatal|KERNEL|capability-space lock" || true
     status=$(cat "$BUILD/$program.status")
     log "$program took $((SECONDS - start)) s; QEMU exit status $status (1 is a pass)"
     [ "$status" = 1 ]
