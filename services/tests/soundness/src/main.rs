@@ -124,7 +124,7 @@ fn free(t: Thread) {
 }
 
 fn endpoint() -> Endpoint {
-    T.want("Endpoint.create", Endpoint::create(&quota()))
+    endpoint_with(&quota())
 }
 
 fn delete(slot: u64) {
@@ -712,6 +712,64 @@ fn thread_deaths() {
     delete(ep.0);
 }
 
+/// Receives on the endpoint in `slot` of its own CNode, for ever.
+extern "C" fn cycle_member(slot: u64) -> ! {
+    loop {
+        let _ = Endpoint::from_slot(slot).recv();
+    }
+}
+
+/// A thread blocked on an endpoint whose only capability is in the thread's own CNode, which
+/// also holds the thread's only capability: nobody can reach it, and revoking the quota it
+/// was made with frees all of it.
+fn unreachable_cycle() {
+    let own = boot::cnode();
+    let vs = boot::vspace();
+    let round = || {
+        let q = T.want("Quota.split", quota().split(1 << 20));
+        let cn = T.want("CNode.create", CNode::create(&q, 16));
+        let ep = endpoint_with(&q);
+        let t = T.want("Tcb.create", Tcb::create(&q));
+        let rw = MapFlags::R | MapFlags::W;
+        let stack = T.want("stack", vs.alloc(&q, thread::STACK_SIZE, rw));
+        let ipc = T.want("IPC buffer", vs.alloc(&q, PAGE, rw));
+        T.want("Tcb.configure", t.configure(&vs, &cn, ipc, 0));
+        T.want("copy the endpoint", Cap::copy(&own, ep.0, &cn, 1, Rights::ALL));
+        T.want("copy the thread", Cap::copy(&own, t.0, &cn, 2, Rights::ALL));
+        let regs = anvil::Regs {
+            rip: cycle_member as *const () as u64,
+            rsp: stack + thread::STACK_SIZE - 8,
+            arg0: 1,
+            arg1: 0,
+            arg2: 0,
+        };
+        T.want("Tcb.set_regs", t.set_regs(&regs));
+        T.want("Tcb.resume", t.resume());
+        wait_for("blocked", || t.state() == Ok(ThreadState::BLOCKED));
+        // Let go of every capability but the quota's: only the cycle holds it all now.
+        for slot in [t.0, ep.0, cn.0] {
+            delete(slot);
+        }
+        anvil::process::destroy_quota(q.0);
+        T.want("unmap stack", vs.unmap(stack, thread::STACK_SIZE));
+        T.want("unmap IPC buffer", vs.unmap(ipc, PAGE));
+    };
+    round();
+    let before = mem();
+    for _ in 0..100 {
+        round();
+    }
+    T.expect("memory after 100 unreachable cycles destroyed", mem(), before);
+    T.check(
+        "a thread blocked on an endpoint held only by its own CNode is freed by revoking its quota",
+        true,
+    );
+}
+
+fn endpoint_with(q: &Quota) -> Endpoint {
+    T.want("Endpoint.create", Endpoint::create(q))
+}
+
 /// 100,000 map/unmap rounds over addresses spread across page tables run in constant memory.
 fn map_unmap() {
     let vs = boot::vspace();
@@ -746,6 +804,7 @@ fn main() -> u64 {
     endpoint_deleted();
     blocked_threads();
     thread_deaths();
+    unreachable_cycle();
     map_unmap();
     exhaust();
     T.pass()
