@@ -1,4 +1,5 @@
-//! ACPI: from the RSDP to the MADT, enough to list the CPUs (local APICs) and I/O APICs.
+//! ACPI: from the RSDP to the MADT, enough to list the CPUs (local APICs), the I/O APICs and
+//! how legacy (ISA) interrupt lines map onto their inputs (interrupt source overrides).
 //! Hand-written rather than the `acpi` crate: the kernel needs four table fields, and this
 //! parser works on any `PhysRead`, so it is tested on the host with byte buffers.
 
@@ -12,6 +13,38 @@ pub struct Madt {
     /// APIC ids of the enabled (or online-capable) processors, boot processor first as listed.
     pub cpus: Vec<u8>,
     pub ioapics: Vec<IoApic>,
+    /// Interrupt source overrides: ISA lines that do not arrive on the I/O APIC input of the
+    /// same number, or not edge-triggered and active high.
+    pub overrides: Vec<IsaOverride>,
+}
+
+/// An ISA interrupt line wired to another GSI, or with another trigger mode or polarity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsaOverride {
+    pub isa: u8,
+    pub gsi: u32,
+    /// Level-triggered (else edge).
+    pub level: bool,
+    /// Active low (else high).
+    pub active_low: bool,
+}
+
+/// Where ISA line `isa` arrives: its GSI, level-triggered, active low. Without an override an
+/// ISA line is edge-triggered and active high on the GSI of its number; an override whose
+/// flags say "conforms to the bus" keeps the ISA defaults (MPS INTI flags, ACPI 5.2.12.5).
+pub fn isa_route(overrides: &[IsaOverride], isa: u8) -> (u32, bool, bool) {
+    overrides
+        .iter()
+        .find(|o| o.isa == isa)
+        .map_or((u32::from(isa), false, false), |o| (o.gsi, o.level, o.active_low))
+}
+
+/// Decodes the MPS INTI flags of an override: (level, active_low), bus defaults (edge, high)
+/// for "conforms".
+fn inti_flags(flags: u16) -> (bool, bool) {
+    let active_low = flags & 3 == 3;
+    let level = (flags >> 2) & 3 == 3;
+    (level, active_low)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +152,15 @@ pub fn parse_madt(t: &[u8]) -> Result<Madt, AcpiError> {
                 addr: u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
                 gsi_base: u32::from_le_bytes([e[8], e[9], e[10], e[11]]),
             }),
+            2 if len >= 10 && e[2] == 0 => {
+                let (level, active_low) = inti_flags(u16::from_le_bytes([e[8], e[9]]));
+                m.overrides.push(IsaOverride {
+                    isa: e[3],
+                    gsi: u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
+                    level,
+                    active_low,
+                });
+            }
             5 if len >= 12 => {
                 let mut a = [0u8; 8];
                 a.copy_from_slice(&e[4..12]);
@@ -160,6 +202,11 @@ mod tests {
             vec![0, 8, 1, 1, 1, 0, 0, 0],
             vec![0, 8, 2, 7, 0, 0, 0, 0], // disabled
             vec![1, 12, 9, 0, 0, 0, 0xC0, 0xFE, 0, 0, 0, 0],
+            // ISA IRQ 0 on GSI 2, bus defaults; IRQ 9 on GSI 9, level and active low; an
+            // override of another bus is ignored.
+            vec![2, 10, 0, 0, 2, 0, 0, 0, 0, 0],
+            vec![2, 10, 0, 9, 9, 0, 0, 0, 0x0F, 0],
+            vec![2, 10, 1, 5, 20, 0, 0, 0, 0, 0],
         ]
         .concat();
         let len = 44 + entries.len();
@@ -179,6 +226,26 @@ mod tests {
                 gsi_base: 0
             }]
         );
+        assert_eq!(
+            m.overrides,
+            vec![
+                IsaOverride {
+                    isa: 0,
+                    gsi: 2,
+                    level: false,
+                    active_low: false
+                },
+                IsaOverride {
+                    isa: 9,
+                    gsi: 9,
+                    level: true,
+                    active_low: true
+                }
+            ]
+        );
+        assert_eq!(isa_route(&m.overrides, 0), (2, false, false));
+        assert_eq!(isa_route(&m.overrides, 4), (4, false, false));
+        assert_eq!(isa_route(&m.overrides, 9), (9, true, true));
         // A corrupted byte is caught by the checksum.
         mem[madt + 50] ^= 1;
         assert_eq!(
