@@ -80,6 +80,11 @@ fn state(cpu: usize) -> &'static Mutex<CpuState> {
         .unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
 }
 
+/// True while `cpu` waits in its idle loop (`Debug.cpu`).
+pub fn is_idle(cpu: usize) -> bool {
+    IDLE[cpu % MAX_CPUS].load(Ordering::Acquire)
+}
+
 /// Heap bytes the run queues take.
 pub fn queue_bytes() -> usize {
     queues().heap_bytes()

@@ -8,6 +8,9 @@
 //! needs GRANT on each), and the receiver learns each one's object type and rights from the
 //! header; the receiver also sees the badge of the sender's capability.
 //!
+//! A thread with a bound notification (`notification`) also ends its receive when that is
+//! signalled; `recv` and `notify_receiver` are where the two meet.
+//!
 //! Cancellation: a thread leaves the queue it waits in when it is stopped (`tcb::halt`), and
 //! when the endpoint's last capability goes, every thread waiting on it wakes with
 //! `PEER_CLOSED` (`EndpointCap`'s drop).
@@ -26,7 +29,7 @@ use super::cnode::{self, CNode, CAPS};
 use super::quota::Charge;
 use super::reap;
 use super::tcb::{self, State, Tcb, Wait};
-use crate::abi::kernel::{FaultReport, FAULT_LABEL};
+use crate::abi::kernel::{FaultReport, FAULT_LABEL, NOTIFY_LABEL};
 use crate::abi::types::{Rights, Status, MSG_DATA_BYTES, MSG_MAX_CAPS};
 use crate::mm::phys_to_virt;
 
@@ -383,7 +386,10 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
 pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
     let to = end(me)?;
     // A caller this thread still owes a reply would otherwise wait forever.
-    let owed = me.inner.lock().reply_to.take();
+    let (owed, bound) = {
+        let mut i = me.inner.lock();
+        (i.reply_to.take(), i.bound.clone())
+    };
     if let Some((c, token)) = owed {
         abandon_reply(&c, token);
     }
@@ -391,8 +397,31 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
     if q.closed {
         return Err(Status::PEER_CLOSED);
     }
+    // A bound notification's bits come first (as in seL4), so that a stream of requests
+    // cannot hold back an interrupt.
+    if let Some(n) = &bound {
+        let bits = n.word().take();
+        if bits != 0 {
+            drop(q);
+            write_notify(to.pa, bits);
+            return Ok(Then::Return);
+        }
+    }
     loop {
         let Some(s) = q.senders.pop_front() else {
+            let Some(n) = &bound else {
+                return wait_in(&mut q, me, Wait::Recv { ep: ep.clone() });
+            };
+            // Checked again and queued under the notification's lock: a signal either comes
+            // before (and is taken here) or finds this thread in the queue.
+            let mut word = n.word();
+            let bits = word.take();
+            if bits != 0 {
+                drop(word);
+                drop(q);
+                write_notify(to.pa, bits);
+                return Ok(Then::Return);
+            }
             return wait_in(&mut q, me, Wait::Recv { ep: ep.clone() });
         };
         trim(&mut q.senders);
@@ -438,7 +467,20 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 /// reply, if that caller still waits for it (a caller that was stopped meanwhile does not).
 pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
     let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
-    let from = end(me)?;
+    answer(me, &caller, token)
+}
+
+/// Delivers `me`'s message as the reply to the call of `caller` that `token` names, if the
+/// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
+pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64) -> Result<(), Status> {
+    let from = match end(me) {
+        Ok(f) => f,
+        Err(e) => {
+            // The reply cannot be sent: the caller must not wait for it for ever.
+            abandon_reply(caller, token);
+            return Err(e);
+        }
+    };
     let ci = caller.inner.lock();
     if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
         return Ok(());
@@ -452,7 +494,60 @@ pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
     } else {
         transfer(&Body::Buffer(from), &to, 0)
     };
-    tcb::wake(&caller, ci, status.err().unwrap_or(Status::OK));
+    tcb::wake(caller, ci, status.err().unwrap_or(Status::OK));
+    Ok(())
+}
+
+/// Writes the message a bound notification's signal ends a receive with: label
+/// `NOTIFY_LABEL`, the bits as the badge, no data, no capabilities.
+fn write_notify(pa: u64, bits: u64) {
+    wr64(pa, at::LABEL, NOTIFY_LABEL);
+    wr64(pa, at::BADGE, bits);
+    wr32(pa, at::DATA_LEN, 0);
+    wr32(pa, at::CAP_COUNT, 0);
+    for i in 0..CAPS_N {
+        wr64(pa, at::CAPS + 8 * i as u64, 0);
+        wr32(pa, at::CAP_TYPES + 4 * i as u64, 0);
+        wr32(pa, at::CAP_RIGHTS + 4 * i as u64, 0);
+    }
+}
+
+/// `t`'s bound notification `n` was signalled while `t` waited in a receive on `ep`: if it
+/// still waits there and the bits are still set, the receive ends with them.
+pub fn notify_receiver(ep: &Arc<Endpoint>, t: &Arc<Tcb>, n: &super::notification::Notification) {
+    let mut q = ep.queues.lock();
+    let mut word = n.word();
+    let i = t.inner.lock();
+    let here = matches!(&i.wait, Wait::Recv { ep: e } if Arc::ptr_eq(e, ep));
+    let Some(pa) = i.ipc.as_ref().map(|b| b.pa).filter(|_| here) else {
+        return;
+    };
+    let bits = word.take();
+    if bits == 0 {
+        return;
+    }
+    drop(word);
+    write_notify(pa, bits);
+    let removed = q
+        .receivers
+        .iter()
+        .position(|x| Arc::ptr_eq(x, t))
+        .and_then(|p| q.receivers.remove(p));
+    trim(&mut q.receivers);
+    drop(q);
+    tcb::wake(t, i, Status::OK);
+    drop(removed);
+}
+
+/// Copies `data` (at most `MSG_DATA_BYTES`) into the data area of `t`'s IPC buffer and sets
+/// the message's data length (`Debug.read_log`).
+pub fn write_data(t: &Tcb, data: &[u8]) -> Result<(), Status> {
+    let pa = t.inner.lock().ipc.as_ref().map(|b| b.pa).ok_or(Status::BAD_STATE)?;
+    let n = data.len().min(DATA_N);
+    let dst = (phys_to_virt(pa) + at::DATA) as *mut u8;
+    // SAFETY: the data area of a live IPC buffer page (`rd64`), `n` bytes fit in it.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, n) };
+    wr32(pa, at::DATA_LEN, n as u32);
     Ok(())
 }
 

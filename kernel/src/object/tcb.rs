@@ -21,6 +21,7 @@ use spin::{Mutex, MutexGuard};
 
 use super::cnode::CNode;
 use super::endpoint::{self, Endpoint};
+use super::notification::{self, Notification};
 use super::quota::Charge;
 use super::vmo::Vmo;
 use super::vspace::VSpace;
@@ -70,6 +71,10 @@ pub enum Wait {
     },
     /// For the reply to a call, identified by `reply_token`.
     Reply,
+    /// In `ntfn`'s waiters (`Notification.wait`).
+    Notification {
+        ntfn: Arc<Notification>,
+    },
 }
 
 /// The page a thread's messages go through, bound when the thread is configured: the kernel
@@ -116,6 +121,11 @@ pub struct TcbInner {
     pub fault_ep: Option<(Weak<Endpoint>, u64)>,
     /// The fault being reported.
     pub fault: Option<FaultReport>,
+    /// The notification bound to this thread (`Tcb.bind_notification`).
+    pub bound: Option<Arc<Notification>>,
+    /// A value the waker hands a blocked syscall as its first result (`Notification.wait`'s
+    /// bits); taken when the syscall returns.
+    pub wake_value: u64,
 }
 
 pub struct Tcb {
@@ -129,6 +139,8 @@ pub struct Tcb {
     pub on_cpu: AtomicI64,
     /// FPU/SSE/AVX registers while the thread is not running (saved and loaded by `sched`).
     pub fpu: FpuArea,
+    /// Timer ticks that found the thread running in user mode (`Tcb.stats`).
+    pub ticks: AtomicU64,
     pub inner: Mutex<TcbInner>,
     _charge: Option<Charge>,
 }
@@ -178,6 +190,7 @@ impl Tcb {
             ksp: AtomicU64::new(0),
             on_cpu: AtomicI64::new(-1),
             fpu,
+            ticks: AtomicU64::new(0),
             inner: Mutex::new(TcbInner {
                 vspace: None,
                 cnode: None,
@@ -196,6 +209,8 @@ impl Tcb {
                 regs_replaced: false,
                 fault_ep: None,
                 fault: None,
+                bound: None,
+                wake_value: 0,
             }),
             _charge: charge,
         });
@@ -244,6 +259,12 @@ impl Tcb {
             State::Faulted => ThreadState::FAULTED,
             State::Dead => ThreadState::DEAD,
         }
+    }
+
+    /// `Tcb.stats`: state, the CPU it is on (0xFFFFFFFF for none), ticks it ran in user mode.
+    pub fn stats(&self) -> (ThreadState, u32, u64) {
+        let cpu = u32::try_from(self.on_cpu.load(Ordering::Acquire)).unwrap_or(u32::MAX);
+        (self.user_state(), cpu, self.ticks.load(Ordering::Relaxed))
     }
 
     /// Where the thread's user registers are saved while it is in the kernel or stopped.
@@ -303,11 +324,15 @@ struct Released {
     caller: Option<(Arc<Tcb>, u64)>,
     cnode: Option<Arc<CNode>>,
     fault_ep: Option<(Weak<Endpoint>, u64)>,
+    bound: Option<Arc<Notification>>,
 }
 
 impl Released {
     /// Wakes a caller the stopped thread owed a reply, with PEER_CLOSED; drops the rest.
-    fn finish(self) {
+    fn finish(self, t: &Arc<Tcb>) {
+        if let Some(n) = &self.bound {
+            notification::release_binding(n, t);
+        }
         if let Some((c, token)) = self.caller {
             endpoint::abandon_reply(&c, token);
         }
@@ -339,6 +364,12 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
             endpoint::unqueue(&ep, t);
             continue;
         }
+        if let Wait::Notification { ntfn } = &i.wait {
+            let n = ntfn.clone();
+            drop(i);
+            notification::unqueue(&n, t);
+            continue;
+        }
         if was == State::Blocked {
             // A call waiting for its reply is abandoned: the reply, if it comes, is dropped.
             i.reply_token = i.reply_token.wrapping_add(1);
@@ -352,10 +383,11 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
             // Breaks the cycle a thread's CNode can form with the thread's own capability.
             rel.cnode = i.cnode.take();
             rel.fault_ep = i.fault_ep.take();
+            rel.bound = i.bound.take();
         }
         break was;
     };
-    rel.finish();
+    rel.finish(t);
     crate::sched::dequeue_stopped(t);
     Some(was)
 }
