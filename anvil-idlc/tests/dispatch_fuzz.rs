@@ -13,7 +13,7 @@ mod k { include!("kernel_dispatch.rs"); }
 use k::types::{Rights, Status};
 use k::{Kernel, ObjectType, Pod};
 
-/// Slots 1..=11 hold a capability to the object with that type id and all rights; others are empty.
+/// Slots 1..=13 hold a capability to the object with that type id and all rights; others are empty.
 struct Mock { calls: u64 }
 
 impl Mock {
@@ -31,7 +31,7 @@ impl Kernel for Mock {
     type UserBytes = (u64, u64);
     type NewCap = ();
     fn lookup(&mut self, slot: u64, object: Option<ObjectType>, rights: Rights) -> Result<u64, Status> {
-        if slot == 0 || slot > 11 { return Err(Status::INVALID_CAP); }
+        if slot == 0 || slot > 13 { return Err(Status::INVALID_CAP); }
         if let Some(o) = object { if o as u64 != slot { return Err(Status::WRONG_TYPE); } }
         if !Rights::ALL.contains(rights) { return Err(Status::ACCESS_DENIED); }
         Ok(slot)
@@ -65,6 +65,9 @@ impl Kernel for Mock {
         tcb_set_name(a: u64, b: (u64, u64)) -> ();
         tcb_set_fault_endpoint(a: u64, b: u64) -> ();
         tcb_state(a: u64) -> k::kernel::ThreadState;
+        tcb_bind_notification(a: u64, b: u64) -> ();
+        tcb_unbind_notification(a: u64) -> ();
+        tcb_stats(a: u64) -> (k::kernel::ThreadState, u32, u64);
         vspace_create(a: u64) -> ();
         vspace_map(a: u64, b: u64, c: u64, d: u64, e: u64, f: k::types::MapFlags) -> ();
         vspace_unmap(a: u64, b: u64, c: u64) -> ();
@@ -79,16 +82,27 @@ impl Kernel for Mock {
         endpoint_recv(a: u64) -> ();
         endpoint_reply() -> ();
         endpoint_reply_recv(a: u64) -> ();
+        endpoint_save_reply(a: u64) -> ();
         io_port_split(a: u64, b: u16, c: u16) -> ();
         io_port_read(a: u64, b: u16, c: u8) -> u32;
         io_port_write(a: u64, b: u16, c: u8, d: u32) -> ();
         irq_control_get(a: u64, b: u8) -> ();
+        irq_control_get_gsi(a: u64, b: u32, c: bool, d: bool) -> ();
         irq_bind(a: u64, b: u64) -> ();
         irq_ack(a: u64) -> ();
         debug_write(a: u64, b: (u64, u64)) -> ();
         debug_stats(a: u64) -> (u64, u64);
         debug_shutdown(a: u64, b: u8) -> ();
         debug_memory(a: u64) -> (u64, u64, u64, u64, u64);
+        debug_cpu(a: u64, b: u32) -> (u32, u64, u64, u64, bool);
+        debug_uptime(a: u64) -> u64;
+        debug_attach(a: u64, b: u64) -> ();
+        debug_read_log(a: u64) -> (u32, u64);
+        notification_create(a: u64) -> ();
+        notification_signal(a: u64) -> ();
+        notification_wait(a: u64) -> u64;
+        notification_poll(a: u64) -> u64;
+        reply_send(a: u64) -> ();
     }
 }
 

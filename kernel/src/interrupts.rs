@@ -1,20 +1,42 @@
-//! What the kernel does with a trap: interrupts are acknowledged, a fault in user mode stops
+//! What the kernel does with a trap: interrupts are acknowledged (a device interrupt signals the
+//! notification its line is bound to, `object::irq`), a fault in user mode stops
 //! the faulting thread and reports which program faulted, a fault in the kernel is fatal and
 //! prints a full report.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::abi::kernel::{FaultKind, FaultReport};
+use crate::arch::x86_64::tlb::MAX_CPUS;
 use crate::arch::x86_64::trap::{exception_name, TrapFrame};
-use crate::arch::x86_64::{apic, cpu, usercopy};
+use crate::arch::x86_64::{apic, cpu, ioapic, usercopy};
 
 pub static TICKS: AtomicU64 = AtomicU64::new(0);
+/// Timer ticks per CPU (`Debug.cpu`, `Debug.uptime`).
+pub static CPU_TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// The timer's period.
+pub const TICK_MS: u64 = 10;
 
 pub fn trap(frame: &mut TrapFrame) {
     match frame.vector {
         v if v == u64::from(apic::TIMER_VECTOR) => {
             TICKS.fetch_add(1, Ordering::Relaxed);
+            CPU_TICKS[crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS].fetch_add(1, Ordering::Relaxed);
+            if frame.is_user() {
+                // A sample of CPU time: the thread the tick found running in user mode.
+                if let Some(t) = crate::sched::current() {
+                    t.ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             apic::eoi();
+            crate::sched::tick(frame);
+        }
+        v if ioapic::gsi_of_vector(v).is_some() => {
+            let cpu = crate::arch::x86_64::gdt::this_cpu().index as usize;
+            if let Some(gsi) = ioapic::gsi_of_vector(v) {
+                crate::object::irq::handle(gsi, cpu);
+            }
+            apic::eoi();
+            // The driver the interrupt woke runs now rather than at the end of the time slice.
             crate::sched::tick(frame);
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}

@@ -1,10 +1,21 @@
 //! The kernel log on the serial console (COM1), with levels. Each line is written whole under
 //! one lock, so lines from different CPUs do not interleave.
+//!
+//! Until a user-space console server (the IO server) takes the console over (`Debug.attach`),
+//! log lines and `Debug.write` bytes go to the serial port. After that they go to a ring
+//! buffer, and the server, signalled through a notification at the next safe point, reads
+//! them (`Debug.read_log`) and prints them between its clients' lines, so that a kernel line
+//! never lands in the middle of a service's line. Panics, fatal traps and a test run's last
+//! lines go straight to the port, after whatever the buffer still holds; so does everything
+//! again once the server's notification is gone.
 
+use alloc::sync::{Arc, Weak};
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use spin::Mutex;
+
+use crate::object::notification::Notification;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[repr(u8)]
@@ -55,7 +66,123 @@ impl Write for Serial {
     }
 }
 
-static LOCK: Mutex<()> = Mutex::new(());
+/// The serial port's lock, and the ring the log goes to while a console server is attached.
+static LOCK: Mutex<Ring> = Mutex::new(Ring {
+    bytes: [0; RING],
+    head: 0,
+    len: 0,
+    lost: 0,
+});
+
+const RING: usize = 16 * 1024;
+
+struct Ring {
+    bytes: [u8; RING],
+    head: usize,
+    len: usize,
+    /// Bytes dropped because the ring was full, since the last `read`.
+    lost: u64,
+}
+
+impl Ring {
+    fn push(&mut self, b: u8) {
+        if self.len == RING {
+            self.lost += 1;
+            return;
+        }
+        self.bytes[(self.head + self.len) % RING] = b;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        let b = self.bytes[self.head];
+        self.head = (self.head + 1) % RING;
+        self.len -= 1;
+        Some(b)
+    }
+
+    /// Writes what the ring holds to the port and empties it.
+    fn drain_to_port(&mut self) {
+        while let Some(b) = self.pop() {
+            put_text(b);
+        }
+    }
+}
+
+fn put_text(b: u8) {
+    if b == b'\n' {
+        Serial::put(b'\r');
+    }
+    Serial::put(b);
+}
+
+/// True while a console server is attached: output goes to the ring.
+static ATTACHED: AtomicBool = AtomicBool::new(false);
+/// Output went to the ring since the server was last signalled.
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// The attached server's notification and the bits to signal it with. Its own lock (never
+/// held with the ring's): a `Weak` is cloned and dropped under it, which may free memory.
+static SERVER: Mutex<Option<(Weak<Notification>, u64)>> = Mutex::new(None);
+
+/// `Debug.attach`: from now on output goes to the ring, and `n` is signalled with `bits` when
+/// there is some.
+pub fn attach(n: &Arc<Notification>, bits: u64) {
+    let old = SERVER.lock().replace((Arc::downgrade(n), bits));
+    drop(old);
+    ATTACHED.store(true, Ordering::SeqCst);
+    PENDING.store(true, Ordering::SeqCst);
+}
+
+/// At a safe point (no lock held: `reap::drain`): signals the console server if output waits
+/// for it; if the server is gone, the console goes back to the port, with what the ring holds.
+pub fn kick() {
+    if !PENDING.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let server = SERVER.lock().clone();
+    match server.as_ref().map(|(w, bits)| (w.upgrade(), *bits)) {
+        Some((Some(n), bits)) => crate::object::notification::signal(&n, bits),
+        Some((None, _)) => detach(),
+        None => {}
+    }
+}
+
+/// Sends the console back to the serial port, first with what the ring holds (a test run's
+/// end, a server that is gone).
+pub fn detach() {
+    let old = SERVER.lock().take();
+    drop(old);
+    let mut r = LOCK.lock();
+    ATTACHED.store(false, Ordering::SeqCst);
+    r.drain_to_port();
+}
+
+/// `Debug.read_log`: takes up to `buf.len()` bytes of the ring; returns how many and the bytes
+/// lost since the last call.
+pub fn read(buf: &mut [u8]) -> (usize, u64) {
+    let mut r = LOCK.lock();
+    let mut n = 0;
+    while n < buf.len() {
+        let Some(b) = r.pop() else { break };
+        buf[n] = b;
+        n += 1;
+    }
+    (n, core::mem::take(&mut r.lost))
+}
+
+/// Writes one line's bytes to wherever the console is now.
+fn emit(write: impl FnOnce(&mut dyn FnMut(u8))) {
+    let mut r = LOCK.lock();
+    if ATTACHED.load(Ordering::SeqCst) {
+        write(&mut |b| r.push(b));
+        PENDING.store(true, Ordering::Release);
+    } else {
+        write(&mut put_text);
+    }
+}
 
 pub fn init() {
     Serial::init();
@@ -80,24 +207,33 @@ pub fn line(l: Level, args: fmt::Arguments) {
         Level::Info => "info",
         Level::Debug => "debug",
     };
-    let _g = LOCK.lock();
-    let _ = writeln!(Serial, "[{tag}] {args}");
+    emit(|put| {
+        let _ = writeln!(Sink(put), "[{tag}] {args}");
+    });
 }
 
 /// Writes user console output as it is: any bytes, not only UTF-8.
 pub fn raw_bytes(bytes: &[u8]) {
-    let _g = LOCK.lock();
-    for &b in bytes {
-        if b == b'\n' {
-            Serial::put(b'\r');
-        }
-        Serial::put(b);
+    emit(|put| bytes.iter().for_each(|&b| put(b)));
+}
+
+/// `fmt::Write` into a byte sink.
+struct Sink<'a>(&'a mut dyn FnMut(u8));
+
+impl Write for Sink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        s.bytes().for_each(|b| (self.0)(b));
+        Ok(())
     }
 }
 
-/// Writes without taking the lock: for panics and fatal traps, where the lock may be held by
-/// the code that failed.
+/// Writes without waiting for the lock: for panics and fatal traps, where the lock may be held
+/// by the code that failed. What the ring holds goes first, if the lock is free.
 pub fn emergency(args: fmt::Arguments) {
+    if let Some(mut r) = LOCK.try_lock() {
+        ATTACHED.store(false, Ordering::SeqCst);
+        r.drain_to_port();
+    }
     let _ = Serial.write_fmt(args);
 }
 

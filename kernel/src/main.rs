@@ -36,6 +36,8 @@ pub fn cpu_count() -> u32 {
 
 /// Logs free frames and heap use, for leak checks by the test harness.
 pub fn report_memory() {
+    // The run ends: the console comes back to the serial port, with what it buffered.
+    log::detach();
     let (free, total) = mm::frame::stats();
     let (taken, waited) = object::cnode::CAPS.stats();
     kinfo!(
@@ -133,6 +135,15 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     trap::init_idt();
     AP_LAPIC.store(lapic, Ordering::Release);
     apic::disable_legacy_pic();
+    if let Some(m) = &madt {
+        arch::x86_64::ioapic::init(&m.ioapics, &m.overrides, mm::phys_to_virt);
+        kinfo!(
+            "ioapic: {} inputs, vectors from {:#x}; {} ISA overrides",
+            arch::x86_64::ioapic::inputs(),
+            arch::x86_64::ioapic::VECTOR_BASE,
+            m.overrides.len()
+        );
+    }
     apic::init(mm::phys_to_virt(lapic));
     apic::start_timer(625_000);
     kinfo!(

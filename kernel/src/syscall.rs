@@ -17,11 +17,11 @@ use crate::mm::PAGE;
 use crate::object::cnode::{self, CNode, CAPS};
 use crate::object::endpoint::{self, Endpoint, EndpointCap, Then};
 use crate::object::ioport::IoPort;
-use crate::object::irq::{Irq, IRQ_LINES};
 use crate::object::quota::cost;
 use crate::object::tcb::{self, IpcBuffer, State, Tcb, TcbCap, ANY_CPU, MAX_PRIORITY};
 use crate::object::vmo::Vmo;
 use crate::object::vspace::{Access, VSpace};
+use crate::object::{debug, irq, notification, reply};
 use crate::object::{expect_obj, reap, Capability, NewCap, Object};
 use crate::sched;
 use crate::uaccess::UserSlice;
@@ -64,8 +64,8 @@ pub fn entry(frame: &mut TrapFrame) {
         After::Block => {
             sched::block();
             // Woken by the partner of the IPC operation (or a stop), which set its result.
-            if let Some(status) = take_result() {
-                frame.set_syscall_result(status, [0; 6]);
+            if let Some((status, value)) = take_result() {
+                frame.set_syscall_result(status, [value, 0, 0, 0, 0, 0]);
             }
         }
         After::Yield => sched::yield_now(),
@@ -81,15 +81,17 @@ pub fn entry(frame: &mut TrapFrame) {
     clear_replaced();
 }
 
-/// The status a blocked syscall ends with, unless `Tcb.set_regs` gave the thread new registers
-/// while it was stopped (then the syscall writes nothing over them).
-fn take_result() -> Option<u64> {
+/// The status a blocked syscall ends with and the value its waker gave it (a notification's
+/// bits), unless `Tcb.set_regs` gave the thread new registers while it was stopped (then the
+/// syscall writes nothing over them).
+fn take_result() -> Option<(u64, u64)> {
     let t = sched::current()?;
     let mut i = t.inner.lock();
+    let value = core::mem::take(&mut i.wake_value);
     if core::mem::take(&mut i.regs_replaced) {
         return None;
     }
-    Some(i.wake_status)
+    Some((i.wake_status, value))
 }
 
 fn clear_replaced() {
@@ -401,6 +403,18 @@ impl Kernel for Ctx<'_> {
         Ok(expect_obj!(t, Tcb)?.user_state())
     }
 
+    fn tcb_bind_notification(&mut self, t: Capability, n: Capability) -> Result<(), Status> {
+        notification::bind_cap(&t, &n)
+    }
+
+    fn tcb_unbind_notification(&mut self, t: Capability) -> Result<(), Status> {
+        notification::unbind_cap(&t)
+    }
+
+    fn tcb_stats(&mut self, t: Capability) -> Result<(ThreadState, u32, u64), Status> {
+        Ok(expect_obj!(t, Tcb)?.stats())
+    }
+
     fn vspace_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let q = expect_obj!(quota, Quota)?;
         let charge = q.charge(cost::VSPACE)?;
@@ -514,6 +528,33 @@ impl Kernel for Ctx<'_> {
         Ok(())
     }
 
+    fn endpoint_save_reply(&mut self, quota: Capability) -> Result<NewCap, Status> {
+        reply::save_cap(self.thread, &quota)
+    }
+
+    fn reply_send(&mut self, r: Capability) -> Result<(), Status> {
+        reply::send_cap(self.thread, &r)
+    }
+
+    fn notification_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
+        notification::create(&quota)
+    }
+
+    fn notification_signal(&mut self, n: Capability) -> Result<(), Status> {
+        notification::signal_cap(&n)
+    }
+
+    fn notification_wait(&mut self, n: Capability) -> Result<u64, Status> {
+        notification::wait_cap(self.thread, &n).map(|(bits, then)| {
+            self.then(then);
+            bits
+        })
+    }
+
+    fn notification_poll(&mut self, n: Capability) -> Result<u64, Status> {
+        notification::poll_cap(&n)
+    }
+
     fn io_port_split(&mut self, p: Capability, base: u16, count: u16) -> Result<NewCap, Status> {
         let parent = expect_obj!(p, IoPort)?;
         let start = u32::from(base);
@@ -540,29 +581,19 @@ impl Kernel for Ctx<'_> {
     }
 
     fn irq_control_get(&mut self, _c: Capability, line: u8) -> Result<NewCap, Status> {
-        if line >= IRQ_LINES {
-            return Err(Status::INVALID_ARGS);
-        }
-        Ok(NewCap {
-            object: Object::Irq(Arc::new(Irq::new(line, None))),
-            parent: None,
-        })
+        irq::get_cap(line)
     }
 
-    fn irq_bind(&mut self, irq: Capability, ep: Capability) -> Result<(), Status> {
-        let (irq, ep) = (expect_obj!(irq, Irq)?, endpoint_of(&ep)?);
-        crate::kdebug!("irq line {} bound to an endpoint", irq.line);
-        let old = irq.bound.lock().replace(Arc::downgrade(&ep));
-        drop(old);
-        Ok(())
+    fn irq_control_get_gsi(&mut self, _c: Capability, gsi: u32, level: bool, low: bool) -> Result<NewCap, Status> {
+        irq::get_gsi_cap(gsi, level, low)
+    }
+
+    fn irq_bind(&mut self, irq: Capability, n: Capability) -> Result<(), Status> {
+        irq::bind_cap(&irq, &n)
     }
 
     fn irq_ack(&mut self, irq: Capability) -> Result<(), Status> {
-        let irq = expect_obj!(irq, Irq)?;
-        if irq.bound.lock().is_none() {
-            return Err(Status::BAD_STATE);
-        }
-        Ok(())
+        irq::ack_cap(&irq)
     }
 
     fn debug_write(&mut self, _console: Capability, data: UserSlice) -> Result<(), Status> {
@@ -595,5 +626,21 @@ impl Kernel for Ctx<'_> {
     fn debug_shutdown(&mut self, _console: Capability, code: u8) -> Result<(), Status> {
         self.after = After::Shutdown(code);
         Ok(())
+    }
+
+    fn debug_cpu(&mut self, _console: Capability, cpu: u32) -> Result<(u32, u64, u64, u64, bool), Status> {
+        debug::cpu(cpu)
+    }
+
+    fn debug_uptime(&mut self, _console: Capability) -> Result<u64, Status> {
+        Ok(debug::uptime())
+    }
+
+    fn debug_attach(&mut self, _console: Capability, n: Capability) -> Result<(), Status> {
+        debug::attach(&n)
+    }
+
+    fn debug_read_log(&mut self, _console: Capability) -> Result<(u32, u64), Status> {
+        debug::read_log(self.thread)
     }
 }

@@ -5,8 +5,10 @@ pub mod debug;
 pub mod endpoint;
 pub mod ioport;
 pub mod irq;
+pub mod notification;
 pub mod quota;
 pub mod reap;
+pub mod reply;
 pub mod tcb;
 pub mod vmo;
 pub mod vspace;
@@ -34,6 +36,8 @@ pub enum Object {
     IrqControl(Arc<irq::IrqControl>),
     Irq(Arc<irq::Irq>),
     Debug(Arc<debug::DebugConsole>),
+    Notification(Arc<notification::NotificationCap>),
+    Reply(Arc<reply::Reply>),
 }
 
 impl anvil_kcore::cap::Slotted for Object {
@@ -41,6 +45,7 @@ impl anvil_kcore::cap::Slotted for Object {
         match self {
             Object::Tcb(t) => t.count().placed(),
             Object::Endpoint(e) => e.count().placed(),
+            Object::Notification(n) => n.count().placed(),
             _ => {}
         }
     }
@@ -49,6 +54,7 @@ impl anvil_kcore::cap::Slotted for Object {
         match self {
             Object::Tcb(t) => t.count().removed(),
             Object::Endpoint(e) => e.count().removed(),
+            Object::Notification(n) => n.count().removed(),
             _ => {}
         }
     }
@@ -80,6 +86,7 @@ impl Object {
         match self {
             Object::Tcb(t) if t.count().none() => tcb::kill(&t.0),
             Object::Endpoint(e) if e.count().none() => e.0.close(),
+            Object::Notification(n) if n.count().none() => n.close_now(),
             _ => {}
         }
     }
@@ -104,6 +111,8 @@ impl Object {
             Object::IrqControl(_) => ObjectType::IrqControl,
             Object::Irq(_) => ObjectType::Irq,
             Object::Debug(_) => ObjectType::Debug,
+            Object::Notification(_) => ObjectType::Notification,
+            Object::Reply(_) => ObjectType::Reply,
         }
     }
 
@@ -119,6 +128,8 @@ impl Object {
             Object::IrqControl(a) => Arc::as_ptr(a) as *const () as usize,
             Object::Irq(a) => Arc::as_ptr(a) as *const () as usize,
             Object::Debug(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Notification(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Reply(a) => Arc::as_ptr(a) as *const () as usize,
         }
     }
 }

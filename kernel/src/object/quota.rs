@@ -140,8 +140,17 @@ pub mod cost {
         + size_of::<crate::object::endpoint::EndpointCap>() as u64
         + 2 * crate::object::endpoint::QUEUE_ROOM as u64 * 8
         + 4 * HEAP;
-    /// A waiter's entry in an endpoint queue (queues shrink as they empty, so at most four
-    /// entries' room per waiter), charged with the thread.
+    /// A notification with the room of its waiter queue (a waiter beyond that room is paid
+    /// by its thread's `QUEUE_ENTRY`).
+    pub const NOTIFICATION: u64 = size_of::<crate::object::notification::Notification>() as u64
+        + size_of::<crate::object::notification::NotificationCap>() as u64
+        + crate::object::notification::QUEUE_ROOM as u64 * 8
+        + 3 * HEAP;
+    /// A saved reply (`Endpoint.save_reply`).
+    pub const REPLY: u64 = size_of::<crate::object::reply::Reply>() as u64 + HEAP;
+    /// A waiter's entry in an endpoint or notification queue (queues shrink as they empty, so
+    /// at most four entries' room per waiter; a thread waits in one queue at a time), charged
+    /// with the thread.
     pub const QUEUE_ENTRY: u64 = 4 * 8;
     pub const CNODE_BASE: u64 = size_of::<crate::object::cnode::CNode>() as u64 + 3 * 8 + 2 * HEAP;
     /// A slot, and per chunk of slots its allocation.

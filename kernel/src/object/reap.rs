@@ -77,4 +77,6 @@ pub fn drain() {
         }
     }
     crate::mm::kstack::reclaim();
+    // A safe point is also where the console server hears of new kernel output.
+    crate::log::kick();
 }

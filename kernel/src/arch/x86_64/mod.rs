@@ -7,6 +7,7 @@ pub mod boot;
 pub mod cpu;
 pub mod fpu;
 pub mod gdt;
+pub mod ioapic;
 pub mod port;
 pub mod smp;
 pub mod switch;

@@ -1,0 +1,63 @@
+//! Reply: the right to answer one call later. A server thread that received a call owes its
+//! caller a reply (`TcbInner::reply_to`); `Endpoint.save_reply` moves that debt into a `Reply`
+//! object in the server's CNode, so the thread can serve other callers (a console `read` that
+//! waits for a key, a name `lookup` that waits for the name) and answer with `Reply.send` when
+//! it can. This is seL4's reply capability (its `SaveCaller`, later reply objects).
+//!
+//! A `Reply` dropped before it was sent (deleted, or freed with its server's CNode when the
+//! server dies) wakes the caller with `PEER_CLOSED`, as a server that dies holding a call does.
+
+use alloc::sync::Arc;
+
+use spin::Mutex;
+
+use super::endpoint;
+use super::quota::Charge;
+use super::tcb::Tcb;
+use crate::abi::types::Status;
+
+pub struct Reply {
+    /// The caller and the token of its call; `None` once sent.
+    caller: Mutex<Option<(Arc<Tcb>, u64)>>,
+    _charge: Option<Charge>,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some((c, token)) = self.caller.get_mut().take() {
+            endpoint::abandon_reply(&c, token);
+        }
+    }
+}
+
+/// `Endpoint.save_reply` by `me`: its reply debt as a new `Reply` (charged with `charge`).
+/// BAD_STATE if it owes none.
+pub fn save(me: &Tcb, charge: Charge) -> Result<Reply, Status> {
+    let owed = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
+    Ok(Reply {
+        caller: Mutex::new(Some(owed)),
+        _charge: Some(charge),
+    })
+}
+
+/// `Reply.send` by `me`: its message goes to the saved caller (if it still waits).
+pub fn send(me: &Arc<Tcb>, r: &Reply) -> Result<(), Status> {
+    let (caller, token) = r.caller.lock().take().ok_or(Status::BAD_STATE)?;
+    endpoint::answer(me, &caller, token)
+}
+
+// ---- the syscalls (`syscall.rs` delegates here) ----------------------------------------------
+
+use super::{expect_obj, Capability, NewCap, Object};
+
+/// `Endpoint.save_reply`.
+pub fn save_cap(me: &Tcb, quota: &Capability) -> Result<NewCap, Status> {
+    let charge = expect_obj!(quota, Quota)?.charge(super::quota::cost::REPLY)?;
+    let r = save(me, charge)?;
+    Ok(NewCap::made_with(quota, Object::Reply(Arc::new(r))))
+}
+
+/// `Reply.send`.
+pub fn send_cap(me: &Arc<Tcb>, cap: &Capability) -> Result<(), Status> {
+    send(me, &*expect_obj!(cap, Reply)?)
+}
