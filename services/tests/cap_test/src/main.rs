@@ -7,9 +7,14 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use anvil::sys::abi::Message;
 use anvil::sys::kernel::Cap;
+use anvil::sys::kernel::NOTIFY_LABEL;
 use anvil::thread::{self, Spawn, Thread};
-use anvil::{boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Rights, Status, Tcb, Vmo};
+use anvil::{
+    boot, println, types, CNode, Endpoint, IoPort, Irq, IrqControl, MapFlags, Notification, Quota, Rights, Status, Tcb,
+    Vmo,
+};
 
 anvil::entry!(main);
 
@@ -266,12 +271,18 @@ fn main() -> u64 {
         "IrqControl.get",
         IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(4),
     );
+    check(
+        "a second Irq for the same line is refused",
+        IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(4) == Err(Status::ALREADY_EXISTS),
+    );
     check("unbound Irq.ack refused", irq.ack() == Err(Status::BAD_STATE));
-    want("Irq.bind", irq.bind(&ep));
-    want("Irq.ack", irq.ack());
+    let ntfn = want("Notification.create", Notification::create(&q));
+    want("Irq.bind", irq.bind(&ntfn));
+    interrupts(&irq, &ntfn, &com1);
+    events(&q);
 
     // Deleting everything returns the quota's charges.
-    for slot in [ep.0, irq.0, com1.0, other.0] {
+    for slot in [ep.0, irq.0, com1.0, other.0, ntfn.0] {
         want("Cap.delete cleanup", Cap::delete(&own, slot));
     }
     // One thread exited and one is suspended: deleting their capabilities and stacks returns
@@ -284,4 +295,275 @@ fn main() -> u64 {
     check("every charge returned to the quota", used == 0);
     println!("cap_test: PASS");
     boot::debug().shutdown(0)
+}
+
+/// COM1's interrupt line, delivered as notification signals: the UART's transmitter-empty
+/// interrupt is switched on (IER bit 1) and off once per round, each round's interrupt must
+/// arrive as the notification's bit, and (on more than one CPU) `Irq.ack` moves the line so
+/// that the rounds' interrupts arrive on more than one CPU.
+fn interrupts(irq: &Irq, ntfn: &Notification, com1: &IoPort) {
+    let cpus = want("cpu_count", thread::cpu_count());
+    let taken = |c: u32| want("Debug.cpu", boot::debug().cpu(c)).2;
+    let before: [u64; 8] = core::array::from_fn(|c| if (c as u32) < cpus { taken(c as u32) } else { 0 });
+    const ROUNDS: u32 = 8;
+    for _ in 0..ROUNDS {
+        want("Irq.ack", irq.ack());
+        want("IER on", com1.write(1, 1, 0x02));
+        let bits = want("Notification.wait", ntfn.wait());
+        check_quiet(bits == 1, "the interrupt signals the notification's bit");
+        want("IER off", com1.write(1, 1, 0x00));
+    }
+    check("8 COM1 interrupts arrived as notification signals", true);
+    let on: u32 = (0..cpus.min(8)).map(|c| u32::from(taken(c) > before[c as usize])).sum();
+    println!("cap_test: COM1 interrupts arrived on {on} of {cpus} CPU(s)");
+    check(
+        "Irq.ack moves the line: interrupts arrive on every CPU in turn",
+        on == cpus.min(ROUNDS),
+    );
+    check(
+        "a masked line does not signal",
+        want("Notification.poll", ntfn.poll()) == 0,
+    );
+}
+
+static EV_EP: AtomicU64 = AtomicU64::new(0);
+static EV_NTFN: AtomicU64 = AtomicU64::new(0);
+static EV_GOT: AtomicU64 = AtomicU64::new(0);
+static EV_STEP: AtomicU64 = AtomicU64::new(0);
+
+fn my_message() -> &'static mut Message {
+    // SAFETY: this thread's IPC buffer, mapped read-write for it; only this thread uses it.
+    unsafe { &mut *(anvil::ipc_buffer() as *mut Message) }
+}
+
+/// Waits on the notification and records what it got.
+extern "C" fn ntfn_waiter(_: u64) -> ! {
+    let n = Notification::from_slot(EV_NTFN.load(Ordering::SeqCst));
+    let bits = n.wait().unwrap_or(0xDEAD);
+    EV_GOT.store(bits, Ordering::SeqCst);
+    Tcb::exit(0)
+}
+
+/// Receives on the endpoint with the notification bound: records the label and badge of each
+/// message (one signal, then one call, which it answers).
+extern "C" fn bound_server(arg: u64) -> ! {
+    let ep = Endpoint::from_slot(EV_EP.load(Ordering::SeqCst));
+    // SAFETY: this thread's IPC buffer, mapped read-write for it by `thread::spawn`.
+    let m = unsafe { &mut *(arg as *mut Message) };
+    for step in 1..=2 {
+        let _ = ep.recv();
+        EV_GOT.store(
+            if m.label == NOTIFY_LABEL {
+                m.badge
+            } else {
+                1000 + m.label
+            },
+            Ordering::SeqCst,
+        );
+        EV_STEP.store(step, Ordering::SeqCst);
+        if m.label != NOTIFY_LABEL {
+            m.label = 0;
+            m.data_len = 0;
+            m.cap_count = 0;
+            let _ = Endpoint::reply();
+        }
+    }
+    Tcb::exit(0)
+}
+
+/// Calls the endpoint with label `arg` and records the status of the call and the reply label.
+extern "C" fn caller(arg: u64) -> ! {
+    // SAFETY: the IPC buffer `thread::spawn` mapped read-write for this thread, published by
+    // `spawn_caller` before `caller_trampoline` lets it run.
+    let m = unsafe { &mut *(CALLER_BUF[arg as usize].load(Ordering::SeqCst) as *mut Message) };
+    m.label = 500 + arg;
+    m.data_len = 0;
+    m.cap_count = 0;
+    let st = match Endpoint::from_slot(EV_EP.load(Ordering::SeqCst)).call() {
+        Ok(()) => 1 + m.label,
+        Err(e) => 2000 + u64::from(e.0),
+    };
+    CALLER_GOT[arg as usize].store(st, Ordering::SeqCst);
+    Tcb::exit(0)
+}
+
+static CALLER_BUF: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+static CALLER_GOT: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..100_000 {
+        if done() {
+            return;
+        }
+        let _ = Tcb::yield_now();
+    }
+    fail(what, "timed out");
+}
+
+/// Notifications (signal with and without a badge, poll, wait, a bound notification ending a
+/// receive) and saved replies (answered later, or deleted unanswered).
+fn events(q: &Quota) {
+    let own = boot::cnode();
+    let n = want("Notification.create", Notification::create(q));
+    check(
+        "a new notification has no bits",
+        want("Notification.poll", n.poll()) == 0,
+    );
+    want("Notification.signal", n.signal());
+    let badged = want("free slot", anvil::process::free_slot(&own).ok_or(Status::NO_SLOT));
+    want(
+        "Cap.mint notification",
+        Cap::mint(&own, n.0, &own, badged, Rights::WRITE, 0x40),
+    );
+    want("Notification.signal badged", Notification::from_slot(badged).signal());
+    check(
+        "signals OR their badges into the word (1 without a badge)",
+        want("Notification.poll", n.poll()) == 0x41,
+    );
+    check("poll clears the word", want("Notification.poll", n.poll()) == 0);
+    want("Notification.signal", Notification::from_slot(badged).signal());
+    check(
+        "wait returns set bits at once",
+        want("Notification.wait", n.wait()) == 0x40,
+    );
+
+    EV_NTFN.store(n.0, Ordering::SeqCst);
+    EV_GOT.store(0, Ordering::SeqCst);
+    let w = start_thread(q, ntfn_waiter, 0);
+    wait_for("waiter blocks", || {
+        w.tcb.state() == Ok(anvil::sys::kernel::ThreadState::BLOCKED)
+    });
+    want("Notification.signal", Notification::from_slot(badged).signal());
+    wait_for("waiter wakes", || EV_GOT.load(Ordering::SeqCst) != 0);
+    check(
+        "a signal wakes a thread blocked in wait with the bits",
+        EV_GOT.load(Ordering::SeqCst) == 0x40,
+    );
+    want("Thread.free waiter", w.free());
+
+    // A server thread bound to the notification, waiting in recv, ends the receive on a signal.
+    let ep = want("Endpoint.create", Endpoint::create(q));
+    EV_EP.store(ep.0, Ordering::SeqCst);
+    EV_STEP.store(0, Ordering::SeqCst);
+    let how = Spawn {
+        priority: 1,
+        ipc_buffer: true,
+        quota: Some(*q),
+        ..Spawn::default()
+    };
+    // The server reads its IPC buffer through its argument: spawn it suspended, then restart
+    // it with the address.
+    let srv = want("spawn bound server", thread::spawn(bound_server_trampoline, 0, how));
+    SERVER_BUF.store(srv.ipc_buffer, Ordering::SeqCst);
+    want("Tcb.bind_notification", srv.tcb.bind_notification(&n));
+    let other = want("Tcb.create", Tcb::create(q));
+    check(
+        "a notification binds to one thread only",
+        other.bind_notification(&n) == Err(Status::IN_USE),
+    );
+    want("Cap.delete", Cap::delete(&own, other.0));
+    SERVER_GO.store(1, Ordering::SeqCst);
+    wait_for("bound server waits", || {
+        srv.tcb.state() == Ok(anvil::sys::kernel::ThreadState::BLOCKED)
+    });
+    want("Notification.signal", Notification::from_slot(badged).signal());
+    wait_for("bound server wakes", || EV_STEP.load(Ordering::SeqCst) == 1);
+    check(
+        "a signal ends a bound thread's recv with NOTIFY_LABEL and the bits as badge",
+        EV_GOT.load(Ordering::SeqCst) == 0x40,
+    );
+    let m = my_message();
+    m.label = 77;
+    m.data_len = 0;
+    m.cap_count = 0;
+    want("Endpoint.call", ep.call());
+    check(
+        "the bound thread still receives calls",
+        EV_STEP.load(Ordering::SeqCst) == 2 && EV_GOT.load(Ordering::SeqCst) == 1077,
+    );
+    wait_for("bound server exits", || {
+        srv.tcb.state() == Ok(anvil::sys::kernel::ThreadState::DEAD)
+    });
+    want("Thread.free bound server", srv.free());
+
+    // Saved replies: two callers; this thread receives both, saves the first reply, answers the
+    // second at once and the first later; a third call's saved reply is deleted unanswered.
+    let c0 = spawn_caller(q, 0);
+    let mut got = [0u64; 2];
+    want("Endpoint.recv", ep.recv());
+    got[0] = m.label;
+    let first = want("Endpoint.save_reply", Endpoint::save_reply(q));
+    check(
+        "no reply is owed after save_reply",
+        Endpoint::reply() == Err(Status::BAD_STATE),
+    );
+    let c1 = spawn_caller(q, 1);
+    want("Endpoint.recv", ep.recv());
+    got[1] = m.label;
+    m.label = 0;
+    m.data_len = 0;
+    want("Endpoint.reply", Endpoint::reply());
+    wait_for("second caller answered", || CALLER_GOT[1].load(Ordering::SeqCst) != 0);
+    check(
+        "a call received after a saved one is answered first",
+        got == [500, 501] && CALLER_GOT[0].load(Ordering::SeqCst) == 0,
+    );
+    m.label = 0;
+    m.data_len = 0;
+    m.cap_count = 0;
+    want("Reply.send", first.send());
+    wait_for("first caller answered", || CALLER_GOT[0].load(Ordering::SeqCst) != 0);
+    check(
+        "Reply.send answers the saved call",
+        CALLER_GOT[0].load(Ordering::SeqCst) == 1,
+    );
+    check("a Reply answers once", first.send() == Err(Status::BAD_STATE));
+    want("Cap.delete reply", Cap::delete(&own, first.0));
+    for t in [c0, c1] {
+        want("Thread.free caller", t.free());
+    }
+    let c2 = spawn_caller(q, 0);
+    want("Endpoint.recv", ep.recv());
+    let dropped = want("Endpoint.save_reply", Endpoint::save_reply(q));
+    want("Cap.delete unsent reply", Cap::delete(&own, dropped.0));
+    wait_for("dropped caller wakes", || CALLER_GOT[0].load(Ordering::SeqCst) != 0);
+    check(
+        "deleting an unsent Reply wakes its caller with PEER_CLOSED",
+        CALLER_GOT[0].load(Ordering::SeqCst) == 2000 + u64::from(Status::PEER_CLOSED.0),
+    );
+    want("Thread.free caller", c2.free());
+    for slot in [badged, n.0, ep.0] {
+        want("Cap.delete", Cap::delete(&own, slot));
+    }
+}
+
+static SERVER_BUF: AtomicU64 = AtomicU64::new(0);
+static SERVER_GO: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn bound_server_trampoline(_: u64) -> ! {
+    while SERVER_GO.load(Ordering::SeqCst) == 0 {
+        let _ = Tcb::yield_now();
+    }
+    bound_server(SERVER_BUF.load(Ordering::SeqCst))
+}
+
+fn spawn_caller(q: &Quota, k: usize) -> Thread {
+    CALLER_GOT[k].store(0, Ordering::SeqCst);
+    let how = Spawn {
+        priority: 1,
+        ipc_buffer: true,
+        quota: Some(*q),
+        ..Spawn::default()
+    };
+    CALLER_BUF[k].store(0, Ordering::SeqCst);
+    let t = want("spawn caller", thread::spawn(caller_trampoline, k as u64, how));
+    CALLER_BUF[k].store(t.ipc_buffer, Ordering::SeqCst);
+    t
+}
+
+extern "C" fn caller_trampoline(k: u64) -> ! {
+    while CALLER_BUF[k as usize].load(Ordering::SeqCst) == 0 {
+        let _ = Tcb::yield_now();
+    }
+    caller(k)
 }

@@ -28,7 +28,8 @@ use anvil::sys::syscalls::{Arg, SYSCALLS};
 use anvil::testing::{Memory, Test};
 use anvil::thread::{self, Spawn};
 use anvil::{
-    boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Quota, Rights, Status, Tcb, VSpace, Vmo,
+    boot, println, types, CNode, Endpoint, IoPort, IrqControl, MapFlags, Notification, Quota, Rights, Status, Tcb,
+    VSpace, Vmo,
 };
 
 anvil::entry!(main);
@@ -47,6 +48,9 @@ const F_CNODE: u64 = 17;
 const F_VSPACE: u64 = 18;
 const F_EP: [u64; 2] = [21, 22];
 const F_BLOCKERS: [u64; 2] = [24, 25];
+const F_NTFN: u64 = 28;
+/// Where a worker's report goes (the supervisor's endpoint, badged with the worker's number).
+const SLOT_REPORT: u64 = 10;
 
 /// Labels of the messages workers send the supervisor.
 const DONE: u64 = 1;
@@ -195,7 +199,7 @@ fn supervisor() -> ! {
             let p = Process::load(&root, WORKER_QUOTA, image, SLOTS).unwrap_or_else(|e| T.fail("worker", e));
             let setup = p
                 .grant_own()
-                .and_then(|()| p.grant_badged(ctl.0, types::BOOT_SLOT_USE, Rights::WRITE, badge))
+                .and_then(|()| p.grant_badged(ctl.0, SLOT_REPORT, Rights::WRITE, badge))
                 .and_then(|()| p.grant(port.0, types::BOOT_SLOT_IOPORT, Rights::ALL))
                 .and_then(|()| p.grant(irq.0, SLOT_IRQ, Rights::ALL))
                 .and_then(|()| p.report_to(ctl, badge))
@@ -303,6 +307,7 @@ fn worker(arg: u64) -> ! {
     }
     Cap::copy(&own, types::BOOT_SLOT_IOPORT, &own, 26, Rights::ALL).unwrap_or_else(|e| fail_worker(e));
     Cap::copy(&own, SLOT_IRQ, &own, 27, Rights::ALL).unwrap_or_else(|e| fail_worker(e));
+    placed(Notification::create(&q).map(|c| c.0), F_NTFN);
     // Buffers for pointer arguments, with random contents.
     let buf = boot::vspace()
         .alloc(&q, 2 * PAGE, MapFlags::R | MapFlags::W)
@@ -378,7 +383,7 @@ fn worker(arg: u64) -> ! {
         m.data[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
     }
     m.data_len = 8 * report.len() as u32;
-    let _ = Endpoint::from_slot(types::BOOT_SLOT_USE).send();
+    let _ = Endpoint::from_slot(SLOT_REPORT).send();
     Tcb::exit(0)
 }
 
@@ -535,11 +540,21 @@ extern "C" fn blocker(k: u64) -> ! {
         for c in m.caps.iter_mut() {
             *c = value(&mut rng);
         }
-        let _ = match rng.below(5) {
+        let _ = match rng.below(8) {
             0 => ep.call(),
             1 => ep.send(),
             2 => ep.recv(),
             3 => ep.reply_recv(),
+            // Waits for a signal (the random calls signal the fixture now and then).
+            4 => Notification::from_slot(F_NTFN).wait().map(|_| ()),
+            // Takes the reply owed to a caller (if any) and answers it, or drops it (the
+            // caller wakes with PEER_CLOSED).
+            5 => Endpoint::save_reply(&Quota::from_slot(F_QUOTA)).and_then(|r| {
+                let sent = if rng.below(2) == 0 { r.send() } else { Ok(()) };
+                let _ = Cap::delete(&boot::cnode(), r.0);
+                sent
+            }),
+            6 => Notification::from_slot(F_NTFN).signal(),
             _ => Endpoint::reply(),
         };
     }

@@ -10,7 +10,10 @@ use anvil::sys::abi::syscall6;
 use anvil::sys::kernel::Cap;
 use anvil::sys::syscalls::{Arg, SYSCALLS};
 use anvil::testing::Memory;
-use anvil::{boot, println, types, Endpoint, IoPort, IrqControl, MapFlags, Quota, Rights, Status, Tcb, Vmo};
+use anvil::thread::{self, Spawn, Thread};
+use anvil::{
+    boot, println, types, Endpoint, IoPort, IrqControl, MapFlags, Notification, Quota, Rights, Status, Tcb, Vmo,
+};
 use anvil::{CNode, VSpace};
 
 anvil::entry!(main);
@@ -47,7 +50,30 @@ impl Tally {
 /// Slots holding a capability with all rights to an object of each type, by type id.
 struct Fixtures {
     slots: [u64; 16],
+    /// The thread whose call the `Reply` fixture answers, and the endpoint it called.
+    caller: Option<Thread>,
+    reply_ep: u64,
 }
+
+static REPLY_EP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Calls the endpoint once (the fixture saves the reply it is owed), then exits.
+extern "C" fn reply_caller(_: u64) -> ! {
+    while REPLY_BUF.load(core::sync::atomic::Ordering::SeqCst) == 0 {
+        let _ = Tcb::yield_now();
+    }
+    let buf = REPLY_BUF.load(core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the address of this thread's own IPC buffer, mapped read-write by
+    // `thread::spawn` and published by the fixture before this loop ends.
+    let m = unsafe { &mut *(buf as *mut anvil::sys::abi::Message) };
+    m.label = 1;
+    m.data_len = 0;
+    m.cap_count = 0;
+    let _ = Endpoint::from_slot(REPLY_EP.load(core::sync::atomic::Ordering::SeqCst)).call();
+    Tcb::exit(0)
+}
+
+static REPLY_BUF: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 impl Fixtures {
     fn new(q: &Quota) -> Fixtures {
@@ -63,7 +89,25 @@ impl Fixtures {
         slots[9] = types::BOOT_SLOT_IRQ_CONTROL;
         slots[10] = ok(IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(5).map(|x| x.0));
         slots[11] = types::BOOT_SLOT_DEBUG;
-        Fixtures { slots }
+        slots[12] = ok(Notification::create(q).map(|x| x.0));
+        // A Reply: a helper thread calls an endpoint, this thread receives and saves the reply.
+        let reply_ep = ok(Endpoint::create(q).map(|x| x.0));
+        REPLY_EP.store(reply_ep, core::sync::atomic::Ordering::SeqCst);
+        REPLY_BUF.store(0, core::sync::atomic::Ordering::SeqCst);
+        let how = Spawn {
+            ipc_buffer: true,
+            quota: Some(*q),
+            ..Spawn::default()
+        };
+        let caller = thread::spawn(reply_caller, 0, how).unwrap_or_else(|e| panic!("fixture: {e:?}"));
+        REPLY_BUF.store(caller.ipc_buffer, core::sync::atomic::Ordering::SeqCst);
+        ok(Endpoint::from_slot(reply_ep).recv().map(|()| 0));
+        slots[13] = ok(Endpoint::save_reply(q).map(|x| x.0));
+        Fixtures {
+            slots,
+            caller: Some(caller),
+            reply_ep,
+        }
     }
 
     fn slot_for(&self, object: Option<u32>) -> u64 {
@@ -80,13 +124,21 @@ impl Fixtures {
         }
     }
 
-    fn release(self) {
+    fn release(mut self) {
         let own = boot::cnode();
         for (ty, &slot) in self.slots.iter().enumerate() {
             if slot != 0 && ![9, 11].contains(&ty) {
                 let _ = Cap::delete(&own, slot);
             }
         }
+        // The deleted Reply woke the helper with PEER_CLOSED; it exits.
+        if let Some(t) = self.caller.take() {
+            while !matches!(t.tcb.state(), Ok(s) if s == anvil::sys::kernel::ThreadState::DEAD) {
+                let _ = Tcb::yield_now();
+            }
+            let _ = t.free();
+        }
+        let _ = Cap::delete(&own, self.reply_ep);
     }
 }
 
@@ -359,19 +411,45 @@ fn attack_specific(t: &mut Tally, q: &Quota) {
         st,
         Status::UNKNOWN_METHOD,
     );
-    // Deleting a capability whose object is in use: the kernel keeps the object while it
-    // references it, so the binding keeps working.
-    let ep = Endpoint::create(q).unwrap_or_else(|e| panic!("ep: {e:?}"));
+    // Deleting a notification an interrupt line is bound to: the binding does not keep it
+    // alive, and the line stays bound (an interrupt signals nobody).
+    let n = Notification::create(q).unwrap_or_else(|e| panic!("notification: {e:?}"));
     let irq = IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL)
         .get(6)
         .unwrap_or_else(|e| panic!("irq: {e:?}"));
-    let _ = irq.bind(&ep);
     t.expect_r(
-        "delete an endpoint an IRQ is bound to",
-        Cap::delete(&own, ep.0),
+        "a second capability to the same line",
+        IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(6),
+        Status::ALREADY_EXISTS,
+    );
+    t.expect_r(
+        "ISA line 16",
+        IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get(16),
+        Status::INVALID_ARGS,
+    );
+    t.expect_r(
+        "a GSI no I/O APIC has",
+        IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL).get_gsi(5000, true, true),
+        Status::INVALID_ARGS,
+    );
+    t.expect_r("ack of an unbound line", irq.ack(), Status::BAD_STATE);
+    let _ = irq.bind(&n);
+    t.expect_r(
+        "delete a notification an IRQ is bound to",
+        Cap::delete(&own, n.0),
         Status::OK,
     );
     t.expect_r("the binding survives the deleted capability", irq.ack(), Status::OK);
+    t.expect_r(
+        "save_reply with no reply owed",
+        Endpoint::save_reply(q),
+        Status::BAD_STATE,
+    );
+    t.expect_r(
+        "unbind with nothing bound",
+        tcb.unbind_notification(),
+        Status::BAD_STATE,
+    );
     for slot in [irq.0, tcb.0, vmo.0, small.0] {
         let _ = Cap::delete(&own, slot);
     }
