@@ -357,7 +357,7 @@ pub fn run() -> ! {
                 }
                 // Checked on every wake-up (at least each timer tick): the last thread may end
                 // on another CPU long after this one went idle.
-                if cpu == 0 && crate::EXIT_WHEN_IDLE.load(Ordering::Relaxed) && all_idle(cpu) {
+                if cpu == 0 && crate::EXIT_WHEN_IDLE.load(Ordering::Relaxed) && idle_for_two_ticks(cpu) {
                     crate::report_memory();
                     crate::arch::x86_64::port::qemu_exit(0);
                 }
@@ -370,6 +370,29 @@ pub fn run() -> ! {
             }
         }
     }
+}
+
+/// The tick and dispatch count at which the machine was first seen idle (`u64::MAX`: not
+/// idle).
+static IDLE_SINCE: [AtomicU64; 2] = [AtomicU64::new(u64::MAX), AtomicU64::new(0)];
+
+/// True once the machine has been idle (`all_idle`) for two timer ticks with nothing queued or
+/// dispatched meanwhile: a device interrupt on its way to a CPU (which would wake a driver)
+/// has arrived by then, so `exit_when_idle` does not end a run under it.
+fn idle_for_two_ticks(cpu: usize) -> bool {
+    let now = crate::interrupts::CPU_TICKS[cpu].load(Ordering::Relaxed);
+    let epoch = EPOCH.load(Ordering::SeqCst);
+    if !all_idle(cpu) {
+        IDLE_SINCE[0].store(u64::MAX, Ordering::Relaxed);
+        return false;
+    }
+    let since = IDLE_SINCE[0].load(Ordering::Relaxed);
+    if since == u64::MAX || IDLE_SINCE[1].load(Ordering::Relaxed) != epoch {
+        IDLE_SINCE[0].store(now, Ordering::Relaxed);
+        IDLE_SINCE[1].store(epoch, Ordering::Relaxed);
+        return false;
+    }
+    now >= since + 2
 }
 
 /// True if no CPU runs a thread and no queue holds one. The CPUs are looked at one after the
