@@ -53,6 +53,7 @@ impl Kernel for Mock {
         cap_delete(a: u64, b: u64) -> ();
         cap_revoke(a: u64, b: u64) -> ();
         cap_identify(a: u64, b: u64) -> (u32, Rights, u64);
+        cap_thread_stats(a: u64, b: u64) -> (k::kernel::ThreadState, u32, u64);
         tcb_create(a: u64) -> ();
         tcb_configure(a: u64, b: u64, c: u64, d: u64, e: u8) -> ();
         tcb_set_regs(a: u64, b: k::types::Regs) -> ();

@@ -132,6 +132,9 @@ static SERVER: Mutex<Option<(Weak<Notification>, u64)>> = Mutex::new(None);
 pub fn attach(n: &Arc<Notification>, bits: u64) {
     let old = SERVER.lock().replace((Arc::downgrade(n), bits));
     drop(old);
+    // Under the port's lock: a line going straight to the port (a drain after the previous
+    // server went) ends before the new server may write to the port.
+    let _r = LOCK.lock();
     ATTACHED.store(true, Ordering::SeqCst);
     PENDING.store(true, Ordering::SeqCst);
 }

@@ -280,6 +280,10 @@ impl Kernel for Ctx<'_> {
         Ok((cap.object.object_type() as u32, cap.rights, cap.badge))
     }
 
+    fn cap_thread_stats(&mut self, cnode: Capability, slot: u64) -> Result<(ThreadState, u32, u64), Status> {
+        Ok(expect_obj!(cn(&cnode)?.get(slot)?, Tcb)?.stats())
+    }
+
     fn tcb_create(&mut self, quota: Capability) -> Result<NewCap, Status> {
         let charge = expect_obj!(quota, Quota)?.charge(cost::TCB)?;
         let t = self.thread.with_name(|name| Tcb::new(name, Some(charge)))?;
