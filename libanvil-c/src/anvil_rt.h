@@ -13,9 +13,9 @@
 #define ANVIL_FN(name) name
 #endif
 
-/* Writes bytes to the console. Everything printf prints goes through here, so the output can
- * move from the kernel's debug console to the IO server by changing one function. */
-void anvil_console_write(const char *s, size_t n);
+/* Writes bytes to the console: the IO server once looked up, else the kernel's debug console
+ * (runtime.c). Everything printf and puts print goes through here. */
+void anvil_rt_console_write(const char *s, size_t n);
 
 int ANVIL_FN(vsnprintf)(char *buf, size_t size, const char *fmt, va_list ap);
 

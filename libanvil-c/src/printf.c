@@ -1,5 +1,5 @@
 /* printf.c: the printf family. One formatting core (vsnprintf) serves all of them; output to
- * the console goes through anvil_console_write.
+ * the console goes through anvil_rt_console_write.
  *
  * Everything C99 defines that needs no locale: the conversions d i u o x X f F e E g G a A c s
  * p n %, the flags - + space # 0, width and precision (numbers or '*'), and the lengths hh h l
@@ -707,16 +707,16 @@ int vprintf(const char *fmt, va_list ap) {
         return n;
     }
     if (n < (int)sizeof small) {
-        anvil_console_write(small, (size_t)n);
+        anvil_rt_console_write(small, (size_t)n);
     } else {
         /* Long output: format again into a heap buffer of the right size. */
         char *big = malloc((size_t)n + 1);
         if (big) {
             vsnprintf(big, (size_t)n + 1, fmt, ap2);
-            anvil_console_write(big, (size_t)n);
+            anvil_rt_console_write(big, (size_t)n);
             free(big);
         } else {
-            anvil_console_write(small, sizeof small - 1);
+            anvil_rt_console_write(small, sizeof small - 1);
         }
     }
     va_end(ap2);
@@ -734,14 +734,14 @@ int printf(const char *fmt, ...) {
 int puts(const char *s) {
     size_t n = 0;
     while (s[n]) n++;
-    anvil_console_write(s, n);
-    anvil_console_write("\n", 1);
+    anvil_rt_console_write(s, n);
+    anvil_rt_console_write("\n", 1);
     return (int)n + 1;
 }
 
 int putchar(int c) {
     char ch = (char)c;
-    anvil_console_write(&ch, 1);
+    anvil_rt_console_write(&ch, 1);
     return (unsigned char)c;
 }
 #endif

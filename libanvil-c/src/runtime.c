@@ -1,11 +1,14 @@
-/* runtime.c: process start and end, the console hook, assert and abort, and the IPC hooks the
- * generated protocol stubs and servers call (the buffer, the call, releasing a received
- * capability). */
+/* runtime.c: process start and end, the console (the IO server, or the kernel's debug console),
+ * the name server's client side, assert and abort, and the IPC hooks the generated protocol
+ * stubs and servers call (the buffer, the call, releasing a received capability). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <anvil/console.h>
 #include <anvil/kernel.h>
+#include <anvil_runtime.h>
 #include "anvil_rt.h"
 
 static uint64_t ipc_buffer;
@@ -14,7 +17,51 @@ void anvil_runtime_init(uint64_t ipc) {
     ipc_buffer = ipc;
 }
 
-void anvil_console_write(const char *s, size_t n) {
+/* ---- the console ----------------------------------------------------------------------------
+ * Output goes to the IO server's Console endpoint once the name server gives this service
+ * `console` (looked up when it first prints: waiting for the IO server if the service has no
+ * debug console to print to meanwhile), else to the kernel's debug console if the service holds
+ * it, else nowhere. A failed write (the IO server was restarted: its old endpoint is gone) looks
+ * the console up again once. */
+static anvil_cap_t console_slot;
+enum { NAMES_UNKNOWN, NAMES_CLIENT, NAMES_NONE };
+static int names_state = NAMES_UNKNOWN;
+#define ENDPOINT_TYPE 7u
+
+void anvil_console_use(anvil_cap_t slot) {
+    console_slot = slot;
+}
+
+static int holds(anvil_cap_t slot, uint32_t type, anvil_rights_t need, anvil_rights_t *rights) {
+    uint32_t t = 0;
+    anvil_rights_t r = 0;
+    uint64_t badge = 0;
+    if (anvil_cap_identify(ANVIL_BOOT_SLOT_CNODE, slot, &t, &r, &badge) != ANVIL_STATUS_OK) return 0;
+    if (rights) *rights = r;
+    return (type == 0 || t == type) && (r & need) == need;
+}
+
+static anvil_cap_t console(void) {
+    if (console_slot || names_state == NAMES_NONE) return console_slot;
+    if (names_state == NAMES_UNKNOWN) {
+        /* A client holds the name server's endpoint without READ; the name server serves it. */
+        anvil_rights_t r = 0;
+        int client = holds(ANVIL_BOOT_SLOT_NAMES, ENDPOINT_TYPE, 0, &r) && !(r & ANVIL_RIGHTS_READ);
+        names_state = client ? NAMES_CLIENT : NAMES_NONE;
+        if (!client) return 0;
+    }
+    int has_debug = holds(ANVIL_BOOT_SLOT_DEBUG, 0, ANVIL_RIGHTS_WRITE, NULL);
+    anvil_cap_t ep = 0;
+    anvil_status_t st = has_debug ? anvil_try_lookup("console", &ep) : anvil_lookup("console", &ep);
+    if (st == ANVIL_STATUS_OK) {
+        console_slot = ep;
+    } else if (!(st == ANVIL_STATUS_NOT_FOUND && has_debug)) {
+        names_state = NAMES_NONE; /* not allowed, or nobody provides it: do not ask every line */
+    }
+    return console_slot;
+}
+
+static void debug_write(const char *s, size_t n) {
     while (n) {
         size_t chunk = n > 4096 ? 4096 : n;
         (void)anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, (const uint8_t *)s, chunk);
@@ -23,12 +70,53 @@ void anvil_console_write(const char *s, size_t n) {
     }
 }
 
+/* Drops a console endpoint that failed; deletes it if it is still there (a revoked capability
+ * leaves its slot empty, and the slot may hold something else later). */
+static void forget_console(anvil_cap_t slot) {
+    if (console_slot != slot) return;
+    console_slot = 0;
+    if (holds(slot, ENDPOINT_TYPE, 0, NULL)) (void)anvil_cap_delete(ANVIL_BOOT_SLOT_CNODE, slot);
+}
+
+void anvil_rt_console_write(const char *s, size_t n) {
+    while (n) {
+        size_t chunk = n > 256 ? 256 : n;
+        int done = 0;
+        for (int attempt = 0; attempt < 2 && !done; attempt++) {
+            anvil_cap_t c = console();
+            if (!c) break;
+            uint32_t written = 0;
+            if (anvil_console_write(anvil_console_ep(c), (const uint8_t *)s, chunk, &written) == ANVIL_STATUS_OK) {
+                done = 1;
+            } else {
+                forget_console(c);
+            }
+        }
+        if (!done) debug_write(s, chunk);
+        s += chunk;
+        n -= chunk;
+    }
+}
+
+/* ---- the name server ------------------------------------------------------------------------ */
+anvil_status_t anvil_lookup(const char *name, anvil_cap_t *endpoint) {
+    return anvil_name_service_lookup(anvil_names(), name, strlen(name), endpoint);
+}
+
+anvil_status_t anvil_try_lookup(const char *name, anvil_cap_t *endpoint) {
+    return anvil_name_service_try_lookup(anvil_names(), name, strlen(name), endpoint);
+}
+
+anvil_status_t anvil_register(const char *name, anvil_cap_t endpoint) {
+    return anvil_name_service_register(anvil_names(), name, strlen(name), endpoint);
+}
+
 _Noreturn void exit(int code) {
     anvil_tcb_exit((uint64_t)(int64_t)code);
 }
 
 _Noreturn void abort(void) {
-    anvil_console_write("abort\n", 6);
+    anvil_rt_console_write("abort\n", 6);
     exit(134);
 }
 

@@ -1,12 +1,15 @@
 //! libanvil: the runtime for Rust services on Anvil. It provides the entry point (`entry!`),
-//! the panic handler, `print!`/`println!`, and the bindings generated from `idl/` (typed
-//! capability handles with syscall methods, protocol clients and server traits).
+//! the panic handler, `print!`/`println!` (through the IO server once the name server gives
+//! its `console`, the kernel's debug console before that), the name server's client side, and
+//! the bindings generated from `idl/` (typed capability handles with syscall methods, protocol
+//! clients and server traits).
 
 #![no_std]
 
 extern crate alloc;
 
 pub mod heap;
+pub mod names;
 pub mod process;
 pub mod testing;
 pub mod thread;
@@ -65,7 +68,7 @@ impl Ipc {
     }
 }
 
-/// Address of this thread's IPC buffer, as the kernel passed it at start.
+/// Address of the first thread's IPC buffer, as the kernel passed it at start.
 static IPC_BUFFER: AtomicU64 = AtomicU64::new(0);
 
 /// The capabilities the kernel or init placed in this process's CNode at start.
@@ -113,8 +116,10 @@ pub mod boot {
     }
 }
 
+/// Address of the calling thread's IPC buffer (0 for a thread started without one): the first
+/// thread's, or the one `thread::spawn` gave the thread whose stack the caller runs on.
 pub fn ipc_buffer() -> u64 {
-    IPC_BUFFER.load(Ordering::Relaxed)
+    thread::own_ipc_buffer().unwrap_or_else(|| IPC_BUFFER.load(Ordering::Relaxed))
 }
 
 /// The argument the process was started with (`rsi`; see `process::Process::start`), 0 for
@@ -141,21 +146,143 @@ struct Console;
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Output goes through one function, so that it can move to the IO server later.
         console_write(s);
         Ok(())
     }
 }
 
-/// Writes text to the console (the kernel debug console until the IO server exists).
+/// Writes text to the console.
 pub fn console_write(s: &str) {
     console_write_bytes(s.as_bytes());
 }
 
-/// Writes bytes to the console as they are (the console takes any bytes, not only UTF-8).
+/// Writes bytes to the console as they are (the console takes any bytes, not only UTF-8):
+/// through the IO server's `Console.write` once the name server gives this service the
+/// `console` endpoint, else to the kernel's debug console if the service holds it (init,
+/// the IO server, and anything before the IO server runs), else nowhere.
 pub fn console_write_bytes(bytes: &[u8]) {
-    for chunk in bytes.chunks(4096) {
-        let _ = boot::debug().write(chunk);
+    console::write(bytes);
+}
+
+/// Where this process's output goes.
+pub mod console {
+    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+    use super::*;
+    use crate::sys::console::Console;
+
+    /// The slot of the IO server's `Console` endpoint, 0 until looked up.
+    static SLOT: AtomicU64 = AtomicU64::new(0);
+    /// What the name server capability allows: unknown yet, a client, or none (no capability,
+    /// or this process is the name server itself).
+    static NAMES: AtomicU8 = AtomicU8::new(UNKNOWN);
+    const UNKNOWN: u8 = 0;
+    const CLIENT: u8 = 1;
+    const NONE: u8 = 2;
+    /// Serialises lookups (two threads printing first at once).
+    static LOOKUP: spin::Mutex<()> = spin::Mutex::new(());
+    /// A writer that replaces the console (the IO server prints to itself).
+    static WRITER: spin::Once<fn(&[u8])> = spin::Once::new();
+
+    /// Makes all of this process's output go to `w` (the IO server's own lines).
+    pub fn set_writer(w: fn(&[u8])) {
+        WRITER.call_once(|| w);
+    }
+
+    /// Sends output to the `Console` endpoint in `slot` from now on.
+    pub fn use_endpoint(slot: u64) {
+        SLOT.store(slot, Ordering::SeqCst);
+    }
+
+    pub(crate) fn write(bytes: &[u8]) {
+        if let Some(w) = WRITER.get() {
+            return w(bytes);
+        }
+        if ipc_buffer() == 0 {
+            // A thread with no IPC buffer cannot call the IO server.
+            return debug(bytes);
+        }
+        for chunk in bytes.chunks(256) {
+            write_chunk(chunk);
+        }
+    }
+
+    fn debug(bytes: &[u8]) {
+        for chunk in bytes.chunks(4096) {
+            let _ = boot::debug().write(chunk);
+        }
+    }
+
+    fn write_chunk(chunk: &[u8]) {
+        // A second try after a failure: the IO server may have been restarted (its old endpoint
+        // is gone; the name server gives the new one).
+        for _ in 0..2 {
+            let slot = endpoint();
+            if slot == 0 {
+                break;
+            }
+            if Console::from_slot(slot).write(&mut Ipc, chunk).is_ok() {
+                return;
+            }
+            forget(slot);
+        }
+        debug(chunk);
+    }
+
+    /// Drops a console endpoint that failed: deletes it if it is still there (a revoked
+    /// capability leaves its slot empty, and the slot may hold something else later).
+    fn forget(slot: u64) {
+        if SLOT.compare_exchange(slot, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            && sys::kernel::Cap::identify(&boot::cnode(), slot).is_ok_and(|(t, _, _)| t == ENDPOINT_TYPE)
+        {
+            let _ = sys::kernel::Cap::delete(&boot::cnode(), slot);
+        }
+    }
+
+    const ENDPOINT_TYPE: u32 = 7;
+
+    /// The console endpoint, looked up on first use: waiting for the IO server when this
+    /// service has no debug console to print to meanwhile, else only if it is there now.
+    fn endpoint() -> u64 {
+        let slot = SLOT.load(Ordering::SeqCst);
+        if slot != 0 || NAMES.load(Ordering::SeqCst) == NONE {
+            return slot;
+        }
+        let _g = LOOKUP.lock();
+        let slot = SLOT.load(Ordering::SeqCst);
+        if slot != 0 {
+            return slot;
+        }
+        let own = boot::cnode();
+        if NAMES.load(Ordering::SeqCst) == UNKNOWN {
+            // A client holds the name server's endpoint without READ; the name server serves it.
+            let client = sys::kernel::Cap::identify(&own, types::BOOT_SLOT_NAMES)
+                .is_ok_and(|(t, r, _)| t == ENDPOINT_TYPE && !r.contains(Rights::READ));
+            NAMES.store(if client { CLIENT } else { NONE }, Ordering::SeqCst);
+            if !client {
+                return 0;
+            }
+        }
+        let has_debug =
+            sys::kernel::Cap::identify(&own, types::BOOT_SLOT_DEBUG).is_ok_and(|(_, r, _)| r.contains(Rights::WRITE));
+        let found = if has_debug {
+            names::try_lookup("console")
+        } else {
+            names::lookup("console")
+        };
+        match found {
+            Ok(ep) => {
+                SLOT.store(ep.0, Ordering::SeqCst);
+                ep.0
+            }
+            // Not registered yet (a service with a debug console asks again next time).
+            Err(Status::NOT_FOUND) if has_debug => 0,
+            // Not allowed, or nobody provides it: do not ask at every line.
+            Err(_) => {
+                NAMES.store(NONE, Ordering::SeqCst);
+                0
+            }
+        }
     }
 }
 

@@ -139,6 +139,13 @@ impl Process {
         r.map_err(st("Tcb.set_fault_endpoint"))
     }
 
+    /// Sets the thread's scheduling priority (0 to 31; `load` gives 0), before `start`.
+    pub fn set_priority(&self, priority: u8) -> Result<(), String> {
+        self.tcb
+            .configure(&self.vspace, &self.cnode, types::START_IPC_BUFFER, priority)
+            .map_err(st("Tcb.configure"))
+    }
+
     /// Names the thread and starts it at the program's entry, with the IPC buffer in `rdi`
     /// and `arg` in `rsi`.
     pub fn start(&self, name: &str, arg: u64) -> Result<(), String> {
@@ -152,6 +159,19 @@ impl Process {
         };
         self.tcb.set_regs(&regs).map_err(st("Tcb.set_regs"))?;
         self.tcb.resume().map_err(st("Tcb.resume"))
+    }
+
+    /// Like `release`, but keeps the caller's capabilities to the process's CNode and thread
+    /// too (a supervisor looks at them): returns the slots of the quota, CNode and thread.
+    /// Revoking the quota capability removes the other two as well.
+    pub fn release_keeping(mut self) -> (u64, u64, u64) {
+        let own = boot::cnode();
+        for slot in core::mem::take(&mut self.scratch).into_iter().chain([self.vspace.0]) {
+            let _ = Cap::delete(&own, slot);
+        }
+        let kept = (self.quota.0, self.cnode.0, self.tcb.0);
+        core::mem::forget(self);
+        kept
     }
 
     /// Drops the caller's capabilities to the process but the quota's: the process holds what

@@ -1,5 +1,8 @@
 //! Threads in this process: start one on a function with a stack of its own (and, if it does
 //! IPC, an IPC buffer), free it after it has exited, and count the CPUs it may be pinned to.
+//!
+//! The runtime has no thread-local storage; a thread finds its own IPC buffer (for `Ipc` and
+//! printing) by its stack: `spawn` records each thread's stack range with its buffer.
 
 use crate::sys::kernel::Cap;
 use crate::{boot, types, MapFlags, Quota, Regs, Status, Tcb};
@@ -29,6 +32,43 @@ pub struct Thread {
     pub ipc_buffer: u64,
 }
 
+/// Stack ranges and IPC buffers of the threads `spawn` started and `free` has not freed.
+static THREADS: spin::Mutex<[(u64, u64); MAX_THREADS]> = spin::Mutex::new([(0, 0); MAX_THREADS]);
+/// Threads whose IPC buffer the runtime finds by stack; more may run, but those beyond cannot
+/// use `Ipc` or print through the IO server.
+const MAX_THREADS: usize = 64;
+
+fn stack_pointer() -> u64 {
+    let sp: u64;
+    // SAFETY: reads rsp into a register; no memory is touched.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
+/// The IPC buffer of the calling thread if `spawn` started it (0 if it has none); `None` for
+/// the first thread.
+pub(crate) fn own_ipc_buffer() -> Option<u64> {
+    let sp = stack_pointer();
+    let t = THREADS.lock();
+    t.iter()
+        .find(|&&(stack, _)| stack != 0 && (stack..stack + STACK_SIZE).contains(&sp))
+        .map(|&(_, ipc)| ipc)
+}
+
+fn record(stack: u64, ipc: u64) {
+    let mut t = THREADS.lock();
+    if let Some(e) = t.iter_mut().find(|e| e.0 == 0) {
+        *e = (stack, ipc);
+    }
+}
+
+fn forget(stack: u64) {
+    let mut t = THREADS.lock();
+    if let Some(e) = t.iter_mut().find(|e| e.0 == stack) {
+        *e = (0, 0);
+    }
+}
+
 /// Starts `entry(arg)` in this process's address space and CNode.
 pub fn spawn(entry: extern "C" fn(u64) -> !, arg: u64, how: Spawn) -> Result<Thread, Status> {
     let quota = how.quota.unwrap_or(Quota::from_slot(types::BOOT_SLOT_QUOTA));
@@ -53,7 +93,12 @@ pub fn spawn(entry: extern "C" fn(u64) -> !, arg: u64, how: Spawn) -> Result<Thr
     if let Some(cpu) = how.cpu {
         tcb.set_affinity(cpu)?;
     }
-    tcb.resume()?;
+    // Recorded before it runs: its first IPC must find its own buffer.
+    record(stack, ipc_buffer);
+    if let Err(e) = tcb.resume() {
+        forget(stack);
+        return Err(e);
+    }
     Ok(Thread { tcb, stack, ipc_buffer })
 }
 
@@ -62,6 +107,7 @@ impl Thread {
     /// good), its stack and its IPC buffer.
     pub fn free(self) -> Result<(), Status> {
         Cap::delete(&boot::cnode(), self.tcb.0)?;
+        forget(self.stack);
         boot::vspace().unmap(self.stack, STACK_SIZE)?;
         if self.ipc_buffer != 0 {
             boot::vspace().unmap(self.ipc_buffer, types::PAGE_SIZE)?;
