@@ -166,6 +166,31 @@ static void stubs(void) {
     EXPECT(anvil_irq_ack(E), NOCAP);
     EXPECT(anvil_debug_write(ANVIL_BOOT_SLOT_DEBUG, (const uint8_t *)"c_test: Debug.write through the C stub\n", 39), OK);
     EXPECT(anvil_debug_stats(E, &a, &b), NOCAP);
+    /* Notifications, bound threads, thread statistics, saved replies, the kernel's figures. */
+    anvil_cap_t ntfn = 0;
+    anvil_thread_state_t state = 0;
+    bool idle = false;
+    EXPECT(anvil_notification_create(q2, &ntfn), OK);
+    EXPECT(anvil_notification_signal(ntfn), OK);
+    EXPECT(anvil_notification_poll(ntfn, &a), OK);
+    if (a != 1) bad++;
+    EXPECT(anvil_notification_signal(ntfn), OK);
+    EXPECT(anvil_notification_wait(ntfn, &a), OK); /* a bit is set: no wait */
+    if (a != 1) bad++;
+    EXPECT(anvil_tcb_bind_notification(tcb, ntfn), OK);
+    EXPECT(anvil_tcb_unbind_notification(tcb), OK);
+    EXPECT(anvil_tcb_stats(tcb, &state, &u32, &a), OK);
+    if (state != ANVIL_THREAD_STATE_INACTIVE) bad++; /* suspending a thread that never ran changes nothing */
+    EXPECT(anvil_cap_thread_stats(C, tcb, &state, &u32, &a), OK);
+    if (state != ANVIL_THREAD_STATE_INACTIVE || u32 != 0xFFFFFFFFu) bad++;
+    EXPECT(anvil_endpoint_save_reply(q2, &a), ANVIL_STATUS_BAD_STATE); /* no call to answer */
+    EXPECT(anvil_reply_send(E), NOCAP);
+    EXPECT(anvil_irq_control_get_gsi(E, 1, false, false, &a), NOCAP);
+    EXPECT(anvil_debug_cpu(ANVIL_BOOT_SLOT_DEBUG, 0, &u32, &a, &b, &c, &idle), OK);
+    EXPECT(anvil_debug_uptime(ANVIL_BOOT_SLOT_DEBUG, &a), OK);
+    EXPECT(anvil_debug_attach(E, ntfn), NOCAP);
+    EXPECT(anvil_debug_read_log(E, &u32, &a), NOCAP);
+    EXPECT(anvil_cap_delete(C, ntfn), OK);
     EXPECT(anvil_cap_delete(C, tcb), OK);
     EXPECT(anvil_cap_delete(C, vs), OK);
     EXPECT(anvil_cap_delete(C, ep), OK);

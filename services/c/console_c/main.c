@@ -1,10 +1,11 @@
-/* console_c: a Console protocol server in C (the generated ops table and dispatch), serving the
- * endpoint init gives it. It prints what clients write, tagged with their badge, and answers
- * reads with a fixed reply. */
+/* console_c: a Console protocol server in C (the generated ops table and dispatch), registered
+ * with the name server as `c_console`. It prints what clients write, tagged with their badge,
+ * and answers reads with a fixed reply. */
 #include <stdio.h>
 #include <string.h>
 #include <anvil/console.h>
 #include <anvil/kernel.h>
+#include <anvil_runtime.h>
 
 static unsigned calls;
 
@@ -30,10 +31,17 @@ static anvil_status_t on_read(void *ctx, uint64_t badge, uint32_t max, uint8_t d
 int main(void) {
     const anvil_console_ops_t ops = {.handle_write = on_write, .handle_read = on_read};
     anvil_msg_t *m = anvil_msg_buffer();
+    anvil_cap_t ep = 0;
+    anvil_status_t st = anvil_endpoint_create(ANVIL_BOOT_SLOT_QUOTA, &ep);
+    if (st == ANVIL_STATUS_OK) st = anvil_register("c_console", ep);
+    if (st != ANVIL_STATUS_OK) {
+        printf("console_c: cannot serve: status %u\n", st);
+        return 1;
+    }
     printf("console_c: serving\n");
-    anvil_status_t st = anvil_endpoint_recv(ANVIL_BOOT_SLOT_SERVE);
+    st = anvil_endpoint_recv(ep);
     for (;;) {
         if (st == ANVIL_STATUS_OK) anvil_console_dispatch(&ops, NULL, m);
-        st = anvil_endpoint_reply_recv(ANVIL_BOOT_SLOT_SERVE);
+        st = anvil_endpoint_reply_recv(ep);
     }
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <anvil/kernel.h>
 #include <anvil/testing.h>
+#include <anvil_runtime.h>
 
 typedef struct server {
     /* Whether the last `zeros` request had zero bytes wherever it carried no value. */
@@ -119,13 +120,21 @@ int main(void) {
     };
     server_t srv = {false, {0, 0, 0}};
     anvil_msg_t *m = anvil_msg_buffer();
+    /* Served under the name `probe_c` (the clients look it up as `probe`). */
+    anvil_cap_t ep = 0;
+    anvil_status_t st = anvil_endpoint_create(ANVIL_BOOT_SLOT_QUOTA, &ep);
+    if (st == ANVIL_STATUS_OK) st = anvil_register("probe_c", ep);
+    if (st != ANVIL_STATUS_OK) {
+        printf("probe_c: cannot serve: status %u\n", st);
+        return 1;
+    }
     printf("probe_c: serving\n");
-    anvil_status_t st = anvil_endpoint_recv(ANVIL_BOOT_SLOT_SERVE);
+    st = anvil_endpoint_recv(ep);
     for (;;) {
         if (st == ANVIL_STATUS_OK) {
             if (m->label == ANVIL_PROBE_ZEROS_LABEL) srv.last_clean = unused_bytes_zero(m);
             if (!wide_label_hook(m)) anvil_probe_dispatch(&ops, &srv, m);
         }
-        st = anvil_endpoint_reply_recv(ANVIL_BOOT_SLOT_SERVE);
+        st = anvil_endpoint_reply_recv(ep);
     }
 }

@@ -1,5 +1,5 @@
-/* probe_client_c: a C client of a Probe server (the C or the Rust one, whichever init connects
- * it to), through the generated stubs. It checks that a stub sends its request in a zeroed
+/* probe_client_c: a C client of a Probe server (the C or the Rust one: whichever its manifest
+ * line names `probe`, uses=probe=NAME), through the generated stubs. It checks that a stub sends its request in a zeroed
  * message even when the IPC buffer is full of old bytes, that a method's own error and a
  * transport status are never confused, that a reply label beyond 32 bits is not read as
  * success, and that a server refuses a capability of the wrong type. It prints one line with
@@ -10,9 +10,16 @@
 #include <anvil/console.h>
 #include <anvil/kernel.h>
 #include <anvil/testing.h>
+#include <anvil_runtime.h>
 
 int main(void) {
-    const anvil_probe_ep_t probe = anvil_probe_ep(ANVIL_BOOT_SLOT_USE);
+    anvil_cap_t server = 0;
+    anvil_status_t looked_up = anvil_lookup("probe", &server);
+    if (looked_up != ANVIL_STATUS_OK) {
+        printf("probe_client_c: lookup of `probe` failed with status %u\n", looked_up);
+        return 1;
+    }
+    const anvil_probe_ep_t probe = anvil_probe_ep(server);
     char lang[8] = {0};
     size_t lang_len = 0;
     uint32_t used = 0;
@@ -40,7 +47,7 @@ int main(void) {
     anvil_cap_t vmo = 0;
     uint64_t size = 0;
     uint32_t name_bytes = 0;
-    const anvil_status_t wrong = anvil_probe_check(probe, ANVIL_BOOT_SLOT_USE, ANVIL_SHAPE_CIRCLE, ANVIL_MAP_FLAGS_R,
+    const anvil_status_t wrong = anvil_probe_check(probe, server, ANVIL_SHAPE_CIRCLE, ANVIL_MAP_FLAGS_R,
                                                    true, "c", 1, &size, &name_bytes);
     anvil_status_t good = anvil_vmo_create(ANVIL_BOOT_SLOT_QUOTA, 4096, &vmo);
     if (good == ANVIL_STATUS_OK) {

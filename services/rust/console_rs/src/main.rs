@@ -1,12 +1,12 @@
 //! console_rs: a Console protocol server in Rust (the generated `ConsoleServer` trait and
-//! dispatch), serving the endpoint init gives it. It prints what clients write, tagged with the
-//! badge that tells them apart, and answers reads with a fixed reply.
+//! dispatch), registered with the name server as `rs_console`. It prints what clients write,
+//! tagged with the badge that tells them apart, and answers reads with a fixed reply.
 
 #![no_std]
 #![no_main]
 
 use anvil::sys::console::{console_dispatch, ConsoleServer};
-use anvil::{types, Endpoint, Ipc, Status};
+use anvil::{types, Endpoint, Ipc, Quota, Status};
 
 anvil::entry!(main);
 
@@ -34,8 +34,15 @@ impl ConsoleServer for Server {
 
 fn main() -> u64 {
     let mut server = Server { calls: 0 };
+    let ep = match Endpoint::create(&Quota::from_slot(types::BOOT_SLOT_QUOTA))
+        .and_then(|ep| anvil::names::register("rs_console", &ep).map(|()| ep))
+    {
+        Ok(ep) => ep,
+        Err(e) => {
+            anvil::println!("console_rs: cannot serve: {e:?}");
+            return 1;
+        }
+    };
     anvil::println!("console_rs: serving");
-    Ipc::serve(&Endpoint::from_slot(types::BOOT_SLOT_SERVE), |t| {
-        console_dispatch(&mut server, t)
-    })
+    Ipc::serve(&ep, |t| console_dispatch(&mut server, t))
 }

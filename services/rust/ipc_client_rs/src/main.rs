@@ -1,17 +1,24 @@
-//! ipc_client_rs: a Console protocol client in Rust, through the generated client stubs, of
-//! whatever server init connected it to (the C one in the default boot).
+//! ipc_client_rs: a Console protocol client in Rust, through the generated client stubs, of the
+//! server its manifest line names `peer` (uses=peer=NAME: the C one in the test image).
 
 #![no_std]
 #![no_main]
 
 use anvil::sys::console::Console;
-use anvil::{types, Ipc};
+use anvil::Ipc;
 
 anvil::entry!(main);
 
 fn main() -> u64 {
-    // The endpoint init gave this service speaks Console: the typed client says so.
-    let console = Console::from_slot(types::BOOT_SLOT_USE);
+    let peer = match anvil::names::lookup("peer") {
+        Ok(ep) => ep,
+        Err(e) => {
+            anvil::println!("ipc_client_rs: lookup of `peer` failed: {e:?}");
+            return 1;
+        }
+    };
+    // The endpoint speaks Console: the typed client says so.
+    let console = Console::from_slot(peer.0);
     match console.write(&mut Ipc, b"hello from a Rust client") {
         Ok(n) => anvil::println!("ipc_client_rs: server took {n} bytes"),
         Err(e) => anvil::println!("ipc_client_rs: write failed: {e:?}"),

@@ -308,6 +308,11 @@ fn interrupts(irq: &Irq, ntfn: &Notification, com1: &IoPort) {
     const ROUNDS: u32 = 8;
     for _ in 0..ROUNDS {
         want("Irq.ack", irq.ack());
+        // The UART raises its transmitter-empty interrupt when the interrupt is enabled while
+        // the transmitter is empty: wait until what the kernel printed has gone out.
+        while want("LSR", com1.read(5, 1)) & 0x40 == 0 {
+            let _ = Tcb::yield_now();
+        }
         want("IER on", com1.write(1, 1, 0x02));
         let bits = want("Notification.wait", ntfn.wait());
         check_quiet(bits == 1, "the interrupt signals the notification's bit");

@@ -1,5 +1,5 @@
-//! probe_client: a hostile client of a `Probe` server (the C one or the Rust one, whichever
-//! init connects it to). It sends the same bad requests to either: a capability of the wrong
+//! probe_client: a hostile client of a `Probe` server (the C one or the Rust one: whichever its
+//! manifest line names `probe`, `uses=probe=NAME`). It sends the same bad requests to either: a capability of the wrong
 //! type, one lacking a right, an undeclared enum value and bits, `bool` = 2, invalid UTF-8,
 //! malformed and misaddressed messages, an endpoint of the wrong protocol, and a reply label
 //! beyond 32 bits. It prints one line per case with the status it got; the boot test checks
@@ -72,7 +72,13 @@ fn code<T, E: Debug>(r: &Result<T, E>) -> impl Debug + '_ {
 }
 
 fn main() -> u64 {
-    let probe = Probe::from_slot(types::BOOT_SLOT_USE);
+    let probe = match anvil::names::lookup("probe") {
+        Ok(ep) => Probe::from_slot(ep.0),
+        Err(e) => {
+            println!("probe_client: lookup of `probe` failed: {e:?}");
+            return 1;
+        }
+    };
     let quota = Quota::from_slot(types::BOOT_SLOT_QUOTA);
     // The helpers offer their endpoints first, so that the server's CNode use below counts
     // only what this client does.

@@ -1,5 +1,5 @@
 //! probe_echo: a helper of the Probe boot test. It makes an endpoint, offers it to the Probe
-//! server it is connected to (kind 1: an `Echo` server), and serves `Echo` on it, so that the
+//! server its manifest line names `probe` (kind 1: an `Echo` server), and serves `Echo` on it, so that the
 //! server's `relay` has an endpoint of the right protocol to call.
 
 #![no_std]
@@ -26,7 +26,14 @@ fn main() -> u64 {
             return 1;
         }
     };
-    if let Err(e) = Probe::from_slot(types::BOOT_SLOT_USE).offer(&mut Ipc, 1, &ep) {
+    let probe = match anvil::names::lookup("probe") {
+        Ok(p) => Probe::from_slot(p.0),
+        Err(e) => {
+            anvil::println!("probe_echo: lookup of `probe` failed: {e:?}");
+            return 1;
+        }
+    };
+    if let Err(e) = probe.offer(&mut Ipc, 1, &ep) {
         anvil::println!("probe_echo: offer failed: {e:?}");
         return 1;
     }

@@ -132,8 +132,18 @@ fn main() -> u64 {
         last_clean: false,
         helpers: [None; 3],
     };
+    // Served under the name `probe_rs` (the clients look it up as `probe`).
+    let ep = match Endpoint::create(&anvil::Quota::from_slot(types::BOOT_SLOT_QUOTA))
+        .and_then(|ep| anvil::names::register("probe_rs", &ep).map(|()| ep))
+    {
+        Ok(ep) => ep,
+        Err(e) => {
+            anvil::println!("probe_rs: cannot serve: {e:?}");
+            return 1;
+        }
+    };
     anvil::println!("probe_rs: serving");
-    Ipc::serve(&Endpoint::from_slot(types::BOOT_SLOT_SERVE), |t| {
+    Ipc::serve(&ep, |t| {
         let m = t.message();
         if m.label == PROBE_ZEROS_LABEL {
             server.last_clean = unused_bytes_zero(m);
