@@ -85,52 +85,69 @@ build() {
     log "building libanvil-c and the C services (CMake; headers generated from idl/)"
     cmake -S "$ROOT" -B "$BUILD" >/dev/null
     cmake --build "$BUILD" -j 2 >/dev/null
-    rm -rf "$BUILD/initrd" "$BUILD/test-initrd"
-    mkdir -p "$BUILD/initrd" "$BUILD/test-initrd"
-    cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
+    images
+}
+
+# The boot images.
+images() {
     local bin="$ROOT/services/target/x86_64-unknown-none/$PROFILE"
-    # The boot image: init, services/manifest, and every binary the manifest names (found among
-    # the Rust and the C services), so adding a service needs only its folder and a manifest line.
-    cp "$bin/init" "$BUILD/initrd/"
-    cp "$ROOT/services/manifest" "$BUILD/initrd/manifest"
-    local name found candidate
-    for name in $(awk '$1 == "service" { print $3 }' "$ROOT/services/manifest"); do
-        found=""
-        for candidate in "$bin/$name" "$BUILD"/services/c/*/"$name"; do
-            if [ -f "$candidate" ]; then found="$candidate"; break; fi
-        done
-        [ -n "$found" ] || die "services/manifest names \`$name\`, but no service builds it"
-        cp "$found" "$BUILD/initrd/"
-    done
-    (cd "$BUILD/initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/initrd.cpio"
-    # The test image: the same plus test programs, a manifest with broken entries, and
-    # deliberately broken files.
-    cp "$BUILD/initrd/"* "$BUILD/test-initrd/"
+    cp "$ROOT/kernel/target/x86_64-unknown-none/$PROFILE/kernel" "$BUILD/kernel.elf"
+    # The boot image: init, services/manifest, and every binary the manifest names (`service`
+    # and `program` lines; found among the Rust and the C services), so adding a service needs
+    # only its folder and a manifest line.
+    image initrd "$ROOT/services/manifest"
+    # The test image: the same plus test programs, a manifest with broken entries and demo
+    # services, and deliberately broken files.
+    image test-initrd "$ROOT/services/tests/manifest" "$BUILD/initrd/"*
     cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
         "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$bin/fuzz" "$bin/stress" "$BUILD/test-initrd/"
     local c_tests="$BUILD/services/c"
     cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"
-    cp "$ROOT/services/tests/manifest" "$BUILD/test-initrd/manifest"
     head -c 100 "$bin/init" > "$BUILD/test-initrd/bad_truncated"
     printf 'this is not an ELF file\n' > "$BUILD/test-initrd/bad_text"
-    (cd "$BUILD/test-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/test-initrd.cpio"
-    # The probe image: init, the C and Rust servers of the Probe test protocol and their
-    # clients, started by services/tests/probe.manifest.
-    rm -rf "$BUILD/probe-initrd"
-    mkdir -p "$BUILD/probe-initrd"
-    cp "$bin/init" "$bin/probe_rs" "$bin/probe_client" "$bin/probe_echo" "$c_tests/probe_c/probe_c" \
-        "$c_tests/probe_client_c/probe_client_c" "$BUILD/probe-initrd/"
-    cp "$ROOT/services/tests/probe.manifest" "$BUILD/probe-initrd/manifest"
-    (cd "$BUILD/probe-initrd" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/probe-initrd.cpio"
+    pack test-initrd
+    # One image per scenario manifest, services/tests/NAME.manifest -> build/NAME-initrd.cpio: init,
+    # the manifest, and the binaries it names (the probe image: the Probe servers and clients;
+    # the system scenarios of the boot tests).
+    local m
+    for m in "$ROOT"/services/tests/*.manifest; do
+        image "$(basename "$m" .manifest)-initrd" "$m"
+    done
 }
 
-# The ELF of a service by name (Rust or C), for gdb.
-service_elf() {
+# The binary of a service by name: a Rust service or test program, or a C service.
+find_binary() {
     local candidate
     for candidate in "$ROOT/services/target/x86_64-unknown-none/$PROFILE/$1" "$BUILD"/services/c/*/"$1"; do
         if [ -f "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
     done
     return 1
+}
+
+# image NAME MANIFEST [FILE...]: build/NAME/ holds init, MANIFEST as `manifest`, every binary the
+# manifest names and the FILEs; build/NAME.cpio is packed from it (see `pack`).
+image() {
+    local dir="$BUILD/$1" manifest="$2" name found
+    shift 2
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$ROOT/services/target/x86_64-unknown-none/$PROFILE/init" "$dir/"
+    for name in $(awk '$1 == "service" { print $3 } $1 == "program" { print $2 }' "$manifest"); do
+        # A test manifest may name binaries that are deliberately missing or broken.
+        found="$(find_binary "$name")" || continue
+        cp "$found" "$dir/"
+    done
+    if (($#)); then cp "$@" "$dir/"; fi
+    cp "$manifest" "$dir/manifest"
+    if [ "$manifest" = "$ROOT/services/manifest" ]; then
+        for name in $(awk '$1 == "service" { print $3 } $1 == "program" { print $2 }' "$manifest"); do
+            [ -f "$dir/$name" ] || die "services/manifest names \`$name\`, but no service builds it"
+        done
+    fi
+    pack "$(basename "$dir")"
+}
+
+pack() {
+    (cd "$BUILD/$1" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/$1.cpio"
 }
 
 boot() {
@@ -156,7 +173,7 @@ boot() {
         local cmd="gdb -q $BUILD/kernel.elf -ex 'target remote 127.0.0.1:$gdb_port'"
         if [ -n "$gdb_service" ]; then
             local elf
-            elf="$(service_elf "$gdb_service")" || die "no service binary named \`$gdb_service\`"
+            elf="$(find_binary "$gdb_service")" || die "no service binary named \`$gdb_service\`"
             cmd+=" -ex 'add-symbol-file $elf'"
         fi
         log "QEMU waits for gdb on 127.0.0.1:$gdb_port; in another terminal run:"

@@ -90,7 +90,7 @@ fn main() -> u64 {
     0
 }
 RS
-    printf 'service greeter greeter debug quota=1M\nservice greeter_rs greeter_rs debug quota=2M\n' >> services/manifest
+    printf 'service greeter greeter quota=1M\nservice greeter_rs greeter_rs quota=2M\n' >> services/manifest
     cat > idl/greeter.idl <<'IDL'
 /// A greeting protocol, added by tests/checkout.sh the way the guide says.
 library anvil.greeter;

@@ -1,8 +1,10 @@
 //! The QEMU boot harness: boots `build/kernel.elf` with an initrd under TCG, reads the serial
 //! console, checks expected lines in order, rejects forbidden ones, and takes QEMU's exit
-//! status (set by the kernel through `isa-debug-exit`) as the verdict.
+//! status (set by the kernel through `isa-debug-exit`) as the verdict. A scenario may also type
+//! into the serial port (QEMU's stdin): a script of text to wait for, keys to send one at a
+//! time with a delay between them, and pauses.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +13,20 @@ use std::time::{Duration, Instant};
 pub const fn debug_exit(code: u8) -> i32 {
     ((code as i32) << 1) | 1
 }
+
+/// One step of what a scenario types into the serial console.
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// Wait until this text appears in the output (after what earlier waits matched).
+    Wait(&'a str),
+    /// Send these bytes, one at a time, `TYPE_DELAY` apart (as a person types).
+    Type(&'a [u8]),
+    /// Send nothing for this many milliseconds.
+    Pause(u64),
+}
+
+/// The time between two typed bytes.
+pub const TYPE_DELAY: Duration = Duration::from_millis(15);
 
 /// A boot scenario.
 pub struct Scenario<'a> {
@@ -35,6 +51,8 @@ pub struct Scenario<'a> {
     pub iso: Option<&'a Path>,
     /// Firmware: SeaBIOS (QEMU's default) or, with `uefi`, OVMF.
     pub uefi: bool,
+    /// What to type into the serial console, in order.
+    pub input: &'a [Step<'a>],
 }
 
 /// QEMU's UEFI firmware image (Debian's `ovmf` package).
@@ -54,12 +72,16 @@ impl Default for Scenario<'_> {
             timeout: Duration::from_secs(60),
             iso: None,
             uefi: false,
+            input: &[],
         }
     }
 }
 
 pub struct Outcome {
+    /// The serial output as text, carriage returns removed.
     pub log: String,
+    /// The serial output as it came.
+    pub raw: Vec<u8>,
     pub status: Option<i32>,
     pub elapsed: Duration,
     /// Time from QEMU start to the first line printed by user space (`init:`), if any.
@@ -114,12 +136,23 @@ pub fn boot(s: &Scenario) -> Outcome {
         ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .args(["-smp", &s.cpus.to_string(), "-m", s.mem])
-        .stdin(Stdio::null())
+        .stdin(if s.input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("qemu-system-x86_64 must be installed (./run.sh installs it)");
     let mut out = child.stdout.take().expect("piped stdout");
+    let mut stdin = child.stdin.take();
+    let mut script = Script {
+        steps: s.input,
+        next: 0,
+        seen: 0,
+        typing: None,
+    };
     let (tx, rx) = std::sync::mpsc::channel::<(Vec<u8>, Instant)>();
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
@@ -143,6 +176,9 @@ pub fn boot(s: &Scenario) -> Outcome {
                 to_init = Some(at - start);
             }
         }
+        if let Some(input) = stdin.as_mut() {
+            script.advance(&log, input);
+        }
         match child.try_wait() {
             Ok(Some(st)) => break st.code(),
             Ok(None) if start.elapsed() > s.timeout => {
@@ -165,6 +201,7 @@ pub fn boot(s: &Scenario) -> Outcome {
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut err);
     }
+    let raw = log.clone();
     let mut log = String::from_utf8_lossy(&log).replace('\r', "");
     if !err.is_empty() {
         log.push_str("\n--- qemu stderr ---\n");
@@ -172,9 +209,52 @@ pub fn boot(s: &Scenario) -> Outcome {
     }
     Outcome {
         log,
+        raw,
         status,
         elapsed: start.elapsed(),
         to_init,
+    }
+}
+
+/// Where a scenario's script is: the next step, how far waits have matched in the output, and
+/// the bytes of a `Type` step still to send with the time the next may go.
+struct Script<'a> {
+    steps: &'a [Step<'a>],
+    next: usize,
+    seen: usize,
+    typing: Option<(&'a [u8], Instant)>,
+}
+
+impl Script<'_> {
+    /// Does what can be done now, without blocking the harness's loop.
+    fn advance(&mut self, log: &[u8], input: &mut std::process::ChildStdin) {
+        loop {
+            if let Some((rest, at)) = self.typing {
+                if Instant::now() < at {
+                    return;
+                }
+                let Some((&b, rest)) = rest.split_first() else {
+                    self.typing = None;
+                    continue;
+                };
+                let _ = input.write_all(&[b]).and_then(|()| input.flush());
+                self.typing = Some((rest, Instant::now() + TYPE_DELAY));
+                continue;
+            }
+            let Some(step) = self.steps.get(self.next) else { return };
+            match *step {
+                Step::Wait(text) => {
+                    let hay = &log[self.seen.min(log.len())..];
+                    let Some(i) = hay.windows(text.len().max(1)).position(|w| w == text.as_bytes()) else {
+                        return;
+                    };
+                    self.seen += i + text.len();
+                }
+                Step::Type(bytes) => self.typing = Some((bytes, Instant::now())),
+                Step::Pause(ms) => self.typing = Some((&[], Instant::now() + Duration::from_millis(ms))),
+            }
+            self.next += 1;
+        }
     }
 }
 
