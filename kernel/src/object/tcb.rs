@@ -11,7 +11,8 @@
 //!
 //! Stopping a thread (suspend, death, fault) cancels its IPC as seL4 does: it leaves every
 //! endpoint queue, a call it waits on the reply of is abandoned (a late reply is dropped),
-//! and a caller waiting for *its* reply wakes with `PEER_CLOSED`. A suspended thread's
+//! and a caller waiting for *its* reply wakes with `PEER_CLOSED` (for a fault reported to a
+//! supervisor, only when the thread is destroyed or receives again: see `fault`). A suspended thread's
 //! blocking call ends with `CANCELLED` when it is resumed.
 
 use alloc::sync::{Arc, Weak};
@@ -472,15 +473,15 @@ pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
                 call: false,
                 fault: true,
             };
-            Some((ep, i.reply_to.take()))
+            // The reply it owes stays with it, as in seL4: resumed, it may still answer; its
+            // caller wakes with PEER_CLOSED when it is destroyed (so after its supervisor has
+            // revoked what it had, its registered names included) or receives again.
+            Some(ep)
         }
         _ => None,
     };
     drop(i);
-    if let Some((ep, caller)) = ep {
-        if let Some((c, token)) = caller {
-            endpoint::abandon_reply(&c, token);
-        }
+    if let Some(ep) = ep {
         if endpoint::send_fault(&ep, t) {
             return Fault::Reported;
         }
