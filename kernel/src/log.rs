@@ -153,13 +153,27 @@ pub fn kick() {
     }
 }
 
+/// The run ends (`Debug.shutdown` by `me`): the console server's thread (the one its
+/// notification is bound to) is stopped, so that it is not writing to the port while the
+/// kernel prints its last lines there. The caller holds no lock.
+pub fn quiesce(me: &Arc<crate::object::tcb::Tcb>) {
+    let server = SERVER.lock().clone();
+    let thread = server.and_then(|(w, _)| w.upgrade()).and_then(|n| n.bound_thread());
+    if let Some(t) = thread.filter(|t| !Arc::ptr_eq(t, me)) {
+        let _ = crate::object::tcb::suspend(&t, me);
+    }
+}
+
 /// Sends the console back to the serial port, first with what the ring holds (a test run's
 /// end, a server that is gone).
 pub fn detach() {
     let old = SERVER.lock().take();
     drop(old);
     let mut r = LOCK.lock();
-    ATTACHED.store(false, Ordering::SeqCst);
+    if ATTACHED.swap(false, Ordering::SeqCst) {
+        // The server may have stopped in the middle of a line: the kernel's start on their own.
+        put_text(b'\n');
+    }
     r.drain_to_port();
 }
 

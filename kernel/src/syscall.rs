@@ -72,6 +72,9 @@ pub fn entry(frame: &mut TrapFrame) {
         After::Stop => sched::block(),
         After::Exit(code) => exit(code, frame),
         After::Shutdown(code) => {
+            if let Some(me) = sched::current() {
+                crate::log::quiesce(&me);
+            }
             crate::kinfo!("shutdown requested with code {code}");
             crate::report_memory();
             crate::arch::x86_64::port::qemu_exit(code);

@@ -95,6 +95,12 @@ impl Notification {
         Word(self.inner.lock())
     }
 
+    /// The thread this notification is bound to, if it lives.
+    pub fn bound_thread(&self) -> Option<Arc<Tcb>> {
+        let w = self.inner.lock().bound.clone();
+        w.and_then(|w| w.upgrade())
+    }
+
     /// Wakes every waiter with PEER_CLOSED; nobody can wait here again.
     fn close(&self) {
         let waiters = {
