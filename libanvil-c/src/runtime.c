@@ -41,6 +41,20 @@ static int holds(anvil_cap_t slot, uint32_t type, anvil_rights_t need, anvil_rig
     return (type == 0 || t == type) && (r & need) == need;
 }
 
+/* Moves the console capability to the CNode's last slot if it is free: the kernel gives out
+ * the lowest free slot, so the console's is not one a revoked capability of the service's own
+ * code leaves empty and the service might delete by its old number. */
+static anvil_cap_t keep_apart(anvil_cap_t slot) {
+    uint32_t slots = 0, used = 0;
+    if (anvil_cnode_info(ANVIL_BOOT_SLOT_CNODE, &slots, &used) != ANVIL_STATUS_OK || slots == 0) return slot;
+    const anvil_cap_t last = slots - 1;
+    if (slot != last && !holds(last, 0, 0, NULL) &&
+        anvil_cap_transfer(ANVIL_BOOT_SLOT_CNODE, slot, ANVIL_BOOT_SLOT_CNODE, last) == ANVIL_STATUS_OK) {
+        return last;
+    }
+    return slot;
+}
+
 static anvil_cap_t console(void) {
     if (console_slot || names_state == NAMES_NONE) return console_slot;
     if (names_state == NAMES_UNKNOWN) {
@@ -54,7 +68,7 @@ static anvil_cap_t console(void) {
     anvil_cap_t ep = 0;
     anvil_status_t st = has_debug ? anvil_try_lookup("console", &ep) : anvil_lookup("console", &ep);
     if (st == ANVIL_STATUS_OK) {
-        console_slot = ep;
+        console_slot = keep_apart(ep);
     } else if (!(st == ANVIL_STATUS_NOT_FOUND && has_debug)) {
         names_state = NAMES_NONE; /* not allowed, or nobody provides it: do not ask every line */
     }

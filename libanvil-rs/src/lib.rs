@@ -241,6 +241,22 @@ pub mod console {
 
     const ENDPOINT_TYPE: u32 = 7;
 
+    /// Moves the console capability to the CNode's last slot if it is free: the kernel gives
+    /// out the lowest free slot, so the console's is not one a revoked capability of the
+    /// service's own code leaves empty and the service might delete by its old number.
+    fn keep_apart(slot: u64) -> u64 {
+        let own = boot::cnode();
+        let Ok((slots, _)) = own.info() else { return slot };
+        let last = u64::from(slots) - 1;
+        if slot != last
+            && sys::kernel::Cap::identify(&own, last).is_err()
+            && sys::kernel::Cap::transfer(&own, slot, &own, last).is_ok()
+        {
+            return last;
+        }
+        slot
+    }
+
     /// The console endpoint, looked up on first use: waiting for the IO server when this
     /// service has no debug console to print to meanwhile, else only if it is there now.
     fn endpoint() -> u64 {
@@ -272,8 +288,9 @@ pub mod console {
         };
         match found {
             Ok(ep) => {
-                SLOT.store(ep.0, Ordering::SeqCst);
-                ep.0
+                let slot = keep_apart(ep.0);
+                SLOT.store(slot, Ordering::SeqCst);
+                slot
             }
             // Not registered yet (a service with a debug console asks again next time).
             Err(Status::NOT_FOUND) if has_debug => 0,

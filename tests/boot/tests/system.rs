@@ -71,20 +71,23 @@ struct Screen {
     log: String,
 }
 
-/// Lines other programs print while the shell runs (boot, services starting and exiting).
+/// Lines other programs print while the shell runs (boot, services starting and exiting), and
+/// the empty line the kernel starts its own lines with when it takes the console back from the
+/// IO server (restarted, or at the end of the run).
 fn background(l: &str) -> bool {
-    [
-        "init: ",
-        "[info]",
-        "[warn]",
-        "names: ",
-        "io: ",
-        "hello_rs: ",
-        "hello_c: ",
-        "spin: ",
-    ]
-    .iter()
-    .any(|p| l.starts_with(p))
+    l.is_empty()
+        || [
+            "init: ",
+            "[info]",
+            "[warn]",
+            "names: ",
+            "io: ",
+            "hello_rs: ",
+            "hello_c: ",
+            "spin: ",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
 }
 
 impl Screen {

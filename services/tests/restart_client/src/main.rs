@@ -75,7 +75,11 @@ fn main() -> u64 {
             fail("a call held by a faulting server", (name, r));
         }
         println!("restart_client: ok {name}: the call it held when it faulted ended with PEER_CLOSED");
-        let _ = Cap::delete(&boot::cnode(), kv.0);
+        // Its endpoint was revoked with the server, leaving the slot empty (and free for the
+        // next capability this process receives: it must not be deleted by its old number).
+        if Cap::identify(&boot::cnode(), kv.0).is_ok() {
+            fail("the dead server's endpoint was revoked", name);
+        }
         let kv = answers_again(name, "its fault");
 
         // 2. It is killed (restarted by the supervisor) while it keeps a call of the holder.
@@ -88,6 +92,10 @@ fn main() -> u64 {
         let t = thread::spawn(holder, 0, how).unwrap_or_else(|e| fail("spawn", e));
         // The call is held once the server answered the next one (it serves in order).
         while t.tcb.state() != Ok(ThreadState::BLOCKED) {
+            let st = HOLD_STATUS.load(Ordering::SeqCst);
+            if st != u64::MAX {
+                fail("the held call ended before the kill", (name, Status(st as u32)));
+            }
             let _ = Tcb::yield_now();
         }
         let _ = kv.get(&mut Ipc, 2);
@@ -106,7 +114,6 @@ fn main() -> u64 {
             let _ = Tcb::yield_now();
         }
         let _ = t.free();
-        let _ = Cap::delete(&boot::cnode(), kv.0);
         let kv = answers_again(name, "a kill");
         let _ = Cap::delete(&boot::cnode(), kv.0);
     }
