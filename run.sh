@@ -182,7 +182,8 @@ boot() {
     log "booting Anvil: $cpus CPU(s), $mem; leave QEMU with Ctrl-A X"
     exec qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m "$mem" \
         -kernel "$BUILD/kernel.elf" -initrd "$BUILD/initrd.cpio" -append "$append" \
-        -serial mon:stdio -display none -no-reboot \
+        -chardev stdio,id=console,mux=on,signal=off -serial chardev:console -mon chardev=console,mode=readline \
+        -display none -no-reboot \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${debug[@]}" "${gdb[@]}"
 }
 
