@@ -232,7 +232,9 @@ pub mod console {
     /// Drops a console endpoint that failed: deletes it if it is still there (a revoked
     /// capability leaves its slot empty, and the slot may hold something else later).
     fn forget(slot: u64) {
-        if SLOT.compare_exchange(slot, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+        if SLOT
+            .compare_exchange(slot, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
             && sys::kernel::Cap::identify(&boot::cnode(), slot).is_ok_and(|(t, _, _)| t == ENDPOINT_TYPE)
         {
             let _ = sys::kernel::Cap::delete(&boot::cnode(), slot);
