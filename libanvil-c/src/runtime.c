@@ -69,9 +69,9 @@ static anvil_cap_t console(void) {
     anvil_status_t st = has_debug ? anvil_try_lookup("console", &ep) : anvil_lookup("console", &ep);
     if (st == ANVIL_STATUS_OK) {
         console_slot = keep_apart(ep);
-    } else if (!(st == ANVIL_STATUS_NOT_FOUND && has_debug)) {
-        names_state = NAMES_NONE; /* not allowed, or nobody provides it: do not ask every line */
-    }
+    } else if (st == ANVIL_STATUS_ACCESS_DENIED) {
+        names_state = NAMES_NONE; /* not allowed: do not ask at every line */
+    } /* else not registered yet, or the name server restarted: ask again next time */
     return console_slot;
 }
 

@@ -294,13 +294,14 @@ pub mod console {
                 SLOT.store(slot, Ordering::SeqCst);
                 slot
             }
-            // Not registered yet (a service with a debug console asks again next time).
-            Err(Status::NOT_FOUND) if has_debug => 0,
-            // Not allowed, or nobody provides it: do not ask at every line.
-            Err(_) => {
+            // Not allowed: do not ask at every line.
+            Err(Status::ACCESS_DENIED) => {
                 NAMES.store(NONE, Ordering::SeqCst);
                 0
             }
+            // Not registered yet, or the name server was restarted meanwhile: ask again next
+            // time.
+            Err(_) => 0,
         }
     }
 }

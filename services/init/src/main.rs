@@ -530,8 +530,10 @@ impl Init {
                 })
                 .collect();
             for k in providers {
-                println!("init: restarting {} (it registered names)", self.services[k].name);
+                // Destroyed first: a line printed while the IO server is being destroyed could
+                // be lost with it.
                 self.destroy(k);
+                println!("init: restarting {} (it registered names)", self.services[k].name);
                 self.services[k].restarts += 1;
                 if let Err(e) = self.launch(k) {
                     println!("init: restarting {} failed: {e}", self.services[k].name);

@@ -178,6 +178,9 @@ fn shell_line_editing_and_every_command() {
         "kill spin",
         "restart io",
         "echo the shell survived its IO server's restart",
+        "restart names",
+        "start hello_rs",
+        "ps",
         "mem",
         "cpus",
         "uptime",
@@ -295,6 +298,30 @@ fn shell_line_editing_and_every_command() {
     assert_eq!(
         sc.after("echo the shell survived its IO server's restart"),
         ["the shell survived its IO server's restart"]
+    );
+    // The name server restarted (and with it the IO server, which registers a name): a service
+    // started now still finds the console.
+    assert_eq!(sc.after("restart names"), ["restarted names"]);
+    assert_eq!(sc.after("start hello_rs"), ["started hello_rs-2"]);
+    let restarts = |ps: &[String], svc: &str| -> String {
+        let row = ps
+            .iter()
+            .find(|l| l.starts_with(&format!("{svc} ")))
+            .unwrap_or_else(|| panic!("{ps:?}"));
+        row.split_whitespace().nth(5).unwrap_or("?").to_string()
+    };
+    let ps2 = sc.after("ps");
+    assert_eq!(restarts(&ps2, "names"), "1", "{ps2:?}");
+    assert_eq!(
+        restarts(&ps2, "io"),
+        "2",
+        "restarted by hand and with the name server: {ps2:?}"
+    );
+    assert_eq!(restarts(&ps2, "shell"), "0", "{ps2:?}");
+    assert!(
+        o.log.matches("hello_rs: hello from Rust").count() == 2,
+        "the second hello_rs printed through the new console:\n{}",
+        o.log
     );
     let mem = sc.after("mem");
     assert!(has_line(&mem, "frames: ") && has_line(&mem, "kernel: heap ") && has_line(&mem, "quotas: all services "));
