@@ -49,6 +49,10 @@ fn stack_pointer() -> u64 {
 /// the first thread.
 pub(crate) fn own_ipc_buffer() -> Option<u64> {
     let sp = stack_pointer();
+    // The first thread's stack is where every program starts: no lookup for it.
+    if (types::START_STACK_TOP - types::START_STACK_SIZE..types::START_STACK_TOP).contains(&sp) {
+        return None;
+    }
     let t = THREADS.lock();
     t.iter()
         .find(|&&(stack, _)| stack != 0 && (stack..stack + STACK_SIZE).contains(&sp))

@@ -279,6 +279,16 @@ fn main() -> u64 {
     let ntfn = want("Notification.create", Notification::create(&q));
     want("Irq.bind", irq.bind(&ntfn));
     interrupts(&irq, &ntfn, &com1);
+    // A GSI taken directly, level-triggered and active low (as a PCI line is): bound, enabled,
+    // and released with its last capability (then it can be taken again).
+    let ctl = IrqControl::from_slot(types::BOOT_SLOT_IRQ_CONTROL);
+    let gsi = want("IrqControl.get_gsi", ctl.get_gsi(20, true, true));
+    want("Irq.bind GSI", gsi.bind(&ntfn));
+    want("Irq.ack GSI", gsi.ack());
+    want("Cap.delete GSI", Cap::delete(&own, gsi.0));
+    let again = want("IrqControl.get_gsi again", ctl.get_gsi(20, true, true));
+    want("Cap.delete GSI", Cap::delete(&own, again.0));
+    check("a GSI is taken, bound, enabled and released", true);
     events(&q);
 
     // Deleting everything returns the quota's charges.
@@ -344,7 +354,7 @@ fn my_message() -> &'static mut Message {
 /// Waits on the notification and records what it got.
 extern "C" fn ntfn_waiter(_: u64) -> ! {
     let n = Notification::from_slot(EV_NTFN.load(Ordering::SeqCst));
-    let bits = n.wait().unwrap_or(0xDEAD);
+    let bits = n.wait().unwrap_or_else(|e| 0xE000 + u64::from(e.0));
     EV_GOT.store(bits, Ordering::SeqCst);
     Tcb::exit(0)
 }
@@ -443,6 +453,20 @@ fn events(q: &Quota) {
     check(
         "a signal wakes a thread blocked in wait with the bits",
         EV_GOT.load(Ordering::SeqCst) == 0x40,
+    );
+    want("Thread.free waiter", w.free());
+
+    // A thread waiting on a notification whose last capability goes wakes with PEER_CLOSED.
+    let gone = want("Notification.create", Notification::create(q));
+    EV_NTFN.store(gone.0, Ordering::SeqCst);
+    EV_GOT.store(0, Ordering::SeqCst);
+    let w = start_thread(q, ntfn_waiter, 0);
+    wait_for("waiter blocks", || w.tcb.state() == Ok(anvil::sys::kernel::ThreadState::BLOCKED));
+    want("Cap.delete notification", Cap::delete(&own, gone.0));
+    wait_for("waiter wakes", || EV_GOT.load(Ordering::SeqCst) != 0);
+    check(
+        "deleting a notification wakes its waiter with PEER_CLOSED",
+        EV_GOT.load(Ordering::SeqCst) == 0xE000 + u64::from(Status::PEER_CLOSED.0),
     );
     want("Thread.free waiter", w.free());
 
