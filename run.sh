@@ -268,15 +268,20 @@ run_tests() {
 
 run_bench() {
     build
-    local mode
+    local mode unit
     for mode in "instructions (-icount shift=0: deterministic)" "host time"; do
         local icount=()
-        [[ "$mode" == instructions* ]] && icount=(-icount shift=0)
+        unit=ticks
+        if [[ "$mode" == instructions* ]]; then icount=(-icount shift=0); unit=insns; fi
         log "benchmarks, TSC counting $mode"
+        local dir="$BUILD/bench-initrd"
+        rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
+        printf 'mode=%s batch=%s\n' "$unit" "${BENCH_BATCH:-1000}" > "$dir/bench.conf"
+        (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/bench-initrd.cpio"
         qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 256M "${icount[@]}" \
-            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/test-initrd.cpio" -append "init=bench" \
+            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/bench-initrd.cpio" -append "init=bench" \
             -serial stdio -display none -no-reboot -monitor none \
-            -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep '^bench:' || true
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep -E '^(BENCH|bench:)' || true
     done
 }
 

@@ -103,7 +103,12 @@ fn clear_replaced() {
 fn exit(code: u64, frame: &TrapFrame) {
     let outcome = {
         let Some(t) = sched::current() else { return };
-        crate::kinfo!("thread {} ({}) exited with code {code}", t.id, t.name());
+        // A clean exit is routine (a supervisor hears of it anyway); a failing one is news.
+        if code == 0 {
+            crate::kdebug!("thread {} ({}) exited with code 0", t.id, t.name());
+        } else {
+            crate::kinfo!("thread {} ({}) exited with code {code}", t.id, t.name());
+        }
         let report = FaultReport {
             kind: FaultKind::EXIT,
             vector: 0,
