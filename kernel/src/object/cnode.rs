@@ -95,3 +95,29 @@ impl Drop for CNode {
         reap::defer_all(objs);
     }
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use alloc::sync::Arc;
+
+use super::quota::{cost, Quota};
+use crate::abi::CNodeSyscalls;
+use crate::syscall::{Ctx, C};
+
+/// The largest CNode a syscall may create.
+const MAX_SLOTS: u32 = 4096;
+
+impl CNodeSyscalls for Ctx<'_> {
+    fn cnode_create(&mut self, quota: C<'_, Arc<Quota>>, slots: u32) -> Result<NewCap, Status> {
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(Status::INVALID_ARGS);
+        }
+        let charge = quota.charge(cost::CNODE_BASE + cost::CNODE_SLOT * u64::from(slots))?;
+        let c = CNode::new(slots as usize, Some(charge))?;
+        Ok(NewCap::made_with(quota.cap, Object::CNode(Arc::new(c))))
+    }
+
+    fn cnode_info(&mut self, cnode: C<'_, Arc<CNode>>) -> Result<(u32, u32), Status> {
+        Ok(cnode.info())
+    }
+}

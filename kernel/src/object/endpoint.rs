@@ -493,3 +493,50 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
     q.senders.push_back(t.clone());
     true
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use super::quota::{cost, Quota};
+use super::{NewCap, Object};
+use crate::abi::EndpointSyscalls;
+use crate::syscall::{Ctx, C};
+
+impl EndpointSyscalls for Ctx<'_> {
+    fn endpoint_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::ENDPOINT)?;
+        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))?));
+        Ok(NewCap::made_with(quota.cap, Object::Endpoint(Arc::new(ep))))
+    }
+
+    fn endpoint_call(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = send(self.thread, &ep.0, ep.badge, true)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_send(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = send(self.thread, &ep.0, ep.badge, false)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = recv(self.thread, &ep.0)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_reply(&mut self) -> Result<(), Status> {
+        reply(self.thread)
+    }
+
+    fn endpoint_reply_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        match reply(self.thread) {
+            Ok(()) | Err(Status::BAD_STATE) => {}
+            Err(e) => return Err(e),
+        }
+        let t = recv(self.thread, &ep.0)?;
+        self.then(t);
+        Ok(())
+    }
+}

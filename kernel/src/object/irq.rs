@@ -29,3 +29,41 @@ impl Irq {
         }
     }
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use alloc::sync::Arc;
+
+use super::endpoint::EndpointCap;
+use crate::abi::types::Status;
+use crate::abi::{IrqControlSyscalls, IrqSyscalls};
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
+
+impl IrqControlSyscalls for Ctx<'_> {
+    fn irq_control_get(&mut self, _control: C<'_, Arc<IrqControl>>, line: u8) -> Result<NewCap, Status> {
+        if line >= IRQ_LINES {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(NewCap {
+            object: Object::Irq(Arc::new(Irq::new(line, None))),
+            parent: None,
+        })
+    }
+}
+
+impl IrqSyscalls for Ctx<'_> {
+    fn irq_bind(&mut self, irq: C<'_, Arc<Irq>>, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        crate::kdebug!("irq line {} bound to an endpoint", irq.line);
+        let old = irq.bound.lock().replace(Arc::downgrade(&ep.0));
+        drop(old);
+        Ok(())
+    }
+
+    fn irq_ack(&mut self, irq: C<'_, Arc<Irq>>) -> Result<(), Status> {
+        if irq.bound.lock().is_none() {
+            return Err(Status::BAD_STATE);
+        }
+        Ok(())
+    }
+}

@@ -456,3 +456,144 @@ pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
     halt(t, State::Dead);
     Fault::Dead
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use super::quota::{cost, Quota};
+use super::NewCap;
+use crate::abi::types::Regs;
+use crate::abi::TcbSyscalls;
+use crate::mm::PAGE;
+use crate::syscall::{After, Ctx, C};
+use crate::uaccess::UserSlice;
+
+impl TcbSyscalls for Ctx<'_> {
+    fn tcb_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::TCB)?;
+        let t = self.thread.with_name(|name| Tcb::new(name, Some(charge)))?;
+        Ok(NewCap::made_with(quota.cap, Object::Tcb(TcbCap::new(t))))
+    }
+
+    fn tcb_configure(
+        &mut self,
+        t: C<'_, Arc<TcbCap>>,
+        v: C<'_, Arc<VSpace>>,
+        c: C<'_, Arc<CNode>>,
+        ipc: u64,
+        prio: u8,
+    ) -> Result<(), Status> {
+        if prio > MAX_PRIORITY
+            || (ipc != 0 && (!ipc.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(ipc, PAGE)))
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        // The IPC buffer is the page mapped there now; the thread keeps its memory.
+        let buffer = match ipc {
+            0 => None,
+            va => {
+                let (vmo, pa) = v.page_at(va).ok_or(Status::NOT_MAPPED)?;
+                Some(IpcBuffer::new(vmo, pa))
+            }
+        };
+        let mut i = t.inner.lock();
+        if i.state != State::Inactive || i.started {
+            return Err(Status::BAD_STATE);
+        }
+        let old = (
+            i.vspace.replace(v.object.clone()),
+            i.cnode.replace(c.object.clone()),
+            core::mem::replace(&mut i.ipc, buffer),
+        );
+        i.priority = prio;
+        drop(i);
+        drop(old);
+        Ok(())
+    }
+
+    fn tcb_set_regs(&mut self, t: C<'_, Arc<TcbCap>>, regs: Regs) -> Result<(), Status> {
+        if !anvil_kcore::uaccess::user_range(regs.rip, 1)
+            || !anvil_kcore::uaccess::user_range(regs.rsp.saturating_sub(8), 8)
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut f = TrapFrame::new_user(regs.rip, regs.rsp);
+        f.rdi = regs.arg0;
+        f.rsi = regs.arg1;
+        f.rdx = regs.arg2;
+        // A stopped thread that ran may still be switching away on another CPU.
+        let stopped = t.inner.lock().state;
+        if matches!(stopped, State::Suspended | State::Faulted) {
+            crate::sched::wait_off_cpu(&t.0, stopped);
+        }
+        let mut i = t.inner.lock();
+        match i.state {
+            State::Inactive if !i.started => i.start = Some(f),
+            State::Suspended | State::Faulted if !i.running && i.started => {
+                // SAFETY: the thread is stopped and off every CPU (checked under its lock,
+                // which resuming it needs), so nothing reads or writes its saved user frame,
+                // which lies at the top of its mapped kernel stack.
+                unsafe { t.user_frame().write(f) };
+                i.regs_replaced = true;
+            }
+            _ => return Err(Status::BAD_STATE),
+        }
+        Ok(())
+    }
+
+    fn tcb_resume(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(), Status> {
+        resume(&t.0)
+    }
+
+    fn tcb_suspend(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(), Status> {
+        suspend(&t.0, self.thread)?;
+        if Arc::ptr_eq(&t.0, self.thread) {
+            self.after = After::Stop;
+        }
+        Ok(())
+    }
+
+    fn tcb_set_affinity(&mut self, t: C<'_, Arc<TcbCap>>, cpu: u32) -> Result<(), Status> {
+        if cpu != ANY_CPU && cpu >= crate::cpu_count() {
+            return Err(Status::INVALID_ARGS);
+        }
+        t.inner.lock().affinity = cpu;
+        Ok(())
+    }
+
+    fn tcb_exit(&mut self, code: u64) -> Result<(), Status> {
+        self.after = After::Exit(code);
+        Ok(())
+    }
+
+    fn tcb_yield_now(&mut self) -> Result<(), Status> {
+        self.after = After::Yield;
+        Ok(())
+    }
+
+    fn tcb_current_cpu(&mut self) -> Result<u32, Status> {
+        Ok(crate::arch::x86_64::gdt::this_cpu().index)
+    }
+
+    fn tcb_set_name(&mut self, t: C<'_, Arc<TcbCap>>, name: UserSlice) -> Result<(), Status> {
+        let mut buf = [0u8; NAME_LEN];
+        let n = name.len().min(buf.len());
+        name.read_into(&mut buf[..n])?;
+        let name = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
+        t.set_name(name);
+        Ok(())
+    }
+
+    fn tcb_set_fault_endpoint(
+        &mut self,
+        t: C<'_, Arc<TcbCap>>,
+        ep: C<'_, Arc<endpoint::EndpointCap>>,
+    ) -> Result<(), Status> {
+        let old = t.inner.lock().fault_ep.replace((Arc::downgrade(&ep.0), ep.badge));
+        drop(old);
+        Ok(())
+    }
+
+    fn tcb_state(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<ThreadState, Status> {
+        Ok(t.user_state())
+    }
+}

@@ -389,3 +389,83 @@ impl Drop for VSpace {
         }
     }
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use crate::abi::types::{MapFlags, Rights};
+use crate::abi::VSpaceSyscalls;
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
+
+/// The access `flags` ask for; writable and executable together are refused (W^X).
+fn user_access(flags: MapFlags) -> Result<Access, Status> {
+    let write = flags.contains(MapFlags::W);
+    let exec = flags.contains(MapFlags::X);
+    if write && exec {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(Access { write, exec })
+}
+
+/// A page-aligned, non-empty user range.
+fn user_pages(va: u64, len: u64) -> Result<(), Status> {
+    if len == 0 || !va.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(va, len) {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(())
+}
+
+impl VSpaceSyscalls for Ctx<'_> {
+    fn vspace_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::VSPACE)?;
+        let vs = VSpace::new(Some(quota.object.clone()), Some(charge))?;
+        Ok(NewCap::made_with(quota.cap, Object::VSpace(Arc::new(vs))))
+    }
+
+    fn vspace_map(
+        &mut self,
+        v: C<'_, Arc<VSpace>>,
+        m: C<'_, Arc<Vmo>>,
+        va: u64,
+        off: u64,
+        len: u64,
+        f: MapFlags,
+    ) -> Result<(), Status> {
+        let access = user_access(f)?;
+        let need = [
+            (MapFlags::R, Rights::READ),
+            (MapFlags::W, Rights::WRITE),
+            (MapFlags::X, Rights::EXEC),
+        ];
+        if need
+            .iter()
+            .any(|&(flag, right)| f.contains(flag) && !m.rights.contains(right))
+        {
+            return Err(Status::ACCESS_DENIED);
+        }
+        user_pages(va, len)?;
+        if !off.is_multiple_of(PAGE) || off.checked_add(len).is_none_or(|e| e > m.size()) {
+            return Err(Status::INVALID_ARGS);
+        }
+        v.map_vmo(m.object, va, off, len, access)
+    }
+
+    fn vspace_unmap(&mut self, v: C<'_, Arc<VSpace>>, va: u64, len: u64) -> Result<(), Status> {
+        user_pages(va, len)?;
+        v.unmap(va, len)
+    }
+
+    fn vspace_alloc(
+        &mut self,
+        v: C<'_, Arc<VSpace>>,
+        q: C<'_, Arc<Quota>>,
+        len: u64,
+        f: MapFlags,
+    ) -> Result<u64, Status> {
+        let access = user_access(f)?;
+        if len == 0 || !len.is_multiple_of(PAGE) || len > super::vmo::MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        v.alloc(q.object, len, access)
+    }
+}
