@@ -226,11 +226,7 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
                         // Type, then rights, as the kernel documents: INVALID_CAP (lookup),
                         // WRONG_TYPE, ACCESS_DENIED.
                         w!(w, "let {pn}_c_ = k_.lookup(a_[{r}])?;");
-                        let wanted = if rv == 0 {
-                            String::new()
-                        } else {
-                            format!("{rights}({rv} as _)")
-                        };
+                        let wanted = if rv == 0 { String::new() } else { rights_expr(m, &rights, rv) };
                         match object {
                             Some(o) => {
                                 let on = &m.interfaces[o].name;
@@ -371,6 +367,17 @@ fn objects_and_caps(w: &mut W, m: &Model, _st: &str, rights: &str) {
     wc!(w, "}}");
 }
 
+/// The rights in `mask` by name (`Rights(Rights::READ.0 | Rights::MAP.0)`), so no bare number
+/// stands for a set of rights in generated code.
+fn rights_expr(m: &Model, rights: &str, mask: u64) -> String {
+    let names = m.rights_names(mask);
+    if names.is_empty() {
+        return format!("{rights}::NONE");
+    }
+    let parts: Vec<String> = names.iter().map(|n| format!("{rights}::{n}.0")).collect();
+    format!("{rights}({})", parts.join(" | "))
+}
+
 fn kernel_sys(i: &Interface, me: &Method) -> String {
     format!("SYS_{}", fn_name(i, me).to_ascii_uppercase())
 }
@@ -383,7 +390,8 @@ fn arg_info(m: &Model, p: &Param, rights: &str) -> String {
                 format!("Some(ObjectType::{})", m.interfaces[o].name)
             });
             format!(
-                "Arg::Cap {{ name: {name}, object: {ot}, rights: {rights}({rv} as _), moved: {} }}",
+                "Arg::Cap {{ name: {name}, object: {ot}, rights: {}, moved: {} }}",
+                rights_expr(m, rights, rv),
                 p.moved
             )
         }

@@ -409,17 +409,17 @@ pub struct SyscallInfo {
 /// Every syscall, in declaration order.
 pub static SYSCALLS: &[SyscallInfo] = &[
     SyscallInfo { number: SYS_WIDGET_CREATE, name: "Widget.create", blocking: false, noreturn: false, args: &[Arg::Value { name: "size" }, Arg::Value { name: "kind" }], results: 1 },
-    SyscallInfo { number: SYS_WIDGET_POKE, name: "Widget.poke", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(3 as _), moved: false }, Arg::Struct { name: "at", size: 8 }, Arg::Value { name: "value" }], results: 2 },
-    SyscallInfo { number: SYS_WIDGET_LOAD, name: "Widget.load", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(2 as _), moved: false }, Arg::Bytes { name: "data", max: 64, string: false }, Arg::Bytes { name: "name", max: 16, string: true }], results: 0 },
-    SyscallInfo { number: SYS_WIDGET_INSPECT, name: "Widget.inspect", blocking: false, noreturn: false, args: &[Arg::Cap { name: "any", object: None, rights: base::Rights(4 as _), moved: false }, Arg::Value { name: "state" }, Arg::Value { name: "mask" }], results: 2 },
-    SyscallInfo { number: SYS_WIDGET_WAIT, name: "Widget.wait", blocking: true, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(0 as _), moved: false }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_POKE, name: "Widget.poke", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0), moved: false }, Arg::Struct { name: "at", size: 8 }, Arg::Value { name: "value" }], results: 2 },
+    SyscallInfo { number: SYS_WIDGET_LOAD, name: "Widget.load", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::WRITE.0), moved: false }, Arg::Bytes { name: "data", max: 64, string: false }, Arg::Bytes { name: "name", max: 16, string: true }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_INSPECT, name: "Widget.inspect", blocking: false, noreturn: false, args: &[Arg::Cap { name: "any", object: None, rights: base::Rights(base::Rights::GRANT.0), moved: false }, Arg::Value { name: "state" }, Arg::Value { name: "mask" }], results: 2 },
+    SyscallInfo { number: SYS_WIDGET_WAIT, name: "Widget.wait", blocking: true, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights::NONE, moved: false }], results: 0 },
     SyscallInfo { number: SYS_WIDGET_HALT, name: "Widget.halt", blocking: false, noreturn: true, args: &[Arg::Value { name: "code" }], results: 0 },
-    SyscallInfo { number: SYS_WIDGET_RECORD, name: "Widget.record", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(1 as _), moved: false }, Arg::Struct { name: "rec", size: 48 }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_RECORD, name: "Widget.record", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::READ.0), moved: false }, Arg::Struct { name: "rec", size: 48 }], results: 0 },
     SyscallInfo { number: SYS_PORT_CREATE, name: "Port.create", blocking: false, noreturn: false, args: &[], results: 1 },
     SyscallInfo { number: SYS_CLASHY_CALL, name: "Clashy.call", blocking: false, noreturn: false, args: &[Arg::Value { name: "a" }, Arg::Value { name: "r" }, Arg::Value { name: "st" }, Arg::Value { name: "k" }, Arg::Value { name: "nr" }, Arg::Value { name: "out" }], results: 2 },
     SyscallInfo { number: SYS_CLASHY_MORE, name: "Clashy.more", blocking: false, noreturn: false, args: &[Arg::Value { name: "m" }, Arg::Value { name: "q" }, Arg::Value { name: "p" }, Arg::Value { name: "n" }, Arg::Value { name: "d" }, Arg::Value { name: "h" }], results: 3 },
     SyscallInfo { number: SYS_CLASHY_STOP, name: "Clashy.stop", blocking: false, noreturn: true, args: &[Arg::Value { name: "st" }], results: 0 },
-    SyscallInfo { number: SYS_CLASHY_TYPED, name: "Clashy.typed", blocking: false, noreturn: false, args: &[Arg::Cap { name: "port", object: Some(ObjectType::Port), rights: base::Rights(0 as _), moved: false }, Arg::Cap { name: "store", object: Some(ObjectType::Port), rights: base::Rights(2 as _), moved: false }], results: 1 },
+    SyscallInfo { number: SYS_CLASHY_TYPED, name: "Clashy.typed", blocking: false, noreturn: false, args: &[Arg::Cap { name: "port", object: Some(ObjectType::Port), rights: base::Rights::NONE, moved: false }, Arg::Cap { name: "store", object: Some(ObjectType::Port), rights: base::Rights(base::Rights::WRITE.0), moved: false }], results: 1 },
 ];
 
 /// Looks a syscall up by number.
@@ -559,7 +559,7 @@ fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6]
         SYS_WIDGET_POKE => {
             let widget_c_ = k_.lookup(a_[0])?;
             let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(3 as _)) { return Err(base::Status::ACCESS_DENIED); }
+            if !widget.rights.contains(base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             let at: every::Point = k_.user_struct(a_[1])?;
             if !at.is_valid() { return Err(base::Status::INVALID_ARGS); }
             let value: i16 = i16::try_from(a_[2] as i64).map_err(|_| base::Status::INVALID_ARGS)?;
@@ -571,7 +571,7 @@ fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6]
         SYS_WIDGET_LOAD => {
             let widget_c_ = k_.lookup(a_[0])?;
             let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(2 as _)) { return Err(base::Status::ACCESS_DENIED); }
+            if !widget.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             if a_[2] > 64 { return Err(base::Status::INVALID_ARGS); }
             let data = k_.user_bytes(a_[1], a_[2])?;
             if a_[4] > 16 { return Err(base::Status::INVALID_ARGS); }
@@ -581,7 +581,7 @@ fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6]
         }
         SYS_WIDGET_INSPECT => {
             let any_c_ = k_.lookup(a_[0])?;
-            if !any_c_.rights().contains(base::Rights(4 as _)) { return Err(base::Status::ACCESS_DENIED); }
+            if !any_c_.rights().contains(base::Rights(base::Rights::GRANT.0)) { return Err(base::Status::ACCESS_DENIED); }
             let any = &any_c_;
             let state = base::Status(u32::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?);
             if !state.is_known() { return Err(base::Status::INVALID_ARGS); }
@@ -606,7 +606,7 @@ fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6]
         SYS_WIDGET_RECORD => {
             let widget_c_ = k_.lookup(a_[0])?;
             let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(1 as _)) { return Err(base::Status::ACCESS_DENIED); }
+            if !widget.rights.contains(base::Rights(base::Rights::READ.0)) { return Err(base::Status::ACCESS_DENIED); }
             let rec: every::Record = k_.user_struct(a_[1])?;
             if !rec.is_valid() { return Err(base::Status::INVALID_ARGS); }
             let () = k_.widget_record(widget, rec)?;
@@ -652,7 +652,7 @@ fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6]
             let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: &port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
             let store_c_ = k_.lookup(a_[1])?;
             let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: &store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !store.rights.contains(base::Rights(2 as _)) { return Err(base::Status::ACCESS_DENIED); }
+            if !store.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             let back_v_ = k_.clashy_typed(port, store)?;
             out_[0] = k_.install(back_v_)?;
             Ok(out_)
