@@ -11,12 +11,12 @@
 //! resumed, and anything still on its stack would leak (see `sched`).
 
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 use crate::abi::kernel::{FaultKind, FaultReport};
 use crate::abi::types::Status;
 use crate::abi::{Kernel, Pod};
 use crate::arch::x86_64::trap::TrapFrame;
-use crate::object::cnode::CNode;
 use crate::object::endpoint::Then;
 use crate::object::tcb::{self, Tcb};
 use crate::object::{reap, Capability, NewCap};
@@ -35,6 +35,9 @@ pub enum After {
     Yield,
     /// Leave the CPU until resumed (the thread suspended itself).
     Stop,
+    /// Switch straight to this thread (the IPC fast path), and return when woken; the
+    /// syscall's result is then the waker's status, as for `Block`.
+    SwitchTo(Arc<Tcb>),
     Shutdown(u8),
 }
 
@@ -45,11 +48,11 @@ pub struct Ctx<'a> {
 }
 
 pub fn entry(frame: &mut TrapFrame) {
+    let Some(thread) = sched::current_handle() else {
+        crate::kerr!("syscall with no current thread");
+        crate::arch::x86_64::cpu::halt_forever();
+    };
     let after = {
-        let Some(thread) = sched::current() else {
-            crate::kerr!("syscall with no current thread");
-            crate::arch::x86_64::cpu::halt_forever();
-        };
         let mut ctx = Ctx {
             thread: &thread,
             after: After::Return,
@@ -64,9 +67,11 @@ pub fn entry(frame: &mut TrapFrame) {
         After::Block => {
             sched::block();
             // Woken by the partner of the IPC operation (or a stop), which set its result.
-            if let Some(status) = take_result() {
-                frame.set_syscall_result(status, [0; 6]);
-            }
+            set_result(&thread, frame);
+        }
+        After::SwitchTo(next) => {
+            sched::switch_to(next);
+            set_result(&thread, frame);
         }
         After::Yield => sched::yield_now(),
         After::Stop => sched::block(),
@@ -77,24 +82,14 @@ pub fn entry(frame: &mut TrapFrame) {
             crate::arch::x86_64::port::qemu_exit(code);
         }
     }
-    sched::check_stopped();
-    clear_replaced();
+    sched::check_stopped_of(&thread);
 }
 
-/// The status a blocked syscall ends with, unless `Tcb.set_regs` gave the thread new registers
-/// while it was stopped (then the syscall writes nothing over them).
-fn take_result() -> Option<u64> {
-    let t = sched::current()?;
-    let mut i = t.inner.lock();
-    if core::mem::take(&mut i.regs_replaced) {
-        return None;
-    }
-    Some(i.wake_status)
-}
-
-fn clear_replaced() {
-    if let Some(t) = sched::current() {
-        t.inner.lock().regs_replaced = false;
+/// A blocked syscall ends with the status its waker set, unless `Tcb.set_regs` gave the thread
+/// new registers while it was stopped (then the syscall writes nothing over them).
+fn set_result(t: &Tcb, frame: &mut TrapFrame) {
+    if !t.regs_replaced.load(Ordering::Relaxed) {
+        frame.set_syscall_result(t.inner.lock().wake_status, [0; 6]);
     }
 }
 
@@ -136,8 +131,12 @@ impl Ctx<'_> {
         }
     }
 
-    pub fn own_cnode(&self) -> Result<Arc<CNode>, Status> {
-        self.thread.cnode().ok_or(Status::INVALID_CAP)
+    /// The caller's CNode, as an id in the capability space (see `Tcb::cnode_id`).
+    pub fn own_cnode(&self) -> Result<usize, Status> {
+        match self.thread.cnode_id.load(Ordering::Acquire) {
+            tcb::NO_CNODE => Err(Status::INVALID_CAP),
+            id => Ok(id),
+        }
     }
 }
 
@@ -148,7 +147,7 @@ impl Kernel for Ctx<'_> {
     type NewCap = NewCap;
 
     fn lookup(&mut self, slot: u64) -> Result<Capability, Status> {
-        self.own_cnode()?.get(slot)
+        crate::object::cnode::lookup(self.own_cnode()?, slot)
     }
 
     fn user_bytes(&mut self, ptr: u64, len: u64) -> Result<UserSlice, Status> {
@@ -161,7 +160,7 @@ impl Kernel for Ctx<'_> {
 
     fn install(&mut self, cap: NewCap) -> Result<u64, Status> {
         match self.own_cnode() {
-            Ok(c) => c.install(cap),
+            Ok(c) => crate::object::cnode::install(c, cap),
             Err(e) => {
                 reap::defer(cap.object);
                 Err(e)

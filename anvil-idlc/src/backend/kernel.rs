@@ -183,6 +183,16 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
                 fn_name(i, me),
                 params.join(", ")
             );
+            if me.fastpath {
+                w.line("/// The fast path, tried first with the same arguments: `None` when one of its");
+                w.line("/// conditions does not hold, and the general handler runs.");
+                w!(
+                    w,
+                    "fn {}_fast(&mut self{sep}{}) -> Option<Result<{rt}, {st}>>;",
+                    fn_name(i, me),
+                    params.join(", ")
+                );
+            }
         }
         wc!(w, "}}");
     }
@@ -293,7 +303,14 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
                 1 => names[0].clone(),
                 _ => format!("({})", names.join(", ")),
             };
-            w!(w, "let {pat} = k_.{}({})?;", fn_name(i, me), call.join(", "));
+            if me.fastpath {
+                w!(w, "let {pat} = match k_.{}_fast({}) {{", fn_name(i, me), call.join(", "));
+                w!(w, "Some(r_) => r_?,");
+                w!(w, "None => k_.{}({})?,", fn_name(i, me), call.join(", "));
+                w.line("};");
+            } else {
+                w!(w, "let {pat} = k_.{}({})?;", fn_name(i, me), call.join(", "));
+            }
             for (k, p) in me.results.iter().enumerate() {
                 let v = &names[k];
                 match p.ty {
@@ -361,6 +378,8 @@ fn objects_and_caps(w: &mut W, m: &Model, _st: &str, rights: &str) {
     w.line("pub badge: u64,");
     w.line("pub cap: &'a C,");
     wc!(w, "}}");
+    w.line("impl<O, C> Clone for Checked<'_, O, C> { fn clone(&self) -> Self { *self } }");
+    w.line("impl<O, C> Copy for Checked<'_, O, C> {}");
     wo!(w, "impl<O, C> core::ops::Deref for Checked<'_, O, C> {{");
     w.line("type Target = O;");
     w.line("fn deref(&self) -> &O { self.object }");
@@ -458,6 +477,13 @@ pub fn mock_handlers(m: &Model, mock: &str, module: &str) -> String {
                 fn_name(i, me),
                 params.join(", ")
             ));
+            if me.fastpath {
+                o.push_str(&format!(
+                    "    fn {}_fast(&mut self{sep}{}) -> Option<Result<{rt}, {st}>> {{ None }}\n",
+                    fn_name(i, me),
+                    params.join(", ")
+                ));
+            }
         }
         o.push_str("}\n");
     }

@@ -216,8 +216,17 @@ impl<O: Slotted> CapSpace<O> {
 
     /// The capability in a slot.
     pub fn get(&self, cn: CNodeId, slot: u64) -> Result<&Node<O>, CapError> {
-        let at = self.occupied(cn, slot)?;
-        Ok(self.node(at).unwrap_or_else(|| broken()))
+        // The lookup every syscall makes: one pass of bounds checks, no helper calls.
+        let t = self
+            .cnodes
+            .get(cn)
+            .and_then(Option::as_ref)
+            .ok_or(CapError::InvalidSlot)?;
+        let s = usize::try_from(slot).map_err(|_| CapError::InvalidSlot)?;
+        if s == 0 || s >= t.slots {
+            return Err(CapError::InvalidSlot);
+        }
+        t.chunks[s / CHUNK][s % CHUNK].as_ref().ok_or(CapError::Empty)
     }
 
     /// Links a new node into an empty slot, as first child of `parent`.

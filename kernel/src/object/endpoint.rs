@@ -19,6 +19,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 use spin::Mutex;
 
@@ -494,6 +495,166 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
     true
 }
 
+// ---- the fast path --------------------------------------------------------------------------
+//
+// `call` to a server waiting in `recv`, and `reply_recv` to a caller waiting for its reply,
+// hand the message over and switch straight to the partner, without the run queues, when:
+// - the message has no capability and at most `FASTPATH_DATA_BYTES` of data;
+// - the partner has left every CPU, may run on this one (its affinity), and its priority is at
+//   least the current thread's and at least any waiting in this CPU's queue;
+// - for `reply_recv`, no sender waits on the endpoint (the general path would take it at once).
+// Every failed condition leaves everything untouched and the general path runs. The partner
+// is marked running under its lock before anything commits, so no other CPU can pick it up.
+
+use crate::abi::types::FASTPATH_DATA_BYTES;
+
+/// Whether the fast path is built in (the `nofastpath` feature builds a kernel without it, to
+/// run the IPC tests on the general path alone).
+const FASTPATH: bool = !cfg!(feature = "nofastpath");
+
+/// The caller's message, if it may take the fast path: (data_len).
+fn fast_message(pa: u64) -> Option<usize> {
+    if pa == 0 || rd32(pa, at::CAP_COUNT) != 0 {
+        return None;
+    }
+    let len = rd32(pa, at::DATA_LEN) as usize;
+    (len <= FASTPATH_DATA_BYTES as usize).then_some(len)
+}
+
+/// Copies a capability-free message of `len` data bytes from buffer `from` to buffer `to`.
+fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
+    wr64(to, at::LABEL, rd64(from, at::LABEL));
+    wr64(to, at::BADGE, badge);
+    wr32(to, at::DATA_LEN, len as u32);
+    wr32(to, at::CAP_COUNT, 0);
+    if len == 0 {
+        return;
+    }
+    // SAFETY: both are data areas of live IPC buffer pages (see `rd64`), `len` is at most
+    // FASTPATH_DATA_BYTES, and the two threads' buffers are distinct pages.
+    unsafe {
+        core::ptr::copy(
+            (phys_to_virt(from) + at::DATA) as *const u8,
+            (phys_to_virt(to) + at::DATA) as *mut u8,
+            len,
+        )
+    };
+}
+
+/// May `t` (locked as `i`) be switched to on this CPU by a thread of priority `prio`?
+fn may_switch_to(i: &super::tcb::TcbInner, prio: u8) -> bool {
+    let cpu = crate::sched::this_cpu() as u32;
+    !i.running
+        && (i.affinity == super::tcb::ANY_CPU || i.affinity == cpu)
+        && i.priority >= prio
+        && crate::sched::may_run_now(i.priority)
+}
+
+/// `call`'s fast path: returns the receiver to switch to, the message delivered and the caller
+/// waiting for the reply; `None` leaves everything to the general path. The endpoint's lock is
+/// held throughout, so a concurrent stop of the receiver (which needs it) sees all or nothing.
+pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tcb>> {
+    if !FASTPATH {
+        return None;
+    }
+    let from = me.ipc_pa.load(Ordering::Relaxed);
+    let len = fast_message(from)?;
+    let prio = me.prio.load(Ordering::Relaxed);
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return None;
+    }
+    let r = q.receivers.front()?;
+    let to = r.ipc_pa.load(Ordering::Relaxed);
+    {
+        let mut ri = r.inner.lock();
+        if to == 0 || !may_switch_to(&ri, prio) {
+            return None;
+        }
+        // Claimed: no other CPU may run it.
+        ri.running = true;
+    }
+    let token = {
+        let mut mi = me.inner.lock();
+        if mi.state != State::Runnable {
+            drop(mi);
+            r.inner.lock().running = false;
+            return None;
+        }
+        mi.reply_token = mi.reply_token.wrapping_add(1);
+        mi.state = State::Blocked;
+        mi.wait = Wait::Reply;
+        mi.reply_token
+    };
+    copy_small(from, to, len, badge);
+    let r = q.receivers.pop_front()?;
+    {
+        let mut ri = r.inner.lock();
+        ri.reply_to = Some((me.clone(), token));
+        ri.wait = Wait::None;
+        ri.state = State::Runnable;
+        ri.wake_status = u64::from(Status::OK.0);
+    }
+    drop(q);
+    Some(r)
+}
+
+/// `reply_recv`'s fast path: returns the caller to switch to, the reply delivered and the
+/// current thread waiting in `ep`; `None` leaves everything to the general path. The caller is
+/// checked and committed in one hold of its lock, since a stop of a thread waiting for a reply
+/// does not take the endpoint's.
+pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
+    if !FASTPATH {
+        return None;
+    }
+    let from = me.ipc_pa.load(Ordering::Relaxed);
+    let len = fast_message(from)?;
+    let prio = me.prio.load(Ordering::Relaxed);
+    let mut q = ep.queues.lock();
+    if q.closed || !q.senders.is_empty() || q.receivers.try_reserve(1).is_err() {
+        return None;
+    }
+    // This thread first: it waits in the endpoint from now on (nothing can reach it there
+    // while the endpoint's lock is held), still owing the reply.
+    let (caller, token) = {
+        let mut mi = me.inner.lock();
+        if mi.state != State::Runnable {
+            return None;
+        }
+        let owed = mi.reply_to.take()?;
+        mi.state = State::Blocked;
+        mi.wait = Wait::Recv { ep: ep.clone() };
+        owed
+    };
+    q.receivers.push_back(me.clone());
+    let to = caller.ipc_pa.load(Ordering::Relaxed);
+    let ok = {
+        let mut ci = caller.inner.lock();
+        let waits = ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token;
+        if to != 0 && waits && may_switch_to(&ci, prio) {
+            copy_small(from, to, len, 0);
+            ci.running = true;
+            ci.wait = Wait::None;
+            ci.state = State::Runnable;
+            ci.wake_status = u64::from(Status::OK.0);
+            true
+        } else {
+            false
+        }
+    };
+    if !ok {
+        // Undo: out of the queue, runnable, still owing the reply.
+        drop(q.receivers.pop_back());
+        let mut mi = me.inner.lock();
+        mi.state = State::Runnable;
+        mi.wait = Wait::None;
+        mi.reply_to = Some((caller, token));
+        return None;
+    }
+    drop(q);
+    Some(caller)
+}
+
 // ---- syscalls ------------------------------------------------------------------------------
 
 use super::quota::{cost, Quota};
@@ -502,6 +663,18 @@ use crate::abi::EndpointSyscalls;
 use crate::syscall::{Ctx, C};
 
 impl EndpointSyscalls for Ctx<'_> {
+    fn endpoint_call_fast(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Option<Result<(), Status>> {
+        let r = fast_call(self.thread, &ep.0, ep.badge)?;
+        self.after = crate::syscall::After::SwitchTo(r);
+        Some(Ok(()))
+    }
+
+    fn endpoint_reply_recv_fast(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Option<Result<(), Status>> {
+        let c = fast_reply_recv(self.thread, &ep.0)?;
+        self.after = crate::syscall::After::SwitchTo(c);
+        Some(Ok(()))
+    }
+
     fn endpoint_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
         let charge = quota.charge(cost::ENDPOINT)?;
         let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))?));

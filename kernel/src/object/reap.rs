@@ -12,6 +12,8 @@
 
 use alloc::vec::Vec;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use spin::Mutex;
 
 use super::Object;
@@ -29,20 +31,32 @@ pub fn init_cpu() {
 
 /// This CPU's list (the kernel is not preemptible, so it stays this CPU's while used).
 fn mine() -> &'static Mutex<Vec<Object>> {
-    &PENDING[crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS]
+    &PENDING[cpu()]
+}
+
+/// Whether each CPU's list may hold something, read without the lock so that the end of
+/// every syscall tells in one load that there is nothing to do.
+static QUEUED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+fn cpu() -> usize {
+    crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS
 }
 
 /// Queues `obj` to be dropped at this CPU's next safe point.
 pub fn defer(obj: Object) {
-    mine().lock().push(obj);
+    let c = cpu();
+    PENDING[c].lock().push(obj);
+    QUEUED[c].store(true, Ordering::Release);
 }
 
 /// Queues every object of `objs`.
 pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
-    let mut p = mine().lock();
+    let c = cpu();
+    let mut p = PENDING[c].lock();
     for o in objs {
         p.push(o);
     }
+    QUEUED[c].store(true, Ordering::Release);
 }
 
 /// Drops what every CPU has queued (for exact memory statistics: another CPU may not pass a
@@ -67,6 +81,10 @@ fn empty(list: &Mutex<Vec<Object>>) {
 /// Drops every queued object, including those queued by the drops themselves. The caller
 /// holds no kernel lock.
 pub fn drain() {
+    if !QUEUED[cpu()].swap(false, Ordering::AcqRel) {
+        crate::mm::kstack::reclaim();
+        return;
+    }
     empty(mine());
     // A big revoke may have grown the list; give the memory back, keeping the room every CPU
     // is given at boot, so heap use does not depend on which CPU deleted what.

@@ -37,6 +37,8 @@ pub const MAX_PRIORITY: u8 = 31;
 pub const ANY_CPU: u32 = u32::MAX;
 /// Bytes of a thread's name.
 pub const NAME_LEN: usize = 32;
+/// `cnode_id` of a thread without a CNode.
+pub const NO_CNODE: usize = usize::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -108,9 +110,6 @@ pub struct TcbInner {
     pub reply_token: u64,
     /// The status a blocked IPC operation ends with, set by whoever wakes the thread.
     pub wake_status: u64,
-    /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall
-    /// must not write its results over them.
-    pub regs_replaced: bool,
     /// Where faults and the exit are reported, with the badge to deliver. Weak: a thread does
     /// not keep its supervisor's endpoint (and the memory charged for it) alive.
     pub fault_ep: Option<(Weak<Endpoint>, u64)>,
@@ -130,6 +129,21 @@ pub struct Tcb {
     /// FPU/SSE/AVX registers while the thread is not running (saved and loaded by `sched`).
     pub fpu: FpuArea,
     pub inner: Mutex<TcbInner>,
+    /// Raised when the thread is stopped (`halt`), lowered when it is made runnable again: the
+    /// way back to user mode checks it in one load.
+    pub halted: core::sync::atomic::AtomicBool,
+    /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall must
+    /// not write its results over them.
+    pub regs_replaced: core::sync::atomic::AtomicBool,
+    /// Copies of `inner.ipc`'s page and `inner.priority`, for the IPC fast path to read without
+    /// the lock. Both change only while the thread has never run (`configure`).
+    pub ipc_pa: AtomicU64,
+    pub prio: core::sync::atomic::AtomicU8,
+    /// The id of `inner.cnode` in the capability space (`NO_CNODE` for none), for lookups
+    /// without the lock or a reference count. Valid while the thread runs: its CNode is
+    /// released only when it dies, and then dropped only after it has left its CPU (`kill`
+    /// waits for that before the reaper runs), so the id cannot be reused under it.
+    pub cnode_id: core::sync::atomic::AtomicUsize,
     _charge: Option<Charge>,
 }
 
@@ -193,10 +207,14 @@ impl Tcb {
                 reply_to: None,
                 reply_token: 0,
                 wake_status: 0,
-                regs_replaced: false,
                 fault_ep: None,
                 fault: None,
             }),
+            halted: core::sync::atomic::AtomicBool::new(false),
+            regs_replaced: core::sync::atomic::AtomicBool::new(false),
+            ipc_pa: AtomicU64::new(0),
+            prio: core::sync::atomic::AtomicU8::new(0),
+            cnode_id: core::sync::atomic::AtomicUsize::new(NO_CNODE),
             _charge: charge,
         });
         t.set_name(name);
@@ -224,14 +242,6 @@ impl Tcb {
         let mut n = self.name.lock();
         n.0[..end].copy_from_slice(&name.as_bytes()[..end]);
         n.1 = end;
-    }
-
-    pub fn cnode(&self) -> Option<Arc<CNode>> {
-        self.inner.lock().cnode.clone()
-    }
-
-    pub fn vspace(&self) -> Option<Arc<VSpace>> {
-        self.inner.lock().vspace.clone()
     }
 
     /// The state as user space sees it.
@@ -347,10 +357,12 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
         i.wait = Wait::None;
         i.state = to;
         i.fault = None;
+        t.halted.store(true, Ordering::Release);
         rel.caller = i.reply_to.take();
         if to == State::Dead {
             // Breaks the cycle a thread's CNode can form with the thread's own capability.
             rel.cnode = i.cnode.take();
+            t.cnode_id.store(NO_CNODE, Ordering::Release);
             rel.fault_ep = i.fault_ep.take();
         }
         break was;
@@ -499,6 +511,9 @@ impl TcbSyscalls for Ctx<'_> {
         if i.state != State::Inactive || i.started {
             return Err(Status::BAD_STATE);
         }
+        t.ipc_pa.store(buffer.as_ref().map_or(0, |b| b.pa), Ordering::Relaxed);
+        t.prio.store(prio, Ordering::Relaxed);
+        t.cnode_id.store(c.id, Ordering::Release);
         let old = (
             i.vspace.replace(v.object.clone()),
             i.cnode.replace(c.object.clone()),
@@ -533,7 +548,9 @@ impl TcbSyscalls for Ctx<'_> {
                 // which resuming it needs), so nothing reads or writes its saved user frame,
                 // which lies at the top of its mapped kernel stack.
                 unsafe { t.user_frame().write(f) };
-                i.regs_replaced = true;
+                t.regs_replaced.store(true, Ordering::Release);
+                // The way back to user mode looks at `regs_replaced` when `halted` says so.
+                t.halted.store(true, Ordering::Release);
             }
             _ => return Err(Status::BAD_STATE),
         }

@@ -471,6 +471,8 @@ pub struct Checked<'a, O, C> {
     pub badge: u64,
     pub cap: &'a C,
 }
+impl<O, C> Clone for Checked<'_, O, C> { fn clone(&self) -> Self { *self } }
+impl<O, C> Copy for Checked<'_, O, C> {}
 impl<O, C> core::ops::Deref for Checked<'_, O, C> {
     type Target = O;
     fn deref(&self) -> &O { self.object }

@@ -85,12 +85,16 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64, ist: [u64; 3]) -> &'sta
     percpu
 }
 
-/// This CPU's per-CPU block.
+/// This CPU's per-CPU block: one load through GS (the block's first word is its address).
+#[inline]
 pub fn this_cpu() -> &'static PerCpu {
-    let p = GsBase::read().as_u64() as *const PerCpu;
+    let p: u64;
     // SAFETY: GS base points at this CPU's leaked `PerCpu` whenever the kernel runs (entry
-    // paths swap GS before reaching Rust), so the pointer is valid for 'static.
-    unsafe { &*p }
+    // paths swap GS before reaching Rust, `init_cpu` sets it up first), and its first field is
+    // its own address; the load has no other effect.
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: as above: the pointer is the CPU's leaked block, valid for 'static.
+    unsafe { &*(p as *const PerCpu) }
 }
 
 /// Sets the stack the CPU switches to on an interrupt or syscall from user mode.

@@ -53,6 +53,22 @@ struct Config {
     unit: &'static str,
     /// Operations per batch (scaled down for the slow ones).
     per_batch: u64,
+    /// `profile=NAME`: run only benchmark NAME, once, through `profiled`, whose two `rdtsc`
+    /// open and close the window of `../shared/tools/insn-profile` (docs/performance.md).
+    profile: Option<&'static str>,
+}
+
+/// The window `insn-profile` counts: one warm-up batch is left out, then `n` operations.
+#[inline(never)]
+fn profiled(n: u64, op: &mut dyn FnMut()) -> u64 {
+    for _ in 0..n {
+        op();
+    }
+    let t0 = tsc();
+    for _ in 0..n {
+        op();
+    }
+    tsc() - t0
 }
 
 fn config() -> Config {
@@ -65,13 +81,23 @@ fn config() -> Config {
         .and_then(|t| t.split_ascii_whitespace().find_map(|w| w.strip_prefix("batch=")))
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    Config { unit, per_batch }
+    let profile = text.and_then(|t| t.split_ascii_whitespace().find_map(|w| w.strip_prefix("profile=")));
+    Config { unit, per_batch, profile }
 }
 
 /// Runs `op` in a warm-up batch and then in `BATCHES` batches of `n`, and prints the median
 /// cost per operation with the batches' spread.
 fn measure(cfg: &Config, name: &str, n: u64, mut op: impl FnMut()) {
     let n = n.max(1);
+    match cfg.profile {
+        Some(p) if p == name => {
+            let t = profiled(n, &mut op);
+            println!("BENCH {name} {}={} profiled={n}", cfg.unit, t / n);
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
     let mut per_op = [0u64; BATCHES];
     for b in 0..=BATCHES {
         let t0 = tsc();
