@@ -80,11 +80,19 @@ fn empty(list: &Mutex<Vec<Object>>) {
 
 /// Drops every queued object, including those queued by the drops themselves. The caller
 /// holds no kernel lock.
+#[inline]
 pub fn drain() {
-    if !QUEUED[cpu()].swap(false, Ordering::AcqRel) {
+    let c = cpu();
+    if !QUEUED[c].load(Ordering::Relaxed) {
         crate::mm::kstack::reclaim();
         return;
     }
+    QUEUED[c].store(false, Ordering::Relaxed);
+    drain_slow();
+}
+
+#[inline(never)]
+fn drain_slow() {
     empty(mine());
     // A big revoke may have grown the list; give the memory back, keeping the room every CPU
     // is given at boot, so heap use does not depend on which CPU deleted what.
