@@ -39,7 +39,7 @@ impl DebugSyscalls for Ctx<'_> {
     fn debug_memory(&mut self, _console: C<'_, Arc<DebugConsole>>) -> Result<(u64, u64, u64, u64, u64), Status> {
         settle_memory();
         let (free, total) = crate::mm::frame::stats();
-        let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames();
+        let kept = crate::mm::heap::frames() + crate::mm::kstack::table_frames() + super::vspace::spare_frames();
         let tables =
             super::cnode::CAPS.lock().table_bytes() + crate::sched::queue_bytes() + crate::mm::kstack::list_bytes();
         Ok((free, total, crate::mm::heap::used() as u64, kept, tables as u64))
