@@ -126,8 +126,10 @@ fn exit(code: u64, frame: &TrapFrame) {
 impl Ctx<'_> {
     /// The caller leaves the CPU when the syscall ends if `t` says it blocks.
     pub fn then(&mut self, t: Then) {
-        if t == Then::Block {
-            self.after = After::Block;
+        match t {
+            Then::Return => {}
+            Then::Block => self.after = After::Block,
+            Then::SwitchTo(next) => self.after = After::SwitchTo(next),
         }
     }
 

@@ -156,10 +156,14 @@ fn unmap(kpt: &mut paging::KernelTables, bottom: u64, pages: u64, mut f: impl Fn
 /// then frees the frames. The caller holds no lock (this waits for the other CPUs).
 #[inline]
 pub fn reclaim() {
-    if DEAD.load(core::sync::atomic::Ordering::Relaxed) != 0 {
+    if DEAD.load(core::sync::atomic::Ordering::Relaxed) > KEEP {
         reclaim_or_wait(false);
     }
 }
+
+/// Dropped stacks left mapped for the next threads (a create/exit loop reuses them without
+/// mapping or shooting down anything); `reclaim_all` frees these too.
+const KEEP: usize = 16;
 
 /// Held by the CPU that reclaims; another CPU that finds it held skips (the holder takes
 /// every stack dropped before it finishes), unless it must see every stack freed.

@@ -306,10 +306,12 @@ fn move_caps(
 }
 
 /// Whether the calling thread must leave the CPU when its syscall ends.
-#[derive(PartialEq, Eq)]
 pub enum Then {
     Return,
     Block,
+    /// Block, and run this partner next, straight away: it was handed a message, may run on
+    /// this CPU now, and was marked running so no other CPU takes it.
+    SwitchTo(Arc<Tcb>),
 }
 
 /// Blocks the current thread `me` in `ep`'s queue, unless it was stopped meanwhile.
@@ -376,8 +378,39 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
     let mut ri = r.inner.lock();
     ri.reply_to = reply;
     drop(q);
+    if matches!(then, Then::Block) && may_switch_to(&ri, me.prio.load(Ordering::Relaxed)) {
+        claim(&mut ri);
+        drop(ri);
+        return Ok(Then::SwitchTo(r));
+    }
     tcb::wake(&r, ri, Status::OK);
     result.map(|()| then)
+}
+
+/// Makes a thread that was handed its message runnable and running, for the current thread
+/// to switch to it directly (see `Then::SwitchTo`).
+fn claim(i: &mut super::tcb::TcbInner) {
+    i.wait = Wait::None;
+    i.state = State::Runnable;
+    i.wake_status = u64::from(Status::OK.0);
+    i.running = true;
+}
+
+/// Gives a claimed thread to the run queues after all (its claimer did not switch to it).
+pub fn unclaim(t: Arc<Tcb>) {
+    let push = {
+        let mut i = t.inner.lock();
+        i.running = false;
+        if i.state == State::Runnable && !i.queued {
+            i.queued = true;
+            true
+        } else {
+            false
+        }
+    };
+    if push {
+        crate::sched::push(t);
+    }
 }
 
 /// `Endpoint.recv` by the current thread `me`.
@@ -437,12 +470,14 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 
 /// `Endpoint.reply` by the current thread `me`: delivers its message to the caller it owes a
 /// reply, if that caller still waits for it (a caller that was stopped meanwhile does not).
-pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
+/// With `claim`, a caller that may run on this CPU now is claimed and returned, for the current
+/// thread to switch to (or to `unclaim`).
+pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
     let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
     let from = end(me)?;
-    let ci = caller.inner.lock();
+    let mut ci = caller.inner.lock();
     if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
-        return Ok(());
+        return Ok(None);
     }
     let to = End {
         pa: ci.ipc.as_ref().map_or(0, |b| b.pa),
@@ -453,8 +488,13 @@ pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
     } else {
         transfer(&Body::Buffer(from), &to, 0)
     };
+    if claim_it && status.is_ok() && may_switch_to(&ci, me.prio.load(Ordering::Relaxed)) {
+        claim(&mut ci);
+        drop(ci);
+        return Ok(Some(caller));
+    }
     tcb::wake(&caller, ci, status.err().unwrap_or(Status::OK));
-    Ok(())
+    Ok(None)
 }
 
 /// Sends the fault report of the current thread `t` (already `Blocked` sending it). False if
@@ -700,16 +740,25 @@ impl EndpointSyscalls for Ctx<'_> {
     }
 
     fn endpoint_reply(&mut self) -> Result<(), Status> {
-        reply(self.thread)
+        reply(self.thread, false).map(drop)
     }
 
     fn endpoint_reply_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
-        match reply(self.thread) {
-            Ok(()) | Err(Status::BAD_STATE) => {}
+        let caller = match reply(self.thread, true) {
+            Ok(c) => c,
+            Err(Status::BAD_STATE) => None,
             Err(e) => return Err(e),
+        };
+        match (recv(self.thread, &ep.0), caller) {
+            // Waiting now: run the caller that was answered, straight away.
+            (Ok(Then::Block), Some(c)) => self.then(Then::SwitchTo(c)),
+            (r, c) => {
+                if let Some(c) = c {
+                    unclaim(c);
+                }
+                self.then(r?);
+            }
         }
-        let t = recv(self.thread, &ep.0)?;
-        self.then(t);
         Ok(())
     }
 }

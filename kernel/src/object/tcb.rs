@@ -333,7 +333,7 @@ impl Released {
 /// suspend). The caller waits for it to leave its CPU if needed.
 fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
     let mut rel = Released::default();
-    let was = loop {
+    let (was, queued) = loop {
         let mut i = t.inner.lock();
         let was = i.state;
         match (was, to) {
@@ -365,10 +365,12 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
             t.cnode_id.store(NO_CNODE, Ordering::Release);
             rel.fault_ep = i.fault_ep.take();
         }
-        break was;
+        break (was, i.queued);
     };
     rel.finish();
-    crate::sched::dequeue_stopped(t);
+    if queued {
+        crate::sched::dequeue_stopped(t);
+    }
     Some(was)
 }
 
