@@ -239,6 +239,13 @@ run_tests() {
         suite "boot tests (QEMU, TCG; ISO under SeaBIOS and OVMF; gdb)" \
             bash -c 'cd "$1" && ANVIL_BUILD="$2" cargo test --manifest-path tests/boot/Cargo.toml --release --tests -- --test-threads 2' \
             _ "$ROOT" "$BUILD"
+        # The IPC tests again, on a kernel built without the IPC fast path: both paths must
+        # give the same results.
+        suite "IPC boot tests on the general path alone (kernel built with nofastpath)" \
+            bash -c 'cd "$1/kernel" && cargo build --profile "$3" -q --features nofastpath --target-dir target-nofastpath &&
+                cp target-nofastpath/x86_64-unknown-none/"$3"/kernel "$2/kernel-nofastpath.elf" && cd "$1" &&
+                ANVIL_BUILD="$2" ANVIL_KERNEL=kernel-nofastpath.elf cargo test --manifest-path tests/boot/Cargo.toml --release --tests -- --test-threads 2 ipc soundness fuzz stress generated_servers benchmarks' \
+            _ "$ROOT" "$BUILD" "$PROFILE"
     fi
     # The checkout checks build a scratch copy; a run inside such a copy skips them.
     if [ -z "${ANVIL_SCRATCH_COPY:-}" ]; then
