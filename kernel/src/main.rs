@@ -39,6 +39,11 @@ pub fn report_memory() {
     let (free, total) = mm::frame::stats();
     let (taken, waited) = object::cnode::CAPS.stats();
     kinfo!(
+        "ipc fast path: {} calls, {} replies",
+        object::endpoint::FAST_CALLS.load(Ordering::Relaxed),
+        object::endpoint::FAST_REPLIES.load(Ordering::Relaxed)
+    );
+    kinfo!(
         "memory: {free} of {total} frames free, heap {} bytes used of {}; capability-space lock taken {taken} times, {waited} of them contended",
         mm::heap::used(),
         mm::heap::size()

@@ -548,6 +548,11 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
 
 use crate::abi::types::FASTPATH_DATA_BYTES;
 
+/// How often each fast path was taken (for the log at the end of a run and the tests that
+/// check the fast path is used).
+pub static FAST_CALLS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FAST_REPLIES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Whether the fast path is built in (the `nofastpath` feature builds a kernel without it, to
 /// run the IPC tests on the general path alone).
 const FASTPATH: bool = !cfg!(feature = "nofastpath");
@@ -636,6 +641,7 @@ pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tc
         ri.wake_status = u64::from(Status::OK.0);
     }
     drop(q);
+    FAST_CALLS.fetch_add(1, Ordering::Relaxed);
     Some(r)
 }
 
@@ -692,6 +698,7 @@ pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
         return None;
     }
     drop(q);
+    FAST_REPLIES.fetch_add(1, Ordering::Relaxed);
     Some(caller)
 }
 

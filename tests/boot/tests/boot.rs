@@ -626,6 +626,19 @@ fn benchmarks_print_figures() {
     for line in o.log.lines().filter(|l| l.starts_with("BENCH")) {
         println!("{line}");
     }
+    // The round trips took the fast path (unless this kernel was built without it).
+    let fast = o
+        .log
+        .lines()
+        .find_map(|l| l.split("ipc fast path: ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    let built_without = std::env::var("ANVIL_KERNEL").is_ok_and(|k| k.contains("nofastpath"));
+    match fast {
+        Some(n) if built_without => assert_eq!(n, 0, "a nofastpath kernel took the fast path"),
+        Some(n) => assert!(n >= 2000, "only {n} calls took the IPC fast path:\n{}", o.log),
+        None => panic!("no fast-path count in the log:\n{}", o.log),
+    }
 }
 
 /// The statuses one hostile client printed, by case: `probe_client[<lang>]: <case>: <status>`.
