@@ -89,7 +89,7 @@ pub fn entry(frame: &mut TrapFrame) {
 /// new registers while it was stopped (then the syscall writes nothing over them).
 fn set_result(t: &Tcb, frame: &mut TrapFrame) {
     if !t.regs_replaced.load(Ordering::Relaxed) {
-        frame.set_syscall_result(t.inner.lock().wake_status, [0; 6]);
+        frame.set_syscall_result(t.wake_status.load(Ordering::Acquire), [0; 6]);
     }
 }
 

@@ -56,12 +56,15 @@ impl<T> Queue<T> {
 
 pub struct RunQueues<T> {
     queues: Vec<Mutex<Queue<T>>>,
+    /// Each queue's `busy` bitmap, mirrored for reading without the lock.
+    busy: Vec<core::sync::atomic::AtomicU32>,
 }
 
 impl<T> RunQueues<T> {
     pub fn new(cpus: usize) -> Self {
         RunQueues {
             queues: (0..cpus.max(1)).map(|_| Mutex::new(Queue::new())).collect(),
+            busy: (0..cpus.max(1)).map(|_| core::sync::atomic::AtomicU32::new(0)).collect(),
         }
     }
 
@@ -96,6 +99,7 @@ impl<T> RunQueues<T> {
         q.levels[level].push_back(Entry { item, affinity });
         q.busy |= 1 << level;
         q.len += 1;
+        self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
         cpu
     }
 
@@ -106,12 +110,16 @@ impl<T> RunQueues<T> {
             return None;
         }
         let level = 31 - q.busy.leading_zeros() as usize;
-        q.take(level, 0).map(|e| e.item)
+        let e = q.take(level, 0);
+        self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+        e.map(|e| e.item)
     }
 
     /// The highest priority waiting in `cpu`'s queue.
+    /// Read without the lock: it may be a moment old, which only matters as much as a thread
+    /// queued a moment later would.
     pub fn top_priority(&self, cpu: usize) -> Option<u8> {
-        let busy = self.queues.get(cpu)?.lock().busy;
+        let busy = self.busy.get(cpu)?.load(core::sync::atomic::Ordering::Relaxed);
         (busy != 0).then(|| (31 - busy.leading_zeros()) as u8)
     }
 
@@ -132,20 +140,24 @@ impl<T> RunQueues<T> {
                 .busy_levels()
                 .find_map(|l| q.levels[l].iter().position(|e| e.affinity == ANY).map(|p| (l, p)));
             if let Some((level, pos)) = found {
-                return q.take(level, pos).map(|e| e.item);
+                let e = q.take(level, pos);
+                self.busy[victim].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+                return e.map(|e| e.item);
             }
         }
     }
 
     /// Removes the first queued item matching `f` (a suspended thread), wherever it is.
     pub fn remove(&self, mut f: impl FnMut(&T) -> bool) -> Option<T> {
-        for q in &self.queues {
+        for (cpu, q) in self.queues.iter().enumerate() {
             let mut q = q.lock();
             let found = q
                 .busy_levels()
                 .find_map(|l| q.levels[l].iter().position(|e| f(&e.item)).map(|p| (l, p)));
             if let Some((level, pos)) = found {
-                return q.take(level, pos).map(|e| e.item);
+                let e = q.take(level, pos);
+                self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+                return e.map(|e| e.item);
             }
         }
         None

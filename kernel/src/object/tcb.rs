@@ -108,8 +108,6 @@ pub struct TcbInner {
     pub reply_to: Option<(Arc<Tcb>, u64)>,
     /// Counts this thread's calls; a reply is delivered only while the token still matches.
     pub reply_token: u64,
-    /// The status a blocked IPC operation ends with, set by whoever wakes the thread.
-    pub wake_status: u64,
     /// Where faults and the exit are reported, with the badge to deliver. Weak: a thread does
     /// not keep its supervisor's endpoint (and the memory charged for it) alive.
     pub fault_ep: Option<(Weak<Endpoint>, u64)>,
@@ -144,6 +142,9 @@ pub struct Tcb {
     /// released only when it dies, and then dropped only after it has left its CPU (`kill`
     /// waits for that before the reaper runs), so the id cannot be reused under it.
     pub cnode_id: core::sync::atomic::AtomicUsize,
+    /// The status a blocked IPC operation ends with, set by whoever wakes the thread (under
+    /// its lock, before making it runnable), read by the thread itself when it runs again.
+    pub wake_status: AtomicU64,
     _charge: Option<Charge>,
 }
 
@@ -206,7 +207,6 @@ impl Tcb {
                 queued: false,
                 reply_to: None,
                 reply_token: 0,
-                wake_status: 0,
                 fault_ep: None,
                 fault: None,
             }),
@@ -215,6 +215,7 @@ impl Tcb {
             ipc_pa: AtomicU64::new(0),
             prio: core::sync::atomic::AtomicU8::new(0),
             cnode_id: core::sync::atomic::AtomicUsize::new(NO_CNODE),
+            wake_status: AtomicU64::new(0),
             _charge: charge,
         });
         t.set_name(name);
@@ -299,7 +300,7 @@ pub fn make_runnable(i: &mut TcbInner) -> bool {
 
 /// Ends a blocked thread's wait with `status` and makes it runnable.
 pub fn wake(t: &Arc<Tcb>, mut i: MutexGuard<'_, TcbInner>, status: Status) {
-    i.wake_status = u64::from(status.0);
+    t.wake_status.store(u64::from(status.0), Ordering::Release);
     let push = make_runnable(&mut i);
     drop(i);
     if push {
@@ -352,7 +353,7 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
         if was == State::Blocked {
             // A call waiting for its reply is abandoned: the reply, if it comes, is dropped.
             i.reply_token = i.reply_token.wrapping_add(1);
-            i.wake_status = u64::from(Status::CANCELLED.0);
+            t.wake_status.store(u64::from(Status::CANCELLED.0), Ordering::Release);
         }
         i.wait = Wait::None;
         i.state = to;
