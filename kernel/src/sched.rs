@@ -135,6 +135,12 @@ fn current_state() -> Option<State> {
     with_current(|t| t.inner.lock().state)
 }
 
+/// Whether the current thread is still runnable (a CPU waiting on others stops waiting once
+/// its thread is being stopped: the stopper may be waiting for this CPU).
+pub fn current_runnable() -> bool {
+    current_state().is_none_or(|s| s == State::Runnable)
+}
+
 fn kick(cpu: usize) {
     let id = APIC_IDS[cpu].load(Ordering::Acquire);
     if cpu != me() && id != u32::MAX {

@@ -379,7 +379,7 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
     ri.reply_to = reply;
     drop(q);
     if matches!(then, Then::Block) && may_switch_to(&ri, me.prio.load(Ordering::Relaxed)) {
-        claim(&mut ri);
+        claim(&r, &mut ri);
         drop(ri);
         return Ok(Then::SwitchTo(r));
     }
@@ -389,10 +389,10 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
 
 /// Makes a thread that was handed its message runnable and running, for the current thread
 /// to switch to it directly (see `Then::SwitchTo`).
-fn claim(i: &mut super::tcb::TcbInner) {
+fn claim(t: &Tcb, i: &mut super::tcb::TcbInner) {
     i.wait = Wait::None;
     i.state = State::Runnable;
-    i.wake_status = u64::from(Status::OK.0);
+    t.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
     i.running = true;
 }
 
@@ -489,7 +489,7 @@ pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> 
         transfer(&Body::Buffer(from), &to, 0)
     };
     if claim_it && status.is_ok() && may_switch_to(&ci, me.prio.load(Ordering::Relaxed)) {
-        claim(&mut ci);
+        claim(&caller, &mut ci);
         drop(ci);
         return Ok(Some(caller));
     }
@@ -500,6 +500,13 @@ pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> 
 /// Sends the fault report of the current thread `t` (already `Blocked` sending it). False if
 /// the endpoint has closed: nobody will ever read the report.
 pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return false;
+    }
+    // Read under the queue's lock: a stop of the thread that came first has taken it out of
+    // this wait (and must not find it queued afterwards); one that comes later waits for the
+    // lock and then finds it in the queue.
     let (badge, report) = {
         let i = t.inner.lock();
         match (&i.wait, i.fault) {
@@ -507,10 +514,6 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
             _ => return true,
         }
     };
-    let mut q = ep.queues.lock();
-    if q.closed {
-        return false;
-    }
     if let Some(r) = q.receivers.pop_front() {
         trim(&mut q.receivers);
         if end(&r)
@@ -638,7 +641,7 @@ pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tc
         ri.reply_to = Some((me.clone(), token));
         ri.wait = Wait::None;
         ri.state = State::Runnable;
-        ri.wake_status = u64::from(Status::OK.0);
+        r.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
     }
     drop(q);
     FAST_CALLS.fetch_add(1, Ordering::Relaxed);
@@ -682,7 +685,7 @@ pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
             ci.running = true;
             ci.wait = Wait::None;
             ci.state = State::Runnable;
-            ci.wake_status = u64::from(Status::OK.0);
+            caller.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
             true
         } else {
             false

@@ -12,7 +12,7 @@
 
 use alloc::vec::Vec;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use spin::Mutex;
 
@@ -59,11 +59,29 @@ pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
     QUEUED[c].store(true, Ordering::Release);
 }
 
-/// Drops what every CPU has queued (for exact memory statistics: another CPU may not pass a
-/// safe point for a while). The caller holds no kernel lock.
+/// Objects taken off a list and not yet dropped, on any CPU. Counted under the list's lock, so
+/// a CPU that finds a list empty and then reads zero here knows nothing taken from that list
+/// is still being dropped.
+static DROPPING: AtomicUsize = AtomicUsize::new(0);
+
+/// Drops what every CPU has queued, and waits for the drops other CPUs are in the middle of
+/// (for exact memory statistics: another CPU may not pass a safe point for a while, or be
+/// freeing an address space right now). The caller holds no kernel lock. A drop elsewhere may
+/// be waiting for the calling thread to leave its CPU (it is being killed): then this returns
+/// without waiting, and the caller's statistics do not matter any more.
 pub fn drain_all() {
-    for list in &PENDING {
-        empty(list);
+    loop {
+        for list in &PENDING {
+            empty(list);
+        }
+        if DROPPING.load(Ordering::SeqCst) == 0 && PENDING.iter().all(|l| l.lock().is_empty()) {
+            break;
+        }
+        if !crate::sched::current_runnable() {
+            break;
+        }
+        crate::arch::x86_64::tlb::service(cpu());
+        core::hint::spin_loop();
     }
     drain();
 }
@@ -71,10 +89,18 @@ pub fn drain_all() {
 /// Drops the objects of `list` one at a time (a drop may queue more on this CPU's list).
 fn empty(list: &Mutex<Vec<Object>>) {
     loop {
-        let next = list.lock().pop();
+        let next = {
+            let mut l = list.lock();
+            let o = l.pop();
+            if o.is_some() {
+                DROPPING.fetch_add(1, Ordering::SeqCst);
+            }
+            o
+        };
         let Some(o) = next else { break };
         o.capability_removed();
         drop(o);
+        DROPPING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
