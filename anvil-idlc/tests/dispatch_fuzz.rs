@@ -82,13 +82,20 @@ fn generated_dispatch_survives_random_syscalls() {
     let types: String = model.objects().map(|o| format!("type {} = u64;\n", o.name)).collect();
     let mut slots = String::from("match slot {\n");
     for o in model.objects() {
-        slots.push_str(&format!("{} => Ok(MockCap(k::Object::{}(slot))),\n", o.object_id.unwrap_or(0), o.name));
+        slots.push_str(&format!(
+            "{} => Ok(MockCap(k::Object::{}(slot))),\n",
+            o.object_id.unwrap_or(0),
+            o.name
+        ));
     }
     slots.push_str("_ => Err(Status::INVALID_CAP),\n}");
     let driver = DRIVER
         .replace("OBJECT_TYPES", &types)
         .replace("OBJECT_OF_SLOT", &slots)
-        .replace("HANDLERS", &anvil_idlc::backend::kernel::mock_handlers(&model, "Mock", "k"));
+        .replace(
+            "HANDLERS",
+            &anvil_idlc::backend::kernel::mock_handlers(&model, "Mock", "k"),
+        );
     std::fs::write(dir.join("main.rs"), driver).unwrap();
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(&rustc)

@@ -154,7 +154,12 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
     ));
     wc!(w, "}}");
     for i in m.objects().filter(|i| !i.methods.is_empty()) {
-        w!(w, "/// The syscalls of `{}` objects (`{}`), with their arguments decoded and checked.", i.name, i.name);
+        w!(
+            w,
+            "/// The syscalls of `{}` objects (`{}`), with their arguments decoded and checked.",
+            i.name,
+            i.name
+        );
         wo!(w, "pub trait {}Syscalls: Kernel {{", i.name);
         for me in &i.methods {
             let params: Vec<String> = me
@@ -201,7 +206,10 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
         .filter(|i| !i.methods.is_empty())
         .map(|i| format!("{}Syscalls", i.name))
         .collect();
-    w!(w, "/// Everything the dispatch needs: the kernel and every object's syscalls.");
+    w!(
+        w,
+        "/// Everything the dispatch needs: the kernel and every object's syscalls."
+    );
     w!(w, "pub trait AllSyscalls: Kernel + {} {{}}", bounds.join(" + "));
     w!(w, "impl<K: Kernel + {}> AllSyscalls for K {{}}", bounds.join(" + "));
     w.lines(
@@ -236,7 +244,11 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
                         // Type, then rights, as the kernel documents: INVALID_CAP (lookup),
                         // WRONG_TYPE, ACCESS_DENIED.
                         w!(w, "let {pn}_c_ = k_.lookup(a_[{r}])?;");
-                        let wanted = if rv == 0 { String::new() } else { rights_expr(m, &rights, rv) };
+                        let wanted = if rv == 0 {
+                            String::new()
+                        } else {
+                            rights_expr(m, &rights, rv)
+                        };
                         match object {
                             Some(o) => {
                                 let on = &m.interfaces[o].name;
@@ -245,7 +257,10 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
                                     "let {pn} = match {pn}_c_.object() {{ Object::{on}(o_) => Checked {{ object: o_, rights: {pn}_c_.rights(), badge: {pn}_c_.badge(), cap: &{pn}_c_ }}, _ => return Err({st}::WRONG_TYPE) }};"
                                 );
                                 if !wanted.is_empty() {
-                                    w!(w, "if !{pn}.rights.contains({wanted}) {{ return Err({st}::ACCESS_DENIED); }}");
+                                    w!(
+                                        w,
+                                        "if !{pn}.rights.contains({wanted}) {{ return Err({st}::ACCESS_DENIED); }}"
+                                    );
                                 }
                             }
                             None => {
@@ -304,7 +319,12 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
                 _ => format!("({})", names.join(", ")),
             };
             if me.fastpath {
-                w!(w, "let {pat} = match k_.{}_fast({}) {{", fn_name(i, me), call.join(", "));
+                w!(
+                    w,
+                    "let {pat} = match k_.{}_fast({}) {{",
+                    fn_name(i, me),
+                    call.join(", ")
+                );
                 w!(w, "Some(r_) => r_?,");
                 w!(w, "None => k_.{}({})?,", fn_name(i, me), call.join(", "));
                 w.line("};");
@@ -465,7 +485,11 @@ pub fn mock_handlers(m: &Model, mock: &str, module: &str) -> String {
                     format!("_{}: {}", p.name, qualify(m, &t, module))
                 })
                 .collect();
-            let rets: Vec<String> = me.results.iter().map(|p| qualify(m, &result_ty(m, p.ty), module)).collect();
+            let rets: Vec<String> = me
+                .results
+                .iter()
+                .map(|p| qualify(m, &result_ty(m, p.ty), module))
+                .collect();
             let rt = match rets.len() {
                 0 => "()".to_string(),
                 1 => rets[0].clone(),
