@@ -9,6 +9,10 @@
 #   ./run.sh test           run every test suite (compiler, host unit tests, QEMU boot tests,
 #                           fresh-checkout and growth checks), then the total
 #   ./run.sh bench          print the micro-benchmarks (cycles per operation), both TSC modes
+#   ./run.sh profile NAME [--iterations N] [--cpus C] [--top K]
+#                           instructions per function of benchmark NAME, counted by the
+#                           insn-profile QEMU plugin ($ANVIL_INSN_PROFILE, by default
+#                           ../shared/tools/insn-profile); see docs/performance.md
 #   ./run.sh fuzz [--seed S] [--calls N] [--cpus C] [--workers W] [--epoch N] [--mem SIZE]
 #                           the in-guest syscall fuzzer (services/tests/fuzz); a failure
 #                           prints the epoch's seed: rerun with --seed to replay it
@@ -257,6 +261,13 @@ run_tests() {
         suite "boot tests (QEMU, TCG; ISO under SeaBIOS and OVMF; gdb)" \
             bash -c 'cd "$1" && ANVIL_BUILD="$2" cargo test --manifest-path tests/boot/Cargo.toml --release --tests -- --test-threads 2' \
             _ "$ROOT" "$BUILD"
+        # The IPC tests again, on a kernel built without the IPC fast path: both paths must
+        # give the same results.
+        suite "IPC boot tests on the general path alone (kernel built with nofastpath)" \
+            bash -c 'cd "$1/kernel" && cargo build --profile "$3" -q --features nofastpath --target-dir target-nofastpath &&
+                cp target-nofastpath/x86_64-unknown-none/"$3"/kernel "$2/kernel-nofastpath.elf" && cd "$1" &&
+                ANVIL_BUILD="$2" ANVIL_KERNEL=kernel-nofastpath.elf cargo test --manifest-path tests/boot/Cargo.toml --release --tests -- --test-threads 2 ipc soundness fuzz stress generated_servers benchmarks' \
+            _ "$ROOT" "$BUILD" "$PROFILE"
     fi
     # The checkout checks build a scratch copy; a run inside such a copy skips them.
     if [ -z "${ANVIL_SCRATCH_COPY:-}" ]; then
@@ -286,16 +297,63 @@ run_tests() {
 
 run_bench() {
     build
-    local mode
+    local mode unit
     for mode in "instructions (-icount shift=0: deterministic)" "host time"; do
         local icount=()
-        [[ "$mode" == instructions* ]] && icount=(-icount shift=0)
+        unit=ticks
+        if [[ "$mode" == instructions* ]]; then icount=(-icount shift=0); unit=insns; fi
         log "benchmarks, TSC counting $mode"
+        local dir="$BUILD/bench-initrd"
+        rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
+        printf 'mode=%s batch=%s\n' "$unit" "${BENCH_BATCH:-1000}" > "$dir/bench.conf"
+        (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/bench-initrd.cpio"
         qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 256M "${icount[@]}" \
-            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/test-initrd.cpio" -append "init=bench" \
+            -kernel "$BUILD/kernel.elf" -initrd "$BUILD/bench-initrd.cpio" -append "init=bench" \
             -serial stdio -display none -no-reboot -monitor none \
-            -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep '^bench:' || true
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep -E '^(BENCH|bench:)' || true
     done
+}
+
+# One benchmark through the insn-profile plugin: where its instructions go, per function.
+run_profile() {
+    local name="${1:-}" n=200 cpus=1 top=40
+    [[ -n "$name" && "$name" != --* ]] || die "profile: which benchmark? (a BENCH name, see docs/performance.md)"
+    shift
+    while (($#)); do
+        case "$1" in
+            --iterations) n="$2"; shift 2 ;;
+            --cpus) cpus="$2"; shift 2 ;;
+            --top) top="$2"; shift 2 ;;
+            *) die "profile: unknown option $1 (see the top of run.sh)" ;;
+        esac
+    done
+    local tool="${ANVIL_INSN_PROFILE:-$ROOT/../shared/tools/insn-profile}"
+    [[ -f "$tool/prof.c" && -f "$tool/symbolize.py" ]] ||
+        die "profile: the insn-profile tool is not at $tool (set ANVIL_INSN_PROFILE)"
+    build
+    local plugin="$BUILD/libinsn-profile.so"
+    if [[ ! -f "$plugin" || "$tool/prof.c" -nt "$plugin" ]]; then
+        gcc -shared -fPIC -O2 -I"$tool" -o "$plugin" "$tool/prof.c"
+    fi
+    local bench="$ROOT/services/target/x86_64-unknown-none/$PROFILE/bench"
+    # The window is `profiled` in the benchmark: from its first rdtsc to its second.
+    local window
+    objdump -d --no-show-raw-insn "$bench" > "$BUILD/bench.dis"
+    window="$(awk '/<.*profiled.*>:/{f=1} f&&/rdtsc/{printf "0x%s ", substr($1,1,length($1)-1)} f&&/ret/{exit}' "$BUILD/bench.dis")"
+    read -r start stop <<<"$window"
+    [[ -n "${stop:-}" ]] || die "profile: no profiled() window found in $bench"
+    local dir="$BUILD/prof-initrd"
+    rm -rf "$dir" && mkdir -p "$dir" && cp "$BUILD/test-initrd/"* "$dir/"
+    printf 'mode=insns batch=%s profile=%s\n' "$n" "$name" > "$dir/bench.conf"
+    (cd "$dir" && find . -type f | sort | cpio -o -H newc --quiet) > "$BUILD/prof-initrd.cpio"
+    log "profiling $name: $n operations on $cpus CPU(s), instructions per operation"
+    qemu-system-x86_64 -machine q35 -cpu max -smp "$cpus" -m 256M -icount shift=0 \
+        -plugin "$plugin,start=$start,stop=$stop,occ=1,out=$BUILD/prof.out" \
+        -kernel "$BUILD/kernel.elf" -initrd "$BUILD/prof-initrd.cpio" -append "init=bench exit_when_idle" \
+        -serial stdio -display none -no-reboot -monitor none \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 | grep -E '^(BENCH|bench:)' || true
+    [[ -s "$BUILD/prof.out" ]] || die "profile: the plugin wrote nothing (is $name a BENCH name?)"
+    python3 "$tool/symbolize.py" "$BUILD/prof.out" "$n" "$BUILD/kernel.elf" "$bench" "$top"
 }
 
 # Boots test program $1 as init on $2 CPUs with $3 of RAM, the test image plus a file $4 with
@@ -357,6 +415,7 @@ run_stress() {
 case "${1:-}" in
     build) build ;;
     bench) run_bench ;;
+    profile) shift; run_profile "$@" ;;
     fuzz) shift; run_fuzz "$@" ;;
     stress) shift; run_stress "$@" ;;
     test) run_tests ;;

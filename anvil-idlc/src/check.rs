@@ -260,6 +260,7 @@ const ATTRS: &[(&str, &[Place])] = &[
     ("rights", &[Place::Bits]),
     ("blocking", &[Place::Method]),
     ("noreturn", &[Place::Method]),
+    ("fastpath", &[Place::Method]),
     ("move", &[Place::Param]),
     ("endpoint", &[Place::Object]),
 ];
@@ -1430,10 +1431,25 @@ impl<'a> Checker<'a> {
                 error,
                 blocking: present.contains("blocking"),
                 noreturn,
+                fastpath: present.contains("fastpath"),
                 syscall: None,
                 request: MsgLayout::default(),
                 response: MsgLayout::default(),
             };
+            if method.fastpath {
+                let fit = method
+                    .params
+                    .iter()
+                    .chain(&method.results)
+                    .all(|p| matches!(p.ty, Ty::Cap { .. } | Ty::Scalar(_) | Ty::Enum(_) | Ty::Bits(_)));
+                if !is_object || !fit {
+                    self.err_help(
+                        m.name.span,
+                        format!("`@fastpath` on `{}`, which is not a syscall of scalars and capabilities", m.name.name),
+                        "the fast path is tried before the general one with the same arguments: it is for syscalls whose arguments are all in registers",
+                    );
+                }
+            }
             if is_object {
                 method.syscall = object_id.map(|id| id as u64 * SYSCALL_STRIDE + ord);
                 self.syscall_abi(m, &method);

@@ -174,10 +174,17 @@ pub fn build_script(idl_dir: &Path, backend: &str, out_dir: &Path) {
 
 /// Runs several backends; fails, having written nothing, if any of them fails.
 pub fn generate_all(model: &Model, backends: &[&str]) -> Result<Vec<(String, Vec<Output>)>, String> {
-    backends
-        .iter()
-        .map(|b| generate(model, b).map(|o| (b.to_string(), o)))
-        .collect()
+    // The backends only read the model: each runs on a thread of its own. Results keep the
+    // order asked for, and the first failure in that order is the one reported.
+    std::thread::scope(|s| {
+        let runs: Vec<_> = backends
+            .iter()
+            .map(|&b| s.spawn(move || generate(model, b).map(|o| (b.to_string(), o))))
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Writes outputs, creating directories; leaves files that would not change untouched so

@@ -197,6 +197,8 @@ pub struct Method {
     pub error: usize,
     pub blocking: bool,
     pub noreturn: bool,
+    /// `@fastpath`: the kernel may answer the syscall on a fast path first.
+    pub fastpath: bool,
     /// Syscall number, for methods of kernel objects.
     pub syscall: Option<u64>,
     /// Message layouts, for methods of protocols.

@@ -41,6 +41,11 @@ pub fn report_memory() {
     let (free, total) = mm::frame::stats();
     let (taken, waited) = object::cnode::CAPS.stats();
     kinfo!(
+        "ipc fast path: {} calls, {} replies",
+        object::endpoint::FAST_CALLS.load(Ordering::Relaxed),
+        object::endpoint::FAST_REPLIES.load(Ordering::Relaxed)
+    );
+    kinfo!(
         "memory: {free} of {total} frames free, heap {} bytes used of {}; capability-space lock taken {taken} times, {waited} of them contended",
         mm::heap::used(),
         mm::heap::size()
@@ -131,7 +136,7 @@ extern "C" fn kernel_entry(eax: u32, ebx: u32) -> ! {
     kinfo!("{}", arch::x86_64::fpu::init_boot_cpu());
 
     let boot_rsp = &raw const boot_stack_top as u64;
-    gdt::init_cpu(0, 0, boot_rsp);
+    gdt::init_cpu(0, 0, boot_rsp, interrupt_stacks());
     trap::init_idt();
     AP_LAPIC.store(lapic, Ordering::Release);
     apic::disable_legacy_pic();
@@ -202,6 +207,15 @@ extern "C" {
     static boot_stack_top: u8;
 }
 
+/// Stacks for a CPU's double-fault, NMI and machine-check handlers (tops), each with a guard
+/// page below; they live as long as the CPU.
+fn interrupt_stacks() -> [u64; 3] {
+    core::array::from_fn(|_| match mm::kstack::alloc(gdt::IST_STACK_SIZE) {
+        Some(s) => s.leak(),
+        None => panic!("no memory for interrupt stacks"),
+    })
+}
+
 const AP_STACK_SIZE: usize = 32 * 1024;
 static AP_STACK_TOPS: [core::sync::atomic::AtomicU64; arch::x86_64::tlb::MAX_CPUS] =
     [const { core::sync::atomic::AtomicU64::new(0) }; arch::x86_64::tlb::MAX_CPUS];
@@ -238,7 +252,8 @@ fn start_application_processors(apic_ids: &[u32]) {
         };
         let top = stack.leak();
         AP_STACK_TOPS[index as usize].store(top, Ordering::Release);
-        if smp::start_ap(id, index, top, ap_entry, mm::paging::kernel_pml4()) {
+        let page = smp::TrampolinePage(mm::phys_to_virt(smp::TRAMPOLINE));
+        if smp::start_ap(&page, id, index, top, ap_entry, mm::paging::kernel_pml4()) {
             index += 1;
         } else {
             kwarn!("smp: CPU with APIC id {id} did not start");
@@ -254,7 +269,7 @@ fn start_application_processors(apic_ids: &[u32]) {
 /// Where an application processor arrives from the trampoline, on its own stack.
 extern "C" fn ap_entry(index: u64) -> ! {
     let top = AP_STACK_TOPS[index as usize].load(Ordering::Acquire);
-    gdt::init_cpu(index as u32, apic::id(), top);
+    gdt::init_cpu(index as u32, apic::id(), top, interrupt_stacks());
     trap::load_idt();
     cpu::enable_protections();
     arch::x86_64::fpu::init_ap();

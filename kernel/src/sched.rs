@@ -15,7 +15,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use anvil_kcore::runqueue::RunQueues;
 use spin::{Mutex, Once};
@@ -24,6 +24,7 @@ use crate::arch::x86_64::tlb::{self, APIC_IDS, MAX_CPUS};
 use crate::arch::x86_64::{apic, cpu, gdt, switch, trap::TrapFrame};
 use crate::mm::paging;
 use crate::object::tcb::{State, Tcb};
+use crate::object::vspace::VSpace;
 
 struct CpuState {
     current: Option<Arc<Tcb>>,
@@ -90,14 +91,59 @@ pub fn queue_bytes() -> usize {
     queues().heap_bytes()
 }
 
+/// Each CPU's current thread, readable without a lock: the `Arc` behind it is the one in
+/// `CpuState::current`, and the pointer changes together with it.
+static CURRENT: [AtomicPtr<Tcb>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+fn set_current(cpu: usize, t: Option<&Arc<Tcb>>) {
+    CURRENT[cpu].store(
+        t.map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t) as *mut Tcb),
+        Ordering::Release,
+    );
+}
+
 pub fn current() -> Option<Arc<Tcb>> {
-    state(me()).lock().current.clone()
+    with_current(Arc::clone)
+}
+
+/// Calls `f` with this CPU's current thread, without a lock or a reference count. `f` must
+/// not leave the CPU (the thread stays current, so `CpuState` keeps its `Arc` alive).
+pub fn with_current<R>(f: impl FnOnce(&Arc<Tcb>) -> R) -> Option<R> {
+    let p = CURRENT[me()].load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` came from `Arc::as_ptr` of the `Arc` in this CPU's `CpuState::current`, which
+    // holds it until this CPU switches away from the thread; the caller runs on this CPU and `f`
+    // does not switch, and `ManuallyDrop` keeps the count untouched.
+    let t = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+    Some(f(&t))
+}
+
+/// This CPU's current thread, for the syscall path: a handle that does not count as a
+/// reference. It stays valid for as long as the code holding it runs on the thread's own
+/// kernel stack: whenever that code runs, the thread is current again, and a thread that dies
+/// is never resumed. Do not keep it beyond that.
+pub fn current_handle() -> Option<core::mem::ManuallyDrop<Arc<Tcb>>> {
+    let p = CURRENT[me()].load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` came from `Arc::as_ptr` of the `Arc` in this CPU's `CpuState::current`; see
+    // the doc comment for how long the handle stays valid, and `ManuallyDrop` leaves the count
+    // untouched.
+    Some(core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) }))
 }
 
 /// The current thread's state (no reference to it is kept).
 fn current_state() -> Option<State> {
-    let s = state(me()).lock();
-    s.current.as_ref().map(|t| t.inner.lock().state)
+    with_current(|t| t.inner.lock().state)
+}
+
+/// Whether the current thread is still runnable (a CPU waiting on others stops waiting once
+/// its thread is being stopped: the stopper may be waiting for this CPU).
+pub fn current_runnable() -> bool {
+    current_state().is_none_or(|s| s == State::Runnable)
 }
 
 fn kick(cpu: usize) {
@@ -193,14 +239,37 @@ fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
     }
 }
 
+/// The address space each CPU has loaded (null: only the kernel's). Only that CPU changes its
+/// entry. The thread running there holds the address space, so the pointer stays valid while
+/// it is loaded; switching between two threads of one address space keeps it loaded (and the
+/// CPU in its TLB-shootdown set) throughout.
+static LOADED: [AtomicPtr<VSpace>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+/// Makes `vs` (or only the kernel, for `None`) this CPU's address space.
+fn load_vspace(cpu: usize, vs: Option<&Arc<VSpace>>) {
+    let new = vs.map_or(core::ptr::null_mut(), |v| Arc::as_ptr(v) as *mut VSpace);
+    let old = LOADED[cpu].load(Ordering::Relaxed);
+    if old == new {
+        return;
+    }
+    if !old.is_null() {
+        // SAFETY: `old` is the address space of the thread this CPU ran last, which still holds
+        // it (it is this CPU's `prev`, released only after the switch).
+        unsafe { (*old).deactivate_on(cpu) };
+    }
+    LOADED[cpu].store(new, Ordering::Relaxed);
+    match vs {
+        Some(v) => v.activate_on(cpu),
+        None => paging::activate(paging::kernel_pml4()),
+    }
+}
+
 fn prepare(cpu: usize, t: &Tcb) {
     // SAFETY: this CPU is about to run `t`, which it took off a run queue: no other CPU runs it
     // or saves its FPU area (see arch/x86_64/fpu.rs).
     unsafe { t.fpu.restore() };
     gdt::set_kernel_stack(t.kstack.top);
-    if let Some(vs) = t.vspace() {
-        vs.activate_on(cpu);
-    }
+    load_vspace(cpu, t.inner.lock().vspace.as_ref());
     t.on_cpu.store(cpu as i64, Ordering::Release);
     EPOCH.fetch_add(1, Ordering::SeqCst);
     DISPATCHES[cpu].fetch_add(1, Ordering::Relaxed);
@@ -213,16 +282,11 @@ pub extern "C" fn anvil_sched_finish() {
     let cpu = me();
     let prev = state(cpu).lock().prev.take();
     let Some(t) = prev else { return };
-    release_prev(cpu, t);
+    release_prev(t);
     TRANSIT.fetch_sub(1, Ordering::SeqCst);
 }
 
-fn release_prev(cpu: usize, t: Arc<Tcb>) {
-    let vs = t.vspace();
-    if let Some(vs) = &vs {
-        vs.deactivate_on(cpu);
-    }
-    drop(vs);
+fn release_prev(t: Arc<Tcb>) {
     let push_it = {
         let mut i = t.inner.lock();
         i.running = false;
@@ -252,16 +316,36 @@ fn release_prev(cpu: usize, t: Arc<Tcb>) {
 /// still runnable and nothing else waits, it keeps the CPU. The caller holds no lock and no
 /// owned reference on its stack (see the module header).
 fn reschedule() {
+    switch_from_current(None);
+}
+
+/// Switches from the current thread straight to `next`, without the run queues: the IPC fast
+/// path, where `next` is the partner the current thread just handed a message to. `next` was
+/// marked running under its lock by the caller, which also made sure it has left every CPU.
+/// Returns when the current thread runs again.
+pub fn switch_to(next: Arc<Tcb>) {
+    switch_from_current(Some(next));
+}
+
+fn switch_from_current(given: Option<Arc<Tcb>>) {
     let cpu = me();
     let (save, load) = {
         let mut s = state(cpu).lock();
         let Some(cur) = s.current.take() else { return };
-        let runnable = cur.inner.lock().state == State::Runnable;
-        let next = next_for(cpu);
-        if runnable && next.is_none() {
-            s.current = Some(cur);
-            return;
-        }
+        set_current(cpu, None);
+        let next = match given {
+            Some(n) => Some(n),
+            None => {
+                let runnable = cur.inner.lock().state == State::Runnable;
+                let next = next_for(cpu);
+                if runnable && next.is_none() {
+                    set_current(cpu, Some(&cur));
+                    s.current = Some(cur);
+                    return;
+                }
+                next
+            }
+        };
         let save = cur.ksp.as_ptr();
         // SAFETY: this CPU runs `cur` and switches away from it now; the kernel never touches the
         // FPU registers, so they still hold its user values.
@@ -272,11 +356,12 @@ fn reschedule() {
             Some(n) => {
                 prepare(cpu, &n);
                 let sp = n.ksp.load(Ordering::Relaxed);
+                set_current(cpu, Some(&n));
                 s.current = Some(n);
                 sp
             }
             None => {
-                paging::activate(paging::kernel_pml4());
+                load_vspace(cpu, None);
                 s.idle_ksp
             }
         };
@@ -287,6 +372,17 @@ fn reschedule() {
     // for a thread whose kernel stack is mapped.
     unsafe { switch::switch(save, load) };
     anvil_sched_finish();
+}
+
+/// True if a thread of priority `prio` may run on this CPU now without passing over a thread
+/// of higher priority waiting in its queue.
+pub fn may_run_now(prio: u8) -> bool {
+    queues().top_priority(me()).is_none_or(|top| top <= prio)
+}
+
+/// This CPU's index.
+pub fn this_cpu() -> usize {
+    me()
 }
 
 /// The current thread gives up the rest of its time slice.
@@ -313,12 +409,35 @@ pub fn tick(frame: &TrapFrame) {
 }
 
 /// Before returning to user space: a thread suspended or stopped meanwhile (by another CPU,
-/// or by deleting its own last capability) stops here.
+/// or by deleting its own last capability) stops here. One load when nothing happened: only
+/// stopping a thread (`tcb::halt`) raises its `halted` flag.
 pub fn check_stopped() {
-    match current_state() {
-        Some(State::Dead) => exit_current(),
-        Some(State::Runnable) | None => {}
-        Some(_) => reschedule(),
+    if let Some(t) = current_handle() {
+        check_stopped_of(&t);
+    }
+}
+
+/// `check_stopped` for `t`, the current thread.
+pub fn check_stopped_of(t: &Tcb) {
+    if !t.halted.load(Ordering::Acquire) {
+        return;
+    }
+    // Registers `set_regs` gave the thread while it was stopped are in the frame now: the flag
+    // has done its work (it is raised only with `halted`).
+    t.regs_replaced.store(false, Ordering::Relaxed);
+    // Read the state and lower the flag under the thread's lock, so a stop that comes in
+    // between is not lost.
+    let state = {
+        let i = t.inner.lock();
+        if i.state == State::Runnable {
+            t.halted.store(false, Ordering::Release);
+        }
+        i.state
+    };
+    match state {
+        State::Dead => exit_current(),
+        State::Runnable => {}
+        _ => reschedule(),
     }
 }
 
@@ -339,6 +458,7 @@ pub fn run() -> ! {
             let n = next_for(cpu);
             if let Some(n) = &n {
                 prepare(cpu, n);
+                set_current(cpu, Some(n));
                 s.current = Some(n.clone());
             }
             n.map(|n| (n.ksp.load(Ordering::Relaxed), &raw mut s.idle_ksp))

@@ -86,7 +86,10 @@ pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, St
     {
         let mut i = t.inner.lock();
         i.vspace = Some(vs);
+        t.cnode_id.store(cnode.id, core::sync::atomic::Ordering::Release);
         i.cnode = Some(cnode);
+        t.ipc_pa
+            .store(ipc.as_ref().map_or(0, |b| b.pa), core::sync::atomic::Ordering::Relaxed);
         i.ipc = ipc;
         // rsp as after a call: the entry function sees the alignment the ABI promises.
         let mut f = TrapFrame::new_user(plan.entry, USER_STACK_TOP - 8);

@@ -129,19 +129,22 @@ pub fn syscall_info(nr: u64) -> Option<&'static SyscallInfo> {
 }
 ",
     );
-    w.line("/// What the kernel implements. Arguments arrive decoded, range-checked, and for");
-    w.line("/// capabilities looked up and checked for object type and rights.");
+    objects_and_caps(w, m, &st, &rights);
+    w.line("/// What the kernel implements besides the handlers: looking capabilities up, checking");
+    w.line("/// user memory, placing new capabilities. The handlers are in one trait per object.");
     wo!(w, "pub trait Kernel {{");
     w.lines(&format!(
-        "/// A capability that passed its type and rights check.
-type Cap;
+        "/// The kernel's type for each kind of object.
+type T: Types;
+/// A capability looked up in the caller's CNode.
+type Cap: CapRef<Self::T>;
 /// A validated user buffer (pointer and length checked against the caller's memory).
 type UserBytes;
 /// A new capability a handler returns; `install` puts it in the caller's CNode.
 type NewCap;
-/// Looks `slot` up in the caller's CNode and checks the object type and that every
-/// right in `rights` is held.
-fn lookup(&mut self, slot: u64, object: Option<ObjectType>, rights: {rights}) -> Result<Self::Cap, {st}>;
+/// Looks `slot` up in the caller's CNode (`INVALID_CAP` if it is empty or out of range);
+/// the dispatch checks its type and rights.
+fn lookup(&mut self, slot: u64) -> Result<Self::Cap, {st}>;
 /// Validates a user buffer of `len` bytes at `ptr`.
 fn user_bytes(&mut self, ptr: u64, len: u64) -> Result<Self::UserBytes, {st}>;
 /// Copies a plain-data struct in from user memory at `ptr`.
@@ -149,7 +152,15 @@ fn user_struct<T: Pod>(&mut self, ptr: u64) -> Result<T, {st}>;
 /// Places a new capability in a free slot of the caller's CNode and returns the slot.
 fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
     ));
-    for i in m.objects() {
+    wc!(w, "}}");
+    for i in m.objects().filter(|i| !i.methods.is_empty()) {
+        w!(
+            w,
+            "/// The syscalls of `{}` objects (`{}`), with their arguments decoded and checked.",
+            i.name,
+            i.name
+        );
+        wo!(w, "pub trait {}Syscalls: Kernel {{", i.name);
         for me in &i.methods {
             let params: Vec<String> = me
                 .params
@@ -177,14 +188,35 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
                 fn_name(i, me),
                 params.join(", ")
             );
+            if me.fastpath {
+                w.line("/// The fast path, tried first with the same arguments: `None` when one of its");
+                w.line("/// conditions does not hold, and the general handler runs.");
+                w!(
+                    w,
+                    "fn {}_fast(&mut self{sep}{}) -> Option<Result<{rt}, {st}>>;",
+                    fn_name(i, me),
+                    params.join(", ")
+                );
+            }
         }
+        wc!(w, "}}");
     }
-    wc!(w, "}}");
+    let bounds: Vec<String> = m
+        .objects()
+        .filter(|i| !i.methods.is_empty())
+        .map(|i| format!("{}Syscalls", i.name))
+        .collect();
+    w!(
+        w,
+        "/// Everything the dispatch needs: the kernel and every object's syscalls."
+    );
+    w!(w, "pub trait AllSyscalls: Kernel + {} {{}}", bounds.join(" + "));
+    w!(w, "impl<K: Kernel + {}> AllSyscalls for K {{}}", bounds.join(" + "));
     w.lines(
         "
 /// Decodes syscall `nr` with arguments `a`, calls the handler, and returns the
 /// status for rax and the six result registers.
-pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
+pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
     match decode(k, nr, a) {
         Ok(out) => (0, out),
         Err(e) => (e.0 as u64, [0; 6]),
@@ -194,7 +226,7 @@ pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
     );
     wo!(
         w,
-        "fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], {st}> {{"
+        "fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], {st}> {{"
     );
     w.line("#[allow(unused_mut)]");
     w.line("let mut out_ = [0u64; 6];");
@@ -209,10 +241,35 @@ pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
                 let r = reg;
                 match p.ty {
                     Ty::Cap { object, rights: rv, .. } => {
-                        let ot = object.map_or("None".to_string(), |o| {
-                            format!("Some(ObjectType::{})", m.interfaces[o].name)
-                        });
-                        w!(w, "let {pn} = k_.lookup(a_[{r}], {ot}, {rights}({rv} as _))?;");
+                        // Type, then rights, as the kernel documents: INVALID_CAP (lookup),
+                        // WRONG_TYPE, ACCESS_DENIED.
+                        w!(w, "let {pn}_c_ = k_.lookup(a_[{r}])?;");
+                        let wanted = if rv == 0 {
+                            String::new()
+                        } else {
+                            rights_expr(m, &rights, rv)
+                        };
+                        match object {
+                            Some(o) => {
+                                let on = &m.interfaces[o].name;
+                                w!(
+                                    w,
+                                    "let {pn} = match {pn}_c_.object() {{ Object::{on}(o_) => Checked {{ object: o_, rights: {pn}_c_.rights(), badge: {pn}_c_.badge(), cap: &{pn}_c_ }}, _ => return Err({st}::WRONG_TYPE) }};"
+                                );
+                                if !wanted.is_empty() {
+                                    w!(
+                                        w,
+                                        "if !{pn}.rights.contains({wanted}) {{ return Err({st}::ACCESS_DENIED); }}"
+                                    );
+                                }
+                            }
+                            None => {
+                                if !wanted.is_empty() {
+                                    w!(w, "if !{pn}_c_.rights().contains({wanted}) {{ return Err({st}::ACCESS_DENIED); }}");
+                                }
+                                w!(w, "let {pn} = &{pn}_c_;");
+                            }
+                        }
                     }
                     Ty::Bytes(n) | Ty::String(n) => {
                         w!(w, "if a_[{}] > {n} {{ return Err({invalid}); }}", r + 1);
@@ -261,7 +318,19 @@ pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
                 1 => names[0].clone(),
                 _ => format!("({})", names.join(", ")),
             };
-            w!(w, "let {pat} = k_.{}({})?;", fn_name(i, me), call.join(", "));
+            if me.fastpath {
+                w!(
+                    w,
+                    "let {pat} = match k_.{}_fast({}) {{",
+                    fn_name(i, me),
+                    call.join(", ")
+                );
+                w!(w, "Some(r_) => r_?,");
+                w!(w, "None => k_.{}({})?,", fn_name(i, me), call.join(", "));
+                w.line("};");
+            } else {
+                w!(w, "let {pat} = k_.{}({})?;", fn_name(i, me), call.join(", "));
+            }
             for (k, p) in me.results.iter().enumerate() {
                 let v = &names[k];
                 match p.ty {
@@ -281,6 +350,73 @@ pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
     wc!(w, "}}");
 }
 
+/// The kernel's object types, the enum of what a capability names, and the checked
+/// capability handlers receive.
+fn objects_and_caps(w: &mut W, m: &Model, _st: &str, rights: &str) {
+    w.line("/// The kernel's type for each kind of object (a reference it can clone).");
+    wo!(w, "pub trait Types {{");
+    for o in m.objects() {
+        w!(w, "type {}: Clone;", o.name);
+    }
+    wc!(w, "}}");
+    w.line("/// What a capability names: an object of one of the kinds the IDL declares.");
+    wo!(w, "pub enum Object<T: Types> {{");
+    for o in m.objects() {
+        w!(w, "{}(T::{}),", o.name, o.name);
+    }
+    wc!(w, "}}");
+    wo!(w, "impl<T: Types> Clone for Object<T> {{");
+    wo!(w, "fn clone(&self) -> Self {{");
+    wo!(w, "match self {{");
+    for o in m.objects() {
+        w!(w, "Object::{n}(o_) => Object::{n}(o_.clone()),", n = o.name);
+    }
+    wc!(w, "}}");
+    wc!(w, "}}");
+    wc!(w, "}}");
+    wo!(w, "impl<T: Types> Object<T> {{");
+    w.line("/// The kind of object.");
+    wo!(w, "pub fn object_type(&self) -> ObjectType {{");
+    wo!(w, "match self {{");
+    for o in m.objects() {
+        w!(w, "Object::{n}(_) => ObjectType::{n},", n = o.name);
+    }
+    wc!(w, "}}");
+    wc!(w, "}}");
+    wc!(w, "}}");
+    w.line("/// A capability as the kernel looked it up: the object, the rights and the badge.");
+    wo!(w, "pub trait CapRef<T: Types> {{");
+    w.line("fn object(&self) -> &Object<T>;");
+    w!(w, "fn rights(&self) -> {rights};");
+    w.line("fn badge(&self) -> u64;");
+    wc!(w, "}}");
+    w.line("/// A capability argument that passed its type and rights checks: the object, already");
+    w.line("/// of the type the syscall needs, with the capability it came through.");
+    wo!(w, "pub struct Checked<'a, O, C> {{");
+    w.line("pub object: &'a O,");
+    w!(w, "pub rights: {rights},");
+    w.line("pub badge: u64,");
+    w.line("pub cap: &'a C,");
+    wc!(w, "}}");
+    w.line("impl<O, C> Clone for Checked<'_, O, C> { fn clone(&self) -> Self { *self } }");
+    w.line("impl<O, C> Copy for Checked<'_, O, C> {}");
+    wo!(w, "impl<O, C> core::ops::Deref for Checked<'_, O, C> {{");
+    w.line("type Target = O;");
+    w.line("fn deref(&self) -> &O { self.object }");
+    wc!(w, "}}");
+}
+
+/// The rights in `mask` by name (`Rights(Rights::READ.0 | Rights::MAP.0)`), so no bare number
+/// stands for a set of rights in generated code.
+fn rights_expr(m: &Model, rights: &str, mask: u64) -> String {
+    let names = m.rights_names(mask);
+    if names.is_empty() {
+        return format!("{rights}::NONE");
+    }
+    let parts: Vec<String> = names.iter().map(|n| format!("{rights}::{n}.0")).collect();
+    format!("{rights}({})", parts.join(" | "))
+}
+
 fn kernel_sys(i: &Interface, me: &Method) -> String {
     format!("SYS_{}", fn_name(i, me).to_ascii_uppercase())
 }
@@ -293,7 +429,8 @@ fn arg_info(m: &Model, p: &Param, rights: &str) -> String {
                 format!("Some(ObjectType::{})", m.interfaces[o].name)
             });
             format!(
-                "Arg::Cap {{ name: {name}, object: {ot}, rights: {rights}({rv} as _), moved: {} }}",
+                "Arg::Cap {{ name: {name}, object: {ot}, rights: {}, moved: {} }}",
+                rights_expr(m, rights, rv),
                 p.moved
             )
         }
@@ -308,7 +445,10 @@ fn arg_info(m: &Model, p: &Param, rights: &str) -> String {
 
 fn param_ty(m: &Model, ty: Ty) -> String {
     match ty {
-        Ty::Cap { .. } => "Self::Cap".into(),
+        Ty::Cap { object: Some(o), .. } => {
+            format!("Checked<'_, <Self::T as Types>::{}, Self::Cap>", m.interfaces[o].name)
+        }
+        Ty::Cap { object: None, .. } => "&Self::Cap".into(),
         Ty::Bytes(_) | Ty::String(_) => "Self::UserBytes".into(),
         Ty::Struct(s) => root_path(m, m.structs[s].lib, &m.structs[s].name),
         Ty::Scalar(s) => scalar(s).into(),
@@ -322,4 +462,66 @@ fn result_ty(m: &Model, ty: Ty) -> String {
         Ty::Cap { .. } => "Self::NewCap".into(),
         t => param_ty(m, t),
     }
+}
+
+/// For tests of the generated dispatch: `impl <Object>Syscalls for <mock>` for every object,
+/// each handler taking its checked arguments and answering `<mock>::ok()` (which must return
+/// `Ok(Default::default())`), so a mock kernel keeps up with `idl/` without being edited.
+pub fn mock_handlers(m: &Model, mock: &str, module: &str) -> String {
+    let st = m
+        .status_enum()
+        .map_or(String::new(), |s| format!("{module}::{}", root_path(m, s.lib, &s.name)));
+    let mut o = String::new();
+    for i in m.objects().filter(|i| !i.methods.is_empty()) {
+        o.push_str(&format!("impl {module}::{}Syscalls for {mock} {{\n", i.name));
+        for me in &i.methods {
+            let params: Vec<String> = me
+                .params
+                .iter()
+                .map(|p| {
+                    let t = param_ty(m, p.ty)
+                        .replace("Types", &format!("{module}::Types"))
+                        .replace("Checked", &format!("{module}::Checked"));
+                    format!("_{}: {}", p.name, qualify(m, &t, module))
+                })
+                .collect();
+            let rets: Vec<String> = me
+                .results
+                .iter()
+                .map(|p| qualify(m, &result_ty(m, p.ty), module))
+                .collect();
+            let rt = match rets.len() {
+                0 => "()".to_string(),
+                1 => rets[0].clone(),
+                _ => format!("({})", rets.join(", ")),
+            };
+            let sep = if params.is_empty() { "" } else { ", " };
+            o.push_str(&format!(
+                "    fn {}(&mut self{sep}{}) -> Result<{rt}, {st}> {{ self.ok() }}\n",
+                fn_name(i, me),
+                params.join(", ")
+            ));
+            if me.fastpath {
+                o.push_str(&format!(
+                    "    fn {}_fast(&mut self{sep}{}) -> Option<Result<{rt}, {st}>> {{ None }}\n",
+                    fn_name(i, me),
+                    params.join(", ")
+                ));
+            }
+        }
+        o.push_str("}\n");
+    }
+    o
+}
+
+/// Prefixes the library paths in a generated type with the module the dispatch is in.
+fn qualify(m: &Model, ty: &str, module: &str) -> String {
+    let mut t = ty.to_string();
+    for l in &m.libraries {
+        let from = format!("{}::", l.short);
+        if t.starts_with(&from) {
+            t = format!("{module}::{t}");
+        }
+    }
+    t
 }

@@ -177,12 +177,14 @@ impl<O: Slotted> CapSpace<O> {
         out
     }
 
+    #[inline]
     fn table(&self, cn: CNodeId) -> Option<&Table<O>> {
         self.cnodes.get(cn).and_then(|t| t.as_ref())
     }
 
     /// The location of `slot` in `cn`, if the slot exists. Slot 0 never holds a capability,
     /// so 0 is never a valid capability argument.
+    #[inline]
     fn loc(&self, cn: CNodeId, slot: u64) -> Result<Loc, CapError> {
         let t = self.table(cn).ok_or(CapError::InvalidSlot)?;
         if slot == 0 || slot >= t.slots as u64 {
@@ -191,24 +193,29 @@ impl<O: Slotted> CapSpace<O> {
         Ok(Loc::new(cn, slot))
     }
 
+    #[inline]
     fn cell(&self, at: Loc) -> &Option<Node<O>> {
         let s = at.slot() as usize;
         &self.cnodes[at.cnode()].as_ref().unwrap_or_else(|| broken()).chunks[s / CHUNK][s % CHUNK]
     }
 
+    #[inline]
     fn cell_mut(&mut self, at: Loc) -> &mut Option<Node<O>> {
         let s = at.slot() as usize;
         &mut self.cnodes[at.cnode()].as_mut().unwrap_or_else(|| broken()).chunks[s / CHUNK][s % CHUNK]
     }
 
+    #[inline]
     fn node(&self, at: Loc) -> Option<&Node<O>> {
         self.cell(at).as_ref()
     }
 
+    #[inline]
     fn node_mut(&mut self, at: Loc) -> &mut Node<O> {
         self.cell_mut(at).as_mut().unwrap_or_else(|| broken())
     }
 
+    #[inline]
     fn occupied(&self, cn: CNodeId, slot: u64) -> Result<Loc, CapError> {
         let at = self.loc(cn, slot)?;
         self.node(at).map(|_| at).ok_or(CapError::Empty)
@@ -216,8 +223,17 @@ impl<O: Slotted> CapSpace<O> {
 
     /// The capability in a slot.
     pub fn get(&self, cn: CNodeId, slot: u64) -> Result<&Node<O>, CapError> {
-        let at = self.occupied(cn, slot)?;
-        Ok(self.node(at).unwrap_or_else(|| broken()))
+        // The lookup every syscall makes: one pass of bounds checks, no helper calls.
+        let t = self
+            .cnodes
+            .get(cn)
+            .and_then(Option::as_ref)
+            .ok_or(CapError::InvalidSlot)?;
+        let s = usize::try_from(slot).map_err(|_| CapError::InvalidSlot)?;
+        if s == 0 || s >= t.slots {
+            return Err(CapError::InvalidSlot);
+        }
+        t.chunks[s / CHUNK][s % CHUNK].as_ref().ok_or(CapError::Empty)
     }
 
     /// Links a new node into an empty slot, as first child of `parent`.

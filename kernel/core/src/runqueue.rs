@@ -22,6 +22,9 @@ struct Entry<T> {
 
 struct Queue<T> {
     levels: Vec<VecDeque<Entry<T>>>,
+    /// Bit `p` is set when level `p` holds a thread: the highest is found in one instruction
+    /// instead of scanning every level.
+    busy: u32,
     len: usize,
 }
 
@@ -29,19 +32,39 @@ impl<T> Queue<T> {
     fn new() -> Self {
         Queue {
             levels: (0..PRIORITIES).map(|_| VecDeque::new()).collect(),
+            busy: 0,
             len: 0,
         }
+    }
+
+    /// Takes the entry at `pos` of `level` out, keeping the bitmap and the count right.
+    fn take(&mut self, level: usize, pos: usize) -> Option<Entry<T>> {
+        let e = self.levels[level].remove(pos)?;
+        if self.levels[level].is_empty() {
+            self.busy &= !(1 << level);
+        }
+        self.len -= 1;
+        Some(e)
+    }
+
+    /// Busy levels, highest first.
+    fn busy_levels(&self) -> impl Iterator<Item = usize> {
+        let busy = self.busy;
+        (0..PRIORITIES).rev().filter(move |&l| busy & (1 << l) != 0)
     }
 }
 
 pub struct RunQueues<T> {
     queues: Vec<Mutex<Queue<T>>>,
+    /// Each queue's `busy` bitmap, mirrored for reading without the lock.
+    busy: Vec<core::sync::atomic::AtomicU32>,
 }
 
 impl<T> RunQueues<T> {
     pub fn new(cpus: usize) -> Self {
         RunQueues {
             queues: (0..cpus.max(1)).map(|_| Mutex::new(Queue::new())).collect(),
+            busy: (0..cpus.max(1)).map(|_| core::sync::atomic::AtomicU32::new(0)).collect(),
         }
     }
 
@@ -74,20 +97,30 @@ impl<T> RunQueues<T> {
         let mut q = self.queues[cpu].lock();
         let level = (priority as usize).min(PRIORITIES - 1);
         q.levels[level].push_back(Entry { item, affinity });
+        q.busy |= 1 << level;
         q.len += 1;
+        self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
         cpu
     }
 
     /// The next thread for `cpu` from its own queue: highest priority first.
     pub fn pop(&self, cpu: usize) -> Option<T> {
         let mut q = self.queues.get(cpu)?.lock();
-        for level in q.levels.iter_mut().rev() {
-            if let Some(e) = level.pop_front() {
-                q.len -= 1;
-                return Some(e.item);
-            }
+        if q.busy == 0 {
+            return None;
         }
-        None
+        let level = 31 - q.busy.leading_zeros() as usize;
+        let e = q.take(level, 0);
+        self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+        e.map(|e| e.item)
+    }
+
+    /// The highest priority waiting in `cpu`'s queue.
+    /// Read without the lock: it may be a moment old, which only matters as much as a thread
+    /// queued a moment later would.
+    pub fn top_priority(&self, cpu: usize) -> Option<u8> {
+        let busy = self.busy.get(cpu)?.load(core::sync::atomic::Ordering::Relaxed);
+        (busy != 0).then(|| (31 - busy.leading_zeros()) as u8)
     }
 
     /// Takes an unpinned thread from the busiest other queue for `thief` (the next busiest if
@@ -103,27 +136,28 @@ impl<T> RunQueues<T> {
                 .1;
             tried |= 1 << victim;
             let mut q = self.queues[victim].lock();
-            for level in (0..PRIORITIES).rev() {
-                if let Some(pos) = q.levels[level].iter().position(|e| e.affinity == ANY) {
-                    if let Some(e) = q.levels[level].remove(pos) {
-                        q.len -= 1;
-                        return Some(e.item);
-                    }
-                }
+            let found = q
+                .busy_levels()
+                .find_map(|l| q.levels[l].iter().position(|e| e.affinity == ANY).map(|p| (l, p)));
+            if let Some((level, pos)) = found {
+                let e = q.take(level, pos);
+                self.busy[victim].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+                return e.map(|e| e.item);
             }
         }
     }
 
     /// Removes the first queued item matching `f` (a suspended thread), wherever it is.
     pub fn remove(&self, mut f: impl FnMut(&T) -> bool) -> Option<T> {
-        for q in &self.queues {
+        for (cpu, q) in self.queues.iter().enumerate() {
             let mut q = q.lock();
-            for level in 0..PRIORITIES {
-                if let Some(pos) = q.levels[level].iter().position(|e| f(&e.item)) {
-                    let e = q.levels[level].remove(pos);
-                    q.len -= 1;
-                    return e.map(|e| e.item);
-                }
+            let found = q
+                .busy_levels()
+                .find_map(|l| q.levels[l].iter().position(|e| f(&e.item)).map(|p| (l, p)));
+            if let Some((level, pos)) = found {
+                let e = q.take(level, pos);
+                self.busy[cpu].store(q.busy, core::sync::atomic::Ordering::Relaxed);
+                return e.map(|e| e.item);
             }
         }
         None

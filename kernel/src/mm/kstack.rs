@@ -71,6 +71,7 @@ pub fn alloc(size: usize) -> Option<KStack> {
         // as it is, with no unmap, no shootdown and no frame allocation.
         if let Some(i) = a.dead.iter().rposition(|&(_, p)| p == pages) {
             let bottom = a.dead.swap_remove(i).0;
+            DEAD.store(a.dead.len(), core::sync::atomic::Ordering::Relaxed);
             return Some(KStack {
                 bottom,
                 pages,
@@ -153,9 +154,16 @@ fn unmap(kpt: &mut paging::KernelTables, bottom: u64, pages: u64, mut f: impl Fn
 
 /// Frees every dropped stack: unmaps them, makes every CPU flush (the entries are global),
 /// then frees the frames. The caller holds no lock (this waits for the other CPUs).
+#[inline]
 pub fn reclaim() {
-    reclaim_or_wait(false);
+    if DEAD.load(core::sync::atomic::Ordering::Relaxed) > KEEP {
+        reclaim_or_wait(false);
+    }
 }
+
+/// Dropped stacks left mapped for the next threads (a create/exit loop reuses them without
+/// mapping or shooting down anything); `reclaim_all` frees these too.
+const KEEP: usize = 16;
 
 /// Held by the CPU that reclaims; another CPU that finds it held skips (the holder takes
 /// every stack dropped before it finishes), unless it must see every stack freed.
@@ -166,6 +174,10 @@ static RECLAIMING: Mutex<()> = Mutex::new(());
 pub fn reclaim_all() {
     reclaim_or_wait(true);
 }
+
+/// Stacks on the dead list, read without the lock so that the end of every syscall can tell in
+/// one load that there is nothing to reclaim.
+static DEAD: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 fn reclaim_or_wait(wait: bool) {
     let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
@@ -188,6 +200,7 @@ fn reclaim_or_wait(wait: bool) {
             let from = a.dead.len() - n;
             batch[..n].copy_from_slice(&a.dead[from..]);
             a.dead.truncate(from);
+            DEAD.store(a.dead.len(), core::sync::atomic::Ordering::Relaxed);
             n
         };
         if n == 0 {
@@ -236,6 +249,8 @@ impl Drop for KStack {
     fn drop(&mut self) {
         // Only reached for stacks no CPU runs on (the scheduler drops a thread after it has
         // switched away from it). Room was reserved in `alloc`, so this does not allocate.
-        AREA.lock().dead.push((self.bottom, self.pages));
+        let mut a = AREA.lock();
+        a.dead.push((self.bottom, self.pages));
+        DEAD.store(a.dead.len(), core::sync::atomic::Ordering::Relaxed);
     }
 }

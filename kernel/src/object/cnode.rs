@@ -33,49 +33,49 @@ fn refused((e, obj): (CapError, Object)) -> Status {
     status(e)
 }
 
+/// A copy of the capability in `slot` of CNode `id`, remembering where it came from.
+pub fn lookup(id: CNodeId, slot: u64) -> Result<Capability, Status> {
+    let caps = CAPS.lock();
+    let n = caps.get(id, slot).map_err(status)?;
+    Ok(Capability {
+        object: n.obj.clone(),
+        rights: Rights(n.rights),
+        badge: n.badge,
+        origin: Some(Loc::new(id, slot)),
+    })
+}
+
+/// Puts a capability to a new object into the first free slot of CNode `id`, as a child of
+/// the quota capability it was made with. If that capability went away meanwhile, the object
+/// is dropped and the call fails as if it had been missing from the start.
+pub fn install(id: CNodeId, new: NewCap) -> Result<u64, Status> {
+    let r = {
+        let mut caps = CAPS.lock();
+        let parent = match new.parent {
+            Some((at, addr)) => match caps.valid(at) {
+                Some(n) if n.obj.addr() == addr => Some(at),
+                _ => {
+                    drop(caps);
+                    reap::defer(new.object);
+                    return Err(Status::INVALID_CAP);
+                }
+            },
+            None => None,
+        };
+        caps.insert_free(id, new.object, Rights::ALL.0, parent)
+    };
+    r.map_err(refused)
+}
+
 impl CNode {
     pub fn new(slots: usize, charge: Option<Charge>) -> Result<CNode, Status> {
         let id = CAPS.lock().create_cnode(slots).map_err(status)?;
         Ok(CNode { id, _charge: charge })
     }
 
-    /// A copy of the capability in `slot`, remembering where it came from.
-    pub fn get(&self, slot: u64) -> Result<Capability, Status> {
-        let caps = CAPS.lock();
-        let n = caps.get(self.id, slot).map_err(status)?;
-        Ok(Capability {
-            object: n.obj.clone(),
-            rights: Rights(n.rights),
-            badge: n.badge,
-            origin: Some(Loc::new(self.id, slot)),
-        })
-    }
-
     /// Puts a capability to an object into the empty `slot`, as a root.
     pub fn set(&self, slot: u64, cap: Capability) -> Result<(), Status> {
         let r = CAPS.lock().insert(self.id, slot, cap.object, cap.rights.0, None);
-        r.map_err(refused)
-    }
-
-    /// Puts a capability to a new object into the first free slot, as a child of the quota
-    /// capability it was made with. If that capability went away meanwhile, the object is
-    /// dropped and the call fails as if it had been missing from the start.
-    pub fn install(&self, new: NewCap) -> Result<u64, Status> {
-        let r = {
-            let mut caps = CAPS.lock();
-            let parent = match new.parent {
-                Some((at, addr)) => match caps.valid(at) {
-                    Some(n) if n.obj.addr() == addr => Some(at),
-                    _ => {
-                        drop(caps);
-                        reap::defer(new.object);
-                        return Err(Status::INVALID_CAP);
-                    }
-                },
-                None => None,
-            };
-            caps.insert_free(self.id, new.object, Rights::ALL.0, parent)
-        };
         r.map_err(refused)
     }
 
@@ -93,5 +93,31 @@ impl Drop for CNode {
     fn drop(&mut self) {
         let objs = CAPS.lock().destroy_cnode(self.id);
         reap::defer_all(objs);
+    }
+}
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use alloc::sync::Arc;
+
+use super::quota::{cost, Quota};
+use crate::abi::CNodeSyscalls;
+use crate::syscall::{Ctx, C};
+
+/// The largest CNode a syscall may create.
+const MAX_SLOTS: u32 = 4096;
+
+impl CNodeSyscalls for Ctx<'_> {
+    fn cnode_create(&mut self, quota: C<'_, Arc<Quota>>, slots: u32) -> Result<NewCap, Status> {
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(Status::INVALID_ARGS);
+        }
+        let charge = quota.charge(cost::CNODE_BASE + cost::CNODE_SLOT * u64::from(slots))?;
+        let c = CNode::new(slots as usize, Some(charge))?;
+        Ok(NewCap::made_with(quota.cap, Object::CNode(Arc::new(c))))
+    }
+
+    fn cnode_info(&mut self, cnode: C<'_, Arc<CNode>>) -> Result<(u32, u32), Status> {
+        Ok(cnode.info())
     }
 }

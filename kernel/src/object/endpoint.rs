@@ -22,6 +22,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 use spin::Mutex;
 
@@ -308,10 +309,12 @@ fn move_caps(
 }
 
 /// Whether the calling thread must leave the CPU when its syscall ends.
-#[derive(PartialEq, Eq)]
 pub enum Then {
     Return,
     Block,
+    /// Block, and run this partner next, straight away: it was handed a message, may run on
+    /// this CPU now, and was marked running so no other CPU takes it.
+    SwitchTo(Arc<Tcb>),
 }
 
 /// Blocks the current thread `me` in `ep`'s queue, unless it was stopped meanwhile.
@@ -378,8 +381,39 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
     let mut ri = r.inner.lock();
     ri.reply_to = reply;
     drop(q);
+    if matches!(then, Then::Block) && may_switch_to(&ri, me.prio.load(Ordering::Relaxed)) {
+        claim(&r, &mut ri);
+        drop(ri);
+        return Ok(Then::SwitchTo(r));
+    }
     tcb::wake(&r, ri, Status::OK);
     result.map(|()| then)
+}
+
+/// Makes a thread that was handed its message runnable and running, for the current thread
+/// to switch to it directly (see `Then::SwitchTo`).
+fn claim(t: &Tcb, i: &mut super::tcb::TcbInner) {
+    i.wait = Wait::None;
+    i.state = State::Runnable;
+    t.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
+    i.running = true;
+}
+
+/// Gives a claimed thread to the run queues after all (its claimer did not switch to it).
+pub fn unclaim(t: Arc<Tcb>) {
+    let push = {
+        let mut i = t.inner.lock();
+        i.running = false;
+        if i.state == State::Runnable && !i.queued {
+            i.queued = true;
+            true
+        } else {
+            false
+        }
+    };
+    if push {
+        crate::sched::push(t);
+    }
 }
 
 /// `Endpoint.recv` by the current thread `me`.
@@ -465,14 +499,17 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 
 /// `Endpoint.reply` by the current thread `me`: delivers its message to the caller it owes a
 /// reply, if that caller still waits for it (a caller that was stopped meanwhile does not).
-pub fn reply(me: &Arc<Tcb>) -> Result<(), Status> {
+/// With `claim`, a caller that may run on this CPU now is claimed and returned, for the current
+/// thread to switch to (or to `unclaim`).
+pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
     let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
-    answer(me, &caller, token)
+    answer(me, &caller, token, claim_it)
 }
 
 /// Delivers `me`'s message as the reply to the call of `caller` that `token` names, if the
 /// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
-pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64) -> Result<(), Status> {
+/// With `claim_it`, as `reply`.
+pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
     let from = match end(me) {
         Ok(f) => f,
         Err(e) => {
@@ -481,9 +518,9 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64) -> Result<(), Status
             return Err(e);
         }
     };
-    let ci = caller.inner.lock();
+    let mut ci = caller.inner.lock();
     if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
-        return Ok(());
+        return Ok(None);
     }
     let to = End {
         pa: ci.ipc.as_ref().map_or(0, |b| b.pa),
@@ -494,8 +531,13 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64) -> Result<(), Status
     } else {
         transfer(&Body::Buffer(from), &to, 0)
     };
+    if claim_it && status.is_ok() && may_switch_to(&ci, me.prio.load(Ordering::Relaxed)) {
+        claim(caller, &mut ci);
+        drop(ci);
+        return Ok(Some(caller.clone()));
+    }
     tcb::wake(caller, ci, status.err().unwrap_or(Status::OK));
-    Ok(())
+    Ok(None)
 }
 
 /// Writes the message a bound notification's signal ends a receive with: label
@@ -554,6 +596,13 @@ pub fn write_data(t: &Tcb, data: &[u8]) -> Result<(), Status> {
 /// Sends the fault report of the current thread `t` (already `Blocked` sending it). False if
 /// the endpoint has closed: nobody will ever read the report.
 pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return false;
+    }
+    // Read under the queue's lock: a stop of the thread that came first has taken it out of
+    // this wait (and must not find it queued afterwards); one that comes later waits for the
+    // lock and then finds it in the queue.
     let (badge, report) = {
         let i = t.inner.lock();
         match (&i.wait, i.fault) {
@@ -561,10 +610,6 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
             _ => return true,
         }
     };
-    let mut q = ep.queues.lock();
-    if q.closed {
-        return false;
-    }
     if let Some(r) = q.receivers.pop_front() {
         trim(&mut q.receivers);
         if end(&r)
@@ -587,4 +632,248 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
     }
     q.senders.push_back(t.clone());
     true
+}
+
+// ---- the fast path --------------------------------------------------------------------------
+//
+// `call` to a server waiting in `recv`, and `reply_recv` to a caller waiting for its reply,
+// hand the message over and switch straight to the partner, without the run queues, when:
+// - the message has no capability and at most `FASTPATH_DATA_BYTES` of data;
+// - the partner has left every CPU, may run on this one (its affinity), and its priority is at
+//   least the current thread's and at least any waiting in this CPU's queue;
+// - for `reply_recv`, no sender waits on the endpoint (the general path would take it at once)
+//   and the thread has no bound notification (the general path checks it before waiting).
+// Every failed condition leaves everything untouched and the general path runs. The partner
+// is marked running under its lock before anything commits, so no other CPU can pick it up.
+
+use crate::abi::types::FASTPATH_DATA_BYTES;
+
+/// How often each fast path was taken (for the log at the end of a run and the tests that
+/// check the fast path is used).
+pub static FAST_CALLS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FAST_REPLIES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Whether the fast path is built in (the `nofastpath` feature builds a kernel without it, to
+/// run the IPC tests on the general path alone).
+const FASTPATH: bool = !cfg!(feature = "nofastpath");
+
+/// The caller's message, if it may take the fast path: (data_len).
+fn fast_message(pa: u64) -> Option<usize> {
+    if pa == 0 || rd32(pa, at::CAP_COUNT) != 0 {
+        return None;
+    }
+    let len = rd32(pa, at::DATA_LEN) as usize;
+    (len <= FASTPATH_DATA_BYTES as usize).then_some(len)
+}
+
+/// Copies a capability-free message of `len` data bytes from buffer `from` to buffer `to`.
+fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
+    wr64(to, at::LABEL, rd64(from, at::LABEL));
+    wr64(to, at::BADGE, badge);
+    wr32(to, at::DATA_LEN, len as u32);
+    wr32(to, at::CAP_COUNT, 0);
+    if len == 0 {
+        return;
+    }
+    // SAFETY: both are data areas of live IPC buffer pages (see `rd64`), `len` is at most
+    // FASTPATH_DATA_BYTES, and the two threads' buffers are distinct pages.
+    unsafe {
+        core::ptr::copy(
+            (phys_to_virt(from) + at::DATA) as *const u8,
+            (phys_to_virt(to) + at::DATA) as *mut u8,
+            len,
+        )
+    };
+}
+
+/// May `t` (locked as `i`) be switched to on this CPU by a thread of priority `prio`?
+fn may_switch_to(i: &super::tcb::TcbInner, prio: u8) -> bool {
+    let cpu = crate::sched::this_cpu() as u32;
+    !i.running
+        && (i.affinity == super::tcb::ANY_CPU || i.affinity == cpu)
+        && i.priority >= prio
+        && crate::sched::may_run_now(i.priority)
+}
+
+/// `call`'s fast path: returns the receiver to switch to, the message delivered and the caller
+/// waiting for the reply; `None` leaves everything to the general path. The endpoint's lock is
+/// held throughout, so a concurrent stop of the receiver (which needs it) sees all or nothing.
+pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tcb>> {
+    if !FASTPATH {
+        return None;
+    }
+    let from = me.ipc_pa.load(Ordering::Relaxed);
+    let len = fast_message(from)?;
+    let prio = me.prio.load(Ordering::Relaxed);
+    let mut q = ep.queues.lock();
+    if q.closed {
+        return None;
+    }
+    let r = q.receivers.front()?;
+    let to = r.ipc_pa.load(Ordering::Relaxed);
+    {
+        let mut ri = r.inner.lock();
+        if to == 0 || !may_switch_to(&ri, prio) {
+            return None;
+        }
+        // Claimed: no other CPU may run it.
+        ri.running = true;
+    }
+    let token = {
+        let mut mi = me.inner.lock();
+        if mi.state != State::Runnable {
+            drop(mi);
+            r.inner.lock().running = false;
+            return None;
+        }
+        mi.reply_token = mi.reply_token.wrapping_add(1);
+        mi.state = State::Blocked;
+        mi.wait = Wait::Reply;
+        mi.reply_token
+    };
+    copy_small(from, to, len, badge);
+    let r = q.receivers.pop_front()?;
+    {
+        let mut ri = r.inner.lock();
+        ri.reply_to = Some((me.clone(), token));
+        ri.wait = Wait::None;
+        ri.state = State::Runnable;
+        r.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
+    }
+    drop(q);
+    FAST_CALLS.fetch_add(1, Ordering::Relaxed);
+    Some(r)
+}
+
+/// `reply_recv`'s fast path: returns the caller to switch to, the reply delivered and the
+/// current thread waiting in `ep`; `None` leaves everything to the general path. The caller is
+/// checked and committed in one hold of its lock, since a stop of a thread waiting for a reply
+/// does not take the endpoint's.
+pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
+    if !FASTPATH {
+        return None;
+    }
+    let from = me.ipc_pa.load(Ordering::Relaxed);
+    let len = fast_message(from)?;
+    let prio = me.prio.load(Ordering::Relaxed);
+    let mut q = ep.queues.lock();
+    if q.closed || !q.senders.is_empty() || q.receivers.try_reserve(1).is_err() {
+        return None;
+    }
+    // This thread first: it waits in the endpoint from now on (nothing can reach it there
+    // while the endpoint's lock is held), still owing the reply.
+    let (caller, token) = {
+        let mut mi = me.inner.lock();
+        // A thread with a bound notification takes the general path, which checks the
+        // notification before it waits.
+        if mi.state != State::Runnable || mi.bound.is_some() {
+            return None;
+        }
+        let owed = mi.reply_to.take()?;
+        mi.state = State::Blocked;
+        mi.wait = Wait::Recv { ep: ep.clone() };
+        owed
+    };
+    q.receivers.push_back(me.clone());
+    let to = caller.ipc_pa.load(Ordering::Relaxed);
+    let ok = {
+        let mut ci = caller.inner.lock();
+        let waits = ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token;
+        if to != 0 && waits && may_switch_to(&ci, prio) {
+            copy_small(from, to, len, 0);
+            ci.running = true;
+            ci.wait = Wait::None;
+            ci.state = State::Runnable;
+            caller.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
+            true
+        } else {
+            false
+        }
+    };
+    if !ok {
+        // Undo: out of the queue, runnable, still owing the reply.
+        drop(q.receivers.pop_back());
+        let mut mi = me.inner.lock();
+        mi.state = State::Runnable;
+        mi.wait = Wait::None;
+        mi.reply_to = Some((caller, token));
+        return None;
+    }
+    drop(q);
+    FAST_REPLIES.fetch_add(1, Ordering::Relaxed);
+    Some(caller)
+}
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use super::quota::{cost, Quota};
+use super::{NewCap, Object};
+use crate::abi::EndpointSyscalls;
+use crate::syscall::{Ctx, C};
+
+impl EndpointSyscalls for Ctx<'_> {
+    fn endpoint_call_fast(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Option<Result<(), Status>> {
+        let r = fast_call(self.thread, &ep.0, ep.badge)?;
+        self.after = crate::syscall::After::SwitchTo(r);
+        Some(Ok(()))
+    }
+
+    fn endpoint_reply_recv_fast(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Option<Result<(), Status>> {
+        let c = fast_reply_recv(self.thread, &ep.0)?;
+        self.after = crate::syscall::After::SwitchTo(c);
+        Some(Ok(()))
+    }
+
+    fn endpoint_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::ENDPOINT)?;
+        let ep = EndpointCap::new(Arc::new(Endpoint::new(Some(charge))?));
+        Ok(NewCap::made_with(quota.cap, Object::Endpoint(Arc::new(ep))))
+    }
+
+    fn endpoint_call(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = send(self.thread, &ep.0, ep.badge, true)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_send(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = send(self.thread, &ep.0, ep.badge, false)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let t = recv(self.thread, &ep.0)?;
+        self.then(t);
+        Ok(())
+    }
+
+    fn endpoint_save_reply(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::REPLY)?;
+        let r = super::reply::save(self.thread, charge)?;
+        Ok(NewCap::made_with(quota.cap, Object::Reply(Arc::new(r))))
+    }
+
+    fn endpoint_reply(&mut self) -> Result<(), Status> {
+        reply(self.thread, false).map(drop)
+    }
+
+    fn endpoint_reply_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
+        let caller = match reply(self.thread, true) {
+            Ok(c) => c,
+            Err(Status::BAD_STATE) => None,
+            Err(e) => return Err(e),
+        };
+        match (recv(self.thread, &ep.0), caller) {
+            // Waiting now: run the caller that was answered, straight away.
+            (Ok(Then::Block), Some(c)) => self.then(Then::SwitchTo(c)),
+            (r, c) => {
+                if let Some(c) = c {
+                    unclaim(c);
+                }
+                self.then(r?);
+            }
+        }
+        Ok(())
+    }
 }

@@ -138,9 +138,11 @@ pub fn handle(gsi: u32, cpu: usize) {
     }
 }
 
-// ---- the syscalls (`syscall.rs` delegates here) ----------------------------------------------
+// ---- syscalls ------------------------------------------------------------------------------
 
-use super::{expect_obj, Capability, NewCap, Object};
+use crate::abi::{IrqControlSyscalls, IrqSyscalls};
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
 
 fn new_cap(irq: Irq) -> NewCap {
     NewCap {
@@ -149,24 +151,29 @@ fn new_cap(irq: Irq) -> NewCap {
     }
 }
 
-/// `IrqControl.get`.
-pub fn get_cap(line: u8) -> Result<NewCap, Status> {
-    issue_isa(line).map(new_cap)
+impl IrqControlSyscalls for Ctx<'_> {
+    fn irq_control_get(&mut self, _control: C<'_, Arc<IrqControl>>, line: u8) -> Result<NewCap, Status> {
+        issue_isa(line).map(new_cap)
+    }
+
+    fn irq_control_get_gsi(
+        &mut self,
+        _control: C<'_, Arc<IrqControl>>,
+        gsi: u32,
+        level: bool,
+        active_low: bool,
+    ) -> Result<NewCap, Status> {
+        issue(gsi, level, active_low).map(new_cap)
+    }
 }
 
-/// `IrqControl.get_gsi`.
-pub fn get_gsi_cap(gsi: u32, level: bool, active_low: bool) -> Result<NewCap, Status> {
-    issue(gsi, level, active_low).map(new_cap)
-}
+impl IrqSyscalls for Ctx<'_> {
+    fn irq_bind(&mut self, irq: C<'_, Arc<Irq>>, n: C<'_, Arc<notification::NotificationCap>>) -> Result<(), Status> {
+        bind(&irq, &n.0, notification::bits_of(n.badge));
+        Ok(())
+    }
 
-/// `Irq.bind`.
-pub fn bind_cap(irq: &Capability, n: &Capability) -> Result<(), Status> {
-    let ntfn = expect_obj!(n, Notification)?;
-    bind(&*expect_obj!(irq, Irq)?, &ntfn.0, notification::bits_of(n));
-    Ok(())
-}
-
-/// `Irq.ack`.
-pub fn ack_cap(irq: &Capability) -> Result<(), Status> {
-    ack(&*expect_obj!(irq, Irq)?)
+    fn irq_ack(&mut self, irq: C<'_, Arc<Irq>>) -> Result<(), Status> {
+        ack(&irq)
+    }
 }

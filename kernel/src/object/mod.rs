@@ -1,5 +1,6 @@
 //! Kernel objects, one file each, and the capability that names one of them with rights.
 
+pub mod cap;
 pub mod cnode;
 pub mod debug;
 pub mod endpoint;
@@ -18,27 +19,35 @@ use alloc::sync::Arc;
 use anvil_kcore::cap::Loc;
 
 use crate::abi::types::Rights;
-use crate::abi::ObjectType;
 
-/// A reference to a kernel object; the object lives while any capability or the kernel holds it.
+/// The kernel's type for each kind of object the IDL declares: what a capability holds.
 /// Threads and endpoints are named through a wrapper (`TcbCap`, `EndpointCap`) that only
 /// capabilities hold: when the last capability goes, the thread stops and the endpoint closes,
-/// even if the kernel still refers to the object itself.
-#[derive(Clone)]
-pub enum Object {
-    Quota(Arc<quota::Quota>),
-    CNode(Arc<cnode::CNode>),
-    Tcb(Arc<tcb::TcbCap>),
-    VSpace(Arc<vspace::VSpace>),
-    Vmo(Arc<vmo::Vmo>),
-    Endpoint(Arc<endpoint::EndpointCap>),
-    IoPort(Arc<ioport::IoPort>),
-    IrqControl(Arc<irq::IrqControl>),
-    Irq(Arc<irq::Irq>),
-    Debug(Arc<debug::DebugConsole>),
-    Notification(Arc<notification::NotificationCap>),
-    Reply(Arc<reply::Reply>),
+/// even if the kernel still refers to the object itself. No capability names a `Cap` object.
+pub struct Kinds;
+
+impl crate::abi::Types for Kinds {
+    type Quota = Arc<quota::Quota>;
+    type CNode = Arc<cnode::CNode>;
+    type Cap = NoObject;
+    type Tcb = Arc<tcb::TcbCap>;
+    type VSpace = Arc<vspace::VSpace>;
+    type Vmo = Arc<vmo::Vmo>;
+    type Endpoint = Arc<endpoint::EndpointCap>;
+    type IoPort = Arc<ioport::IoPort>;
+    type IrqControl = Arc<irq::IrqControl>;
+    type Irq = Arc<irq::Irq>;
+    type Debug = Arc<debug::DebugConsole>;
+    type Notification = Arc<notification::NotificationCap>;
+    type Reply = Arc<reply::Reply>;
 }
+
+/// The kind of object that has none (the `Cap` methods work on CNodes).
+#[derive(Clone)]
+pub enum NoObject {}
+
+/// A reference to a kernel object; the object lives while any capability or the kernel holds it.
+pub type Object = crate::abi::Object<Kinds>;
 
 impl anvil_kcore::cap::Slotted for Object {
     fn placed(&self) {
@@ -78,7 +87,7 @@ impl CapCount {
     }
 }
 
-impl Object {
+impl crate::abi::Object<Kinds> {
     /// Called by the reaper for each object whose capability went: stops a thread and closes
     /// an endpoint whose last capability that was, here and now, rather than when the last
     /// reference goes (a syscall on another CPU may hold one for a while).
@@ -92,30 +101,13 @@ impl Object {
     }
 }
 
-impl PartialEq for Object {
+impl PartialEq for crate::abi::Object<Kinds> {
     fn eq(&self, other: &Object) -> bool {
         self.addr() == other.addr()
     }
 }
 
-impl Object {
-    pub fn object_type(&self) -> ObjectType {
-        match self {
-            Object::Quota(_) => ObjectType::Quota,
-            Object::CNode(_) => ObjectType::CNode,
-            Object::Tcb(_) => ObjectType::Tcb,
-            Object::VSpace(_) => ObjectType::VSpace,
-            Object::Vmo(_) => ObjectType::Vmo,
-            Object::Endpoint(_) => ObjectType::Endpoint,
-            Object::IoPort(_) => ObjectType::IoPort,
-            Object::IrqControl(_) => ObjectType::IrqControl,
-            Object::Irq(_) => ObjectType::Irq,
-            Object::Debug(_) => ObjectType::Debug,
-            Object::Notification(_) => ObjectType::Notification,
-            Object::Reply(_) => ObjectType::Reply,
-        }
-    }
-
+impl crate::abi::Object<Kinds> {
     pub fn addr(&self) -> usize {
         match self {
             Object::Quota(a) => Arc::as_ptr(a) as *const () as usize,
@@ -130,6 +122,7 @@ impl Object {
             Object::Debug(a) => Arc::as_ptr(a) as *const () as usize,
             Object::Notification(a) => Arc::as_ptr(a) as *const () as usize,
             Object::Reply(a) => Arc::as_ptr(a) as *const () as usize,
+            Object::Cap(n) => match *n {},
         }
     }
 }
@@ -144,6 +137,18 @@ pub struct Capability {
     pub rights: Rights,
     pub badge: u64,
     pub origin: Option<Loc>,
+}
+
+impl crate::abi::CapRef<Kinds> for Capability {
+    fn object(&self) -> &Object {
+        &self.object
+    }
+    fn rights(&self) -> Rights {
+        self.rights
+    }
+    fn badge(&self) -> u64 {
+        self.badge
+    }
 }
 
 impl Capability {
@@ -175,14 +180,3 @@ impl NewCap {
         }
     }
 }
-
-/// Extracts the typed object from a capability whose type the generated dispatch checked.
-macro_rules! expect_obj {
-    ($cap:expr, $variant:ident) => {
-        match &$cap.object {
-            $crate::object::Object::$variant(o) => Ok(o.clone()),
-            _ => Err($crate::abi::types::Status::WRONG_TYPE),
-        }
-    };
-}
-pub(crate) use expect_obj;

@@ -13,6 +13,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
+use core::sync::atomic::Ordering;
 
 use spin::{Mutex, MutexGuard};
 
@@ -140,12 +141,12 @@ pub fn signal(n: &Arc<Notification>, bits: u64) {
         return;
     }
     while let Some(t) = g.waiters.pop_front() {
-        let mut i = t.inner.lock();
+        let i = t.inner.lock();
         if !waits_on(&i.wait, n) {
             // Not reachable: a thread leaves the queue when it stops waiting (`unqueue`).
             continue;
         }
-        i.wake_value = core::mem::take(&mut g.word);
+        t.wake_value.store(core::mem::take(&mut g.word), Ordering::Release);
         trim(&mut g.waiters);
         drop(g);
         tcb::wake(&t, i, Status::OK);
@@ -181,7 +182,7 @@ pub fn wait(me: &Arc<Tcb>, n: &Arc<Notification>) -> Result<Option<u64>, Status>
     g.waiters.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
     i.state = State::Blocked;
     i.wait = Wait::Notification { ntfn: n.clone() };
-    i.wake_value = 0;
+    me.wake_value.store(0, Ordering::Release);
     g.waiters.push_back(me.clone());
     Ok(None)
 }
@@ -255,59 +256,49 @@ pub fn release_binding(n: &Arc<Notification>, t: &Arc<Tcb>) {
     }
 }
 
-// ---- the syscalls (`syscall.rs` delegates here) ----------------------------------------------
+// ---- syscalls ------------------------------------------------------------------------------
 
-use super::{expect_obj, Capability, NewCap, Object};
+use super::quota::{cost, Quota};
+use super::{NewCap, Object};
+use crate::abi::NotificationSyscalls;
+use crate::syscall::{Ctx, C};
 
-fn of(cap: &Capability) -> Result<Arc<Notification>, Status> {
-    expect_obj!(cap, Notification).map(|n| n.0.clone())
-}
-
-/// The bits a capability signals: its badge, or 1 without one.
-pub fn bits_of(cap: &Capability) -> u64 {
-    if cap.badge == 0 {
+/// The bits a capability with `badge` signals: its badge, or 1 without one.
+pub fn bits_of(badge: u64) -> u64 {
+    if badge == 0 {
         1
     } else {
-        cap.badge
+        badge
     }
 }
 
-/// `Notification.create`.
-pub fn create(quota: &Capability) -> Result<NewCap, Status> {
-    let charge = expect_obj!(quota, Quota)?.charge(super::quota::cost::NOTIFICATION)?;
-    let n = Arc::new(Notification::new(Some(charge))?);
-    Ok(NewCap::made_with(
-        quota,
-        Object::Notification(Arc::new(NotificationCap::new(n))),
-    ))
-}
+impl NotificationSyscalls for Ctx<'_> {
+    fn notification_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::NOTIFICATION)?;
+        let n = Arc::new(Notification::new(Some(charge))?);
+        Ok(NewCap::made_with(
+            quota.cap,
+            Object::Notification(Arc::new(NotificationCap::new(n))),
+        ))
+    }
 
-/// `Notification.signal`.
-pub fn signal_cap(cap: &Capability) -> Result<(), Status> {
-    signal(&of(cap)?, bits_of(cap));
-    Ok(())
-}
+    fn notification_signal(&mut self, n: C<'_, Arc<NotificationCap>>) -> Result<(), Status> {
+        signal(&n.0, bits_of(n.badge));
+        Ok(())
+    }
 
-/// `Notification.wait`: the bits, and whether the caller must block for them (its syscall
-/// then returns the waker's `wake_value`).
-pub fn wait_cap(me: &Arc<Tcb>, cap: &Capability) -> Result<(u64, endpoint::Then), Status> {
-    Ok(match wait(me, &of(cap)?)? {
-        Some(bits) => (bits, endpoint::Then::Return),
-        None => (0, endpoint::Then::Block),
-    })
-}
+    fn notification_wait(&mut self, n: C<'_, Arc<NotificationCap>>) -> Result<u64, Status> {
+        // Blocked, the syscall returns the bits its waker hands it (`Tcb::wake_value`).
+        match wait(self.thread, &n.0)? {
+            Some(bits) => Ok(bits),
+            None => {
+                self.then(endpoint::Then::Block);
+                Ok(0)
+            }
+        }
+    }
 
-/// `Notification.poll`.
-pub fn poll_cap(cap: &Capability) -> Result<u64, Status> {
-    Ok(poll(&*of(cap)?))
-}
-
-/// `Tcb.bind_notification`.
-pub fn bind_cap(t: &Capability, n: &Capability) -> Result<(), Status> {
-    bind(&expect_obj!(t, Tcb)?.0, &of(n)?)
-}
-
-/// `Tcb.unbind_notification`.
-pub fn unbind_cap(t: &Capability) -> Result<(), Status> {
-    unbind(&expect_obj!(t, Tcb)?.0)
+    fn notification_poll(&mut self, n: C<'_, Arc<NotificationCap>>) -> Result<u64, Status> {
+        Ok(poll(&n.0))
+    }
 }

@@ -164,3 +164,19 @@ pub mod cost {
     pub const VMO_PAGE: u64 = PAGE + 8;
     pub const QUOTA: u64 = size_of::<super::Quota>() as u64 + HEAP;
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use crate::abi::QuotaSyscalls;
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
+
+impl QuotaSyscalls for Ctx<'_> {
+    fn quota_split(&mut self, parent: C<'_, Arc<Quota>>, bytes: u64) -> Result<NewCap, Status> {
+        Ok(NewCap::made_with(parent.cap, Object::Quota(parent.split(bytes)?)))
+    }
+
+    fn quota_info(&mut self, quota: C<'_, Arc<Quota>>) -> Result<(u64, u64), Status> {
+        Ok(quota.info())
+    }
+}

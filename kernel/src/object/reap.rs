@@ -12,6 +12,8 @@
 
 use alloc::vec::Vec;
 
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use spin::Mutex;
 
 use super::Object;
@@ -29,27 +31,57 @@ pub fn init_cpu() {
 
 /// This CPU's list (the kernel is not preemptible, so it stays this CPU's while used).
 fn mine() -> &'static Mutex<Vec<Object>> {
-    &PENDING[crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS]
+    &PENDING[cpu()]
+}
+
+/// Whether each CPU's list may hold something, read without the lock so that the end of
+/// every syscall tells in one load that there is nothing to do.
+static QUEUED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+fn cpu() -> usize {
+    crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS
 }
 
 /// Queues `obj` to be dropped at this CPU's next safe point.
 pub fn defer(obj: Object) {
-    mine().lock().push(obj);
+    let c = cpu();
+    PENDING[c].lock().push(obj);
+    QUEUED[c].store(true, Ordering::Release);
 }
 
 /// Queues every object of `objs`.
 pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
-    let mut p = mine().lock();
+    let c = cpu();
+    let mut p = PENDING[c].lock();
     for o in objs {
         p.push(o);
     }
+    QUEUED[c].store(true, Ordering::Release);
 }
 
-/// Drops what every CPU has queued (for exact memory statistics: another CPU may not pass a
-/// safe point for a while). The caller holds no kernel lock.
+/// Objects taken off a list and not yet dropped, on any CPU. Counted under the list's lock, so
+/// a CPU that finds a list empty and then reads zero here knows nothing taken from that list
+/// is still being dropped.
+static DROPPING: AtomicUsize = AtomicUsize::new(0);
+
+/// Drops what every CPU has queued, and waits for the drops other CPUs are in the middle of
+/// (for exact memory statistics: another CPU may not pass a safe point for a while, or be
+/// freeing an address space right now). The caller holds no kernel lock. A drop elsewhere may
+/// be waiting for the calling thread to leave its CPU (it is being killed): then this returns
+/// without waiting, and the caller's statistics do not matter any more.
 pub fn drain_all() {
-    for list in &PENDING {
-        empty(list);
+    loop {
+        for list in &PENDING {
+            empty(list);
+        }
+        if DROPPING.load(Ordering::SeqCst) == 0 && PENDING.iter().all(|l| l.lock().is_empty()) {
+            break;
+        }
+        if !crate::sched::current_runnable() {
+            break;
+        }
+        crate::arch::x86_64::tlb::service(cpu());
+        core::hint::spin_loop();
     }
     drain();
 }
@@ -57,16 +89,36 @@ pub fn drain_all() {
 /// Drops the objects of `list` one at a time (a drop may queue more on this CPU's list).
 fn empty(list: &Mutex<Vec<Object>>) {
     loop {
-        let next = list.lock().pop();
+        let next = {
+            let mut l = list.lock();
+            let o = l.pop();
+            if o.is_some() {
+                DROPPING.fetch_add(1, Ordering::SeqCst);
+            }
+            o
+        };
         let Some(o) = next else { break };
         o.capability_removed();
         drop(o);
+        DROPPING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Drops every queued object, including those queued by the drops themselves. The caller
 /// holds no kernel lock.
+#[inline]
 pub fn drain() {
+    let c = cpu();
+    if !QUEUED[c].load(Ordering::Relaxed) {
+        crate::mm::kstack::reclaim();
+        return;
+    }
+    QUEUED[c].store(false, Ordering::Relaxed);
+    drain_slow();
+}
+
+#[inline(never)]
+fn drain_slow() {
     empty(mine());
     // A big revoke may have grown the list; give the memory back, keeping the room every CPU
     // is given at boot, so heap use does not depend on which CPU deleted what.

@@ -43,21 +43,16 @@ pub fn save(me: &Tcb, charge: Charge) -> Result<Reply, Status> {
 /// `Reply.send` by `me`: its message goes to the saved caller (if it still waits).
 pub fn send(me: &Arc<Tcb>, r: &Reply) -> Result<(), Status> {
     let (caller, token) = r.caller.lock().take().ok_or(Status::BAD_STATE)?;
-    endpoint::answer(me, &caller, token)
+    endpoint::answer(me, &caller, token, false).map(drop)
 }
 
-// ---- the syscalls (`syscall.rs` delegates here) ----------------------------------------------
+// ---- syscalls ------------------------------------------------------------------------------
 
-use super::{expect_obj, Capability, NewCap, Object};
+use crate::abi::ReplySyscalls;
+use crate::syscall::{Ctx, C};
 
-/// `Endpoint.save_reply`.
-pub fn save_cap(me: &Tcb, quota: &Capability) -> Result<NewCap, Status> {
-    let charge = expect_obj!(quota, Quota)?.charge(super::quota::cost::REPLY)?;
-    let r = save(me, charge)?;
-    Ok(NewCap::made_with(quota, Object::Reply(Arc::new(r))))
-}
-
-/// `Reply.send`.
-pub fn send_cap(me: &Arc<Tcb>, cap: &Capability) -> Result<(), Status> {
-    send(me, &*expect_obj!(cap, Reply)?)
+impl ReplySyscalls for Ctx<'_> {
+    fn reply_send(&mut self, reply: C<'_, Arc<Reply>>) -> Result<(), Status> {
+        send(self.thread, &reply)
+    }
 }

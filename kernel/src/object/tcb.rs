@@ -39,6 +39,8 @@ pub const MAX_PRIORITY: u8 = 31;
 pub const ANY_CPU: u32 = u32::MAX;
 /// Bytes of a thread's name.
 pub const NAME_LEN: usize = 32;
+/// `cnode_id` of a thread without a CNode.
+pub const NO_CNODE: usize = usize::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -112,11 +114,6 @@ pub struct TcbInner {
     pub reply_to: Option<(Arc<Tcb>, u64)>,
     /// Counts this thread's calls; a reply is delivered only while the token still matches.
     pub reply_token: u64,
-    /// The status a blocked IPC operation ends with, set by whoever wakes the thread.
-    pub wake_status: u64,
-    /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall
-    /// must not write its results over them.
-    pub regs_replaced: bool,
     /// Where faults and the exit are reported, with the badge to deliver. Weak: a thread does
     /// not keep its supervisor's endpoint (and the memory charged for it) alive.
     pub fault_ep: Option<(Weak<Endpoint>, u64)>,
@@ -124,9 +121,6 @@ pub struct TcbInner {
     pub fault: Option<FaultReport>,
     /// The notification bound to this thread (`Tcb.bind_notification`).
     pub bound: Option<Arc<Notification>>,
-    /// A value the waker hands a blocked syscall as its first result (`Notification.wait`'s
-    /// bits); taken when the syscall returns.
-    pub wake_value: u64,
 }
 
 pub struct Tcb {
@@ -143,6 +137,27 @@ pub struct Tcb {
     /// Timer ticks that found the thread running in user mode (`Tcb.stats`).
     pub ticks: AtomicU64,
     pub inner: Mutex<TcbInner>,
+    /// Raised when the thread is stopped (`halt`), lowered when it is made runnable again: the
+    /// way back to user mode checks it in one load.
+    pub halted: core::sync::atomic::AtomicBool,
+    /// `set_regs` replaced the registers of a thread stopped inside a syscall: the syscall must
+    /// not write its results over them.
+    pub regs_replaced: core::sync::atomic::AtomicBool,
+    /// Copies of `inner.ipc`'s page and `inner.priority`, for the IPC fast path to read without
+    /// the lock. Both change only while the thread has never run (`configure`).
+    pub ipc_pa: AtomicU64,
+    pub prio: core::sync::atomic::AtomicU8,
+    /// The id of `inner.cnode` in the capability space (`NO_CNODE` for none), for lookups
+    /// without the lock or a reference count. Valid while the thread runs: its CNode is
+    /// released only when it dies, and then dropped only after it has left its CPU (`kill`
+    /// waits for that before the reaper runs), so the id cannot be reused under it.
+    pub cnode_id: core::sync::atomic::AtomicUsize,
+    /// The status a blocked IPC operation ends with, set by whoever wakes the thread (under
+    /// its lock, before making it runnable), read by the thread itself when it runs again.
+    pub wake_status: AtomicU64,
+    /// A value the waker hands a blocked syscall as its first result (`Notification.wait`'s
+    /// bits); taken when the syscall returns.
+    pub wake_value: AtomicU64,
     _charge: Option<Charge>,
 }
 
@@ -206,13 +221,17 @@ impl Tcb {
                 queued: false,
                 reply_to: None,
                 reply_token: 0,
-                wake_status: 0,
-                regs_replaced: false,
                 fault_ep: None,
                 fault: None,
                 bound: None,
-                wake_value: 0,
             }),
+            halted: core::sync::atomic::AtomicBool::new(false),
+            regs_replaced: core::sync::atomic::AtomicBool::new(false),
+            ipc_pa: AtomicU64::new(0),
+            prio: core::sync::atomic::AtomicU8::new(0),
+            cnode_id: core::sync::atomic::AtomicUsize::new(NO_CNODE),
+            wake_status: AtomicU64::new(0),
+            wake_value: AtomicU64::new(0),
             _charge: charge,
         });
         t.set_name(name);
@@ -240,14 +259,6 @@ impl Tcb {
         let mut n = self.name.lock();
         n.0[..end].copy_from_slice(&name.as_bytes()[..end]);
         n.1 = end;
-    }
-
-    pub fn cnode(&self) -> Option<Arc<CNode>> {
-        self.inner.lock().cnode.clone()
-    }
-
-    pub fn vspace(&self) -> Option<Arc<VSpace>> {
-        self.inner.lock().vspace.clone()
     }
 
     /// The state as user space sees it.
@@ -311,7 +322,7 @@ pub fn make_runnable(i: &mut TcbInner) -> bool {
 
 /// Ends a blocked thread's wait with `status` and makes it runnable.
 pub fn wake(t: &Arc<Tcb>, mut i: MutexGuard<'_, TcbInner>, status: Status) {
-    i.wake_status = u64::from(status.0);
+    t.wake_status.store(u64::from(status.0), Ordering::Release);
     let push = make_runnable(&mut i);
     drop(i);
     if push {
@@ -349,7 +360,7 @@ impl Released {
 /// suspend). The caller waits for it to leave its CPU if needed.
 fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
     let mut rel = Released::default();
-    let was = loop {
+    let (was, queued) = loop {
         let mut i = t.inner.lock();
         let was = i.state;
         match (was, to) {
@@ -374,22 +385,26 @@ fn halt(t: &Arc<Tcb>, to: State) -> Option<State> {
         if was == State::Blocked {
             // A call waiting for its reply is abandoned: the reply, if it comes, is dropped.
             i.reply_token = i.reply_token.wrapping_add(1);
-            i.wake_status = u64::from(Status::CANCELLED.0);
+            t.wake_status.store(u64::from(Status::CANCELLED.0), Ordering::Release);
         }
         i.wait = Wait::None;
         i.state = to;
         i.fault = None;
+        t.halted.store(true, Ordering::Release);
         rel.caller = i.reply_to.take();
         if to == State::Dead {
             // Breaks the cycle a thread's CNode can form with the thread's own capability.
             rel.cnode = i.cnode.take();
+            t.cnode_id.store(NO_CNODE, Ordering::Release);
             rel.fault_ep = i.fault_ep.take();
             rel.bound = i.bound.take();
         }
-        break was;
+        break (was, i.queued);
     };
     rel.finish(t);
-    crate::sched::dequeue_stopped(t);
+    if queued {
+        crate::sched::dequeue_stopped(t);
+    }
     Some(was)
 }
 
@@ -488,4 +503,166 @@ pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
     }
     halt(t, State::Dead);
     Fault::Dead
+}
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use super::quota::{cost, Quota};
+use super::NewCap;
+use crate::abi::types::Regs;
+use crate::abi::TcbSyscalls;
+use crate::mm::PAGE;
+use crate::syscall::{After, Ctx, C};
+use crate::uaccess::UserSlice;
+
+impl TcbSyscalls for Ctx<'_> {
+    fn tcb_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::TCB)?;
+        let t = self.thread.with_name(|name| Tcb::new(name, Some(charge)))?;
+        Ok(NewCap::made_with(quota.cap, Object::Tcb(TcbCap::new(t))))
+    }
+
+    fn tcb_configure(
+        &mut self,
+        t: C<'_, Arc<TcbCap>>,
+        v: C<'_, Arc<VSpace>>,
+        c: C<'_, Arc<CNode>>,
+        ipc: u64,
+        prio: u8,
+    ) -> Result<(), Status> {
+        if prio > MAX_PRIORITY
+            || (ipc != 0 && (!ipc.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(ipc, PAGE)))
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        // The IPC buffer is the page mapped there now; the thread keeps its memory.
+        let buffer = match ipc {
+            0 => None,
+            va => {
+                let (vmo, pa) = v.page_at(va).ok_or(Status::NOT_MAPPED)?;
+                Some(IpcBuffer::new(vmo, pa))
+            }
+        };
+        let mut i = t.inner.lock();
+        if i.state != State::Inactive || i.started {
+            return Err(Status::BAD_STATE);
+        }
+        t.ipc_pa.store(buffer.as_ref().map_or(0, |b| b.pa), Ordering::Relaxed);
+        t.prio.store(prio, Ordering::Relaxed);
+        t.cnode_id.store(c.id, Ordering::Release);
+        let old = (
+            i.vspace.replace(v.object.clone()),
+            i.cnode.replace(c.object.clone()),
+            core::mem::replace(&mut i.ipc, buffer),
+        );
+        i.priority = prio;
+        drop(i);
+        drop(old);
+        Ok(())
+    }
+
+    fn tcb_set_regs(&mut self, t: C<'_, Arc<TcbCap>>, regs: Regs) -> Result<(), Status> {
+        if !anvil_kcore::uaccess::user_range(regs.rip, 1)
+            || !anvil_kcore::uaccess::user_range(regs.rsp.saturating_sub(8), 8)
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut f = TrapFrame::new_user(regs.rip, regs.rsp);
+        f.rdi = regs.arg0;
+        f.rsi = regs.arg1;
+        f.rdx = regs.arg2;
+        // A stopped thread that ran may still be switching away on another CPU.
+        let stopped = t.inner.lock().state;
+        if matches!(stopped, State::Suspended | State::Faulted) {
+            crate::sched::wait_off_cpu(&t.0, stopped);
+        }
+        let mut i = t.inner.lock();
+        match i.state {
+            State::Inactive if !i.started => i.start = Some(f),
+            State::Suspended | State::Faulted if !i.running && i.started => {
+                // SAFETY: the thread is stopped and off every CPU (checked under its lock,
+                // which resuming it needs), so nothing reads or writes its saved user frame,
+                // which lies at the top of its mapped kernel stack.
+                unsafe { t.user_frame().write(f) };
+                t.regs_replaced.store(true, Ordering::Release);
+                // The way back to user mode looks at `regs_replaced` when `halted` says so.
+                t.halted.store(true, Ordering::Release);
+            }
+            _ => return Err(Status::BAD_STATE),
+        }
+        Ok(())
+    }
+
+    fn tcb_resume(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(), Status> {
+        resume(&t.0)
+    }
+
+    fn tcb_suspend(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(), Status> {
+        suspend(&t.0, self.thread)?;
+        if Arc::ptr_eq(&t.0, self.thread) {
+            self.after = After::Stop;
+        }
+        Ok(())
+    }
+
+    fn tcb_set_affinity(&mut self, t: C<'_, Arc<TcbCap>>, cpu: u32) -> Result<(), Status> {
+        if cpu != ANY_CPU && cpu >= crate::cpu_count() {
+            return Err(Status::INVALID_ARGS);
+        }
+        t.inner.lock().affinity = cpu;
+        Ok(())
+    }
+
+    fn tcb_exit(&mut self, code: u64) -> Result<(), Status> {
+        self.after = After::Exit(code);
+        Ok(())
+    }
+
+    fn tcb_yield_now(&mut self) -> Result<(), Status> {
+        self.after = After::Yield;
+        Ok(())
+    }
+
+    fn tcb_current_cpu(&mut self) -> Result<u32, Status> {
+        Ok(crate::arch::x86_64::gdt::this_cpu().index)
+    }
+
+    fn tcb_set_name(&mut self, t: C<'_, Arc<TcbCap>>, name: UserSlice) -> Result<(), Status> {
+        let mut buf = [0u8; NAME_LEN];
+        let n = name.len().min(buf.len());
+        name.read_into(&mut buf[..n])?;
+        let name = core::str::from_utf8(&buf[..n]).map_err(|_| Status::INVALID_ARGS)?;
+        t.set_name(name);
+        Ok(())
+    }
+
+    fn tcb_set_fault_endpoint(
+        &mut self,
+        t: C<'_, Arc<TcbCap>>,
+        ep: C<'_, Arc<endpoint::EndpointCap>>,
+    ) -> Result<(), Status> {
+        let old = t.inner.lock().fault_ep.replace((Arc::downgrade(&ep.0), ep.badge));
+        drop(old);
+        Ok(())
+    }
+
+    fn tcb_state(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<ThreadState, Status> {
+        Ok(t.user_state())
+    }
+
+    fn tcb_bind_notification(
+        &mut self,
+        t: C<'_, Arc<TcbCap>>,
+        n: C<'_, Arc<super::notification::NotificationCap>>,
+    ) -> Result<(), Status> {
+        notification::bind(&t.0, &n.0)
+    }
+
+    fn tcb_unbind_notification(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(), Status> {
+        notification::unbind(&t.0)
+    }
+
+    fn tcb_stats(&mut self, t: C<'_, Arc<TcbCap>>) -> Result<(ThreadState, u32, u64), Status> {
+        Ok(t.stats())
+    }
 }

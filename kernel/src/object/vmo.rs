@@ -111,3 +111,37 @@ impl Drop for Vmo {
         }
     }
 }
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use alloc::sync::Arc;
+
+use super::quota::{cost, Quota};
+use crate::abi::VmoSyscalls;
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
+
+impl VmoSyscalls for Ctx<'_> {
+    fn vmo_create(&mut self, quota: C<'_, Arc<Quota>>, size: u64) -> Result<NewCap, Status> {
+        if size == 0 || size > MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        let charge = quota.charge(cost::VMO_BASE + cost::VMO_PAGE * size.div_ceil(PAGE))?;
+        Ok(NewCap::made_with(
+            quota.cap,
+            Object::Vmo(Arc::new(Vmo::new(size, Some(charge))?)),
+        ))
+    }
+
+    fn vmo_size(&mut self, vmo: C<'_, Arc<Vmo>>) -> Result<u64, Status> {
+        Ok(vmo.size())
+    }
+
+    fn vmo_write(&mut self, vmo: C<'_, Arc<Vmo>>, off: u64, data: UserSlice) -> Result<(), Status> {
+        vmo.write_user(off, &data)
+    }
+
+    fn vmo_committed(&mut self, vmo: C<'_, Arc<Vmo>>) -> Result<u64, Status> {
+        Ok(vmo.committed())
+    }
+}

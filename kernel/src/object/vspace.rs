@@ -40,6 +40,21 @@ struct Inner {
     charged: u64,
     /// Where `alloc` looks for free space next.
     alloc_hint: u64,
+    /// Emptied page tables kept for the next map (zero, shot down, still charged), so that a
+    /// map/unmap loop does not allocate and zero tables every time.
+    spare: [u64; SPARE_TABLES],
+    spares: usize,
+}
+
+/// Emptied page tables an address space keeps for reuse.
+const SPARE_TABLES: usize = 4;
+
+/// Spare tables of all address spaces (frames held for reuse, for exact memory statistics).
+static SPARES: AtomicU64 = AtomicU64::new(0);
+
+/// Frames all address spaces keep as spare page tables.
+pub fn spare_frames() -> u64 {
+    SPARES.load(Ordering::Relaxed)
 }
 
 pub struct VSpace {
@@ -55,6 +70,11 @@ pub struct VSpace {
 const ALLOC_BASE: u64 = 0x0000_1000_0000_0000;
 const ALLOC_END: u64 = 0x0000_7000_0000_0000;
 
+/// In a table entry that points to a lower table, these ignored bits count the present
+/// entries of that table, so an unmap knows at once when a table has emptied.
+const COUNT_SHIFT: u32 = 52;
+const COUNT_MASK: u64 = 0x3FF << COUNT_SHIFT;
+
 const P: u64 = 1;
 const W: u64 = 1 << 1;
 const U: u64 = 1 << 2;
@@ -63,11 +83,7 @@ const NX: u64 = 1 << 63;
 const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 
 /// Bytes one entry covers at each level (1: page table, 4: PML4).
-const fn span(level: u32) -> u64 {
-    PAGE << (9 * (level - 1))
-}
-
-fn index(va: u64, level: u32) -> usize {
+const fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * (level - 1))) & 511) as usize
 }
 
@@ -90,7 +106,17 @@ fn invlpg(va: u64) {
     x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(va));
 }
 
-/// Frames to free after a shootdown, threaded through their own first word.
+/// Adds `by` to the count of present entries kept in table entry `(table, i)`; returns the new
+/// count.
+fn bump((table, i): (u64, usize), by: i64) -> u64 {
+    let e = read(table, i);
+    let n = (((e & COUNT_MASK) >> COUNT_SHIFT) as i64 + by) as u64;
+    write(table, i, (e & !COUNT_MASK) | ((n << COUNT_SHIFT) & COUNT_MASK));
+    n
+}
+
+/// Page tables unlinked by an unmap, to reuse or free after the shootdown, threaded through
+/// their own first word (an emptied table is otherwise all zero).
 #[derive(Default)]
 struct FreeList(u64);
 
@@ -102,13 +128,20 @@ impl FreeList {
         self.0 = pa;
     }
 
-    fn free_all(mut self) {
-        while self.0 != 0 {
-            // SAFETY: as in `push`: the first word links to the next frame.
-            let next = unsafe { (phys_to_virt(self.0) as *const u64).read() };
-            frame::free(self.0);
-            self.0 = next;
+    /// The next table, its link word zeroed again.
+    fn pop(&mut self) -> Option<u64> {
+        if self.0 == 0 {
+            return None;
         }
+        let t = self.0;
+        // SAFETY: as in `push`: the first word links to the next frame; it is cleared so the
+        // table is all zero again.
+        unsafe {
+            let w = phys_to_virt(t) as *mut u64;
+            self.0 = w.read();
+            w.write(0);
+        }
+        Some(t)
     }
 }
 
@@ -124,6 +157,8 @@ impl VSpace {
             pages: BTreeMap::new(),
             charged: 0,
             alloc_hint: ALLOC_BASE,
+            spare: [0; SPARE_TABLES],
+            spares: 0,
         };
         Ok(VSpace {
             pml4,
@@ -160,21 +195,51 @@ impl VSpace {
         }
     }
 
-    /// Maps one page, making the tables on the way (charged). The page must be free.
+    /// A zeroed table for a new level: a spare one, or a new frame (charged).
+    fn new_table(&self, inner: &mut Inner) -> Result<u64, Status> {
+        if inner.spares > 0 {
+            inner.spares -= 1;
+            SPARES.fetch_sub(1, Ordering::Relaxed);
+            return Ok(inner.spare[inner.spares]);
+        }
+        self.charge(inner, cost::PAGE_TABLE)?;
+        frame::alloc().ok_or_else(|| {
+            self.refund(inner, cost::PAGE_TABLE);
+            Status::NO_MEMORY
+        })
+    }
+
+    /// Takes back tables an unmap emptied, after the shootdown: kept as spares while there is
+    /// room, freed (and refunded) beyond that.
+    fn recycle(&self, inner: &mut Inner, mut tables: FreeList) {
+        while let Some(t) = tables.pop() {
+            if inner.spares < SPARE_TABLES {
+                inner.spare[inner.spares] = t;
+                inner.spares += 1;
+                SPARES.fetch_add(1, Ordering::Relaxed);
+            } else {
+                frame::free(t);
+                self.refund(inner, cost::PAGE_TABLE);
+            }
+        }
+    }
+
+    /// Maps one page, making the tables on the way. The page must be free.
     fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, access: Access) -> Result<(), Status> {
+        // The entries on the way down: path[l] is the entry in the level-`l` table.
+        let mut path = [(0u64, 0usize); 5];
         let mut table = self.pml4;
-        for level in [4, 3, 2] {
+        let mut created = [false; 5];
+        for level in [4u32, 3, 2] {
             let i = index(va, level);
             let e = read(table, i);
+            path[level as usize] = (table, i);
             table = if e & P != 0 {
                 e & ADDR
             } else {
-                self.charge(inner, cost::PAGE_TABLE)?;
-                let Some(t) = frame::alloc() else {
-                    self.refund(inner, cost::PAGE_TABLE);
-                    return Err(Status::NO_MEMORY);
-                };
+                let t = self.new_table(inner)?;
                 write(table, i, t | P | W | U);
+                created[level as usize] = true;
                 t
             };
         }
@@ -186,33 +251,42 @@ impl VSpace {
             flags |= NX;
         }
         write(table, index(va, 1), pa | flags);
+        // The table below each entry gained an entry: the leaf's table always, each other one
+        // if the table under it was made just now.
+        bump(path[2], 1);
+        for level in [3usize, 4] {
+            if created[level - 1] {
+                bump(path[level], 1);
+            }
+        }
         Ok(())
     }
 
-    /// Removes one page's entry (flushing this CPU), and frees the tables it leaves empty onto
-    /// `tables`. The page's mapping comes back, to be dropped after the shootdown.
+    /// Removes one page's entry (flushing this CPU), and unlinks the tables it leaves empty
+    /// onto `tables`. The page's mapping comes back, to be dropped after the shootdown.
     fn unmap_one(&self, inner: &mut Inner, va: u64, tables: &mut FreeList) -> Option<Mapping> {
         let m = inner.pages.remove(&va)?;
-        let mut path = [0u64; 5];
-        path[4] = self.pml4;
-        for level in [4, 3, 2] {
-            let e = read(path[level as usize], index(va, level));
+        let mut path = [(0u64, 0usize); 5];
+        let mut table = self.pml4;
+        for level in [4u32, 3, 2] {
+            let i = index(va, level);
+            let e = read(table, i);
             if e & P == 0 || e & HUGE != 0 {
                 return Some(m);
             }
-            path[level as usize - 1] = e & ADDR;
+            path[level as usize] = (table, i);
+            table = e & ADDR;
         }
-        write(path[1], index(va, 1), 0);
+        write(table, index(va, 1), 0);
         invlpg(va);
-        // Free each table whose whole span has no page left, from the bottom up.
-        for level in [1u32, 2, 3] {
-            let base = va & !(span(level + 1) - 1);
-            if inner.pages.range(base..base + span(level + 1)).next().is_some() {
+        // Free each table that emptied, from the bottom up.
+        for level in [2usize, 3, 4] {
+            if bump(path[level], -1) != 0 {
                 break;
             }
-            write(path[level as usize + 1], index(va, level + 1), 0);
-            tables.push(path[level as usize]);
-            self.refund(inner, cost::PAGE_TABLE);
+            let (t, i) = path[level];
+            tables.push(read(t, i) & ADDR);
+            write(t, i, 0);
         }
         self.refund(inner, cost::MAPPING);
         Some(m)
@@ -253,7 +327,7 @@ impl VSpace {
                     drop(inner);
                     let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
                     crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
-                    tables.free_all();
+                    self.recycle(&mut self.inner.lock(), tables);
                     return Err(e);
                 }
             }
@@ -276,7 +350,12 @@ impl VSpace {
     /// checked by the caller; every page must be free.
     pub fn map_vmo(&self, vmo: &Arc<Vmo>, va: u64, offset: u64, len: u64, access: Access) -> Result<(), Status> {
         let inner = self.inner.lock();
-        if inner.pages.range(va..va + len).next().is_some() {
+        let taken = if len == PAGE {
+            inner.pages.contains_key(&va)
+        } else {
+            inner.pages.range(va..va + len).next().is_some()
+        };
+        if taken {
             return Err(Status::ALREADY_MAPPED);
         }
         self.map_pages(inner, vmo, va, offset / PAGE, len / PAGE, access)
@@ -291,6 +370,24 @@ impl VSpace {
     pub fn unmap(&self, va: u64, len: u64) -> Result<(), Status> {
         const BATCH: usize = 32;
         let pages = len / PAGE;
+        let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+        if pages == 1 {
+            // One page: no batch to set up.
+            let mut tables = FreeList::default();
+            let gone = {
+                let mut inner = self.inner.lock();
+                if !inner.pages.contains_key(&va) {
+                    return Err(Status::NOT_MAPPED);
+                }
+                self.unmap_one(&mut inner, va, &mut tables)
+            };
+            crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
+            drop(gone);
+            if tables.0 != 0 {
+                self.recycle(&mut self.inner.lock(), tables);
+            }
+            return Ok(());
+        }
         {
             let inner = self.inner.lock();
             if pages == 0 || inner.pages.range(va..va + len).count() as u64 != pages {
@@ -313,10 +410,9 @@ impl VSpace {
             }
             // Other CPUs may still cache the entries: flush them before a page or table is
             // reused.
-            let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
             crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
             drop(gone);
-            tables.free_all();
+            self.recycle(&mut self.inner.lock(), tables);
         }
         Ok(())
     }
@@ -376,6 +472,10 @@ impl Drop for VSpace {
         // the last thread using it lets go of it.
         let inner = self.inner.get_mut();
         drop(core::mem::take(&mut inner.pages));
+        for &t in &inner.spare[..inner.spares] {
+            frame::free(t);
+        }
+        SPARES.fetch_sub(inner.spares as u64, Ordering::Relaxed);
         for i in 0..256 {
             let e = read(self.pml4, i);
             if e & P != 0 {
@@ -387,5 +487,85 @@ impl Drop for VSpace {
         if let Some(q) = &self.quota {
             q.refund(charged);
         }
+    }
+}
+
+// ---- syscalls ------------------------------------------------------------------------------
+
+use crate::abi::types::{MapFlags, Rights};
+use crate::abi::VSpaceSyscalls;
+use crate::object::{NewCap, Object};
+use crate::syscall::{Ctx, C};
+
+/// The access `flags` ask for; writable and executable together are refused (W^X).
+fn user_access(flags: MapFlags) -> Result<Access, Status> {
+    let write = flags.contains(MapFlags::W);
+    let exec = flags.contains(MapFlags::X);
+    if write && exec {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(Access { write, exec })
+}
+
+/// A page-aligned, non-empty user range.
+fn user_pages(va: u64, len: u64) -> Result<(), Status> {
+    if len == 0 || !va.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) || !anvil_kcore::uaccess::user_range(va, len) {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(())
+}
+
+impl VSpaceSyscalls for Ctx<'_> {
+    fn vspace_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
+        let charge = quota.charge(cost::VSPACE)?;
+        let vs = VSpace::new(Some(quota.object.clone()), Some(charge))?;
+        Ok(NewCap::made_with(quota.cap, Object::VSpace(Arc::new(vs))))
+    }
+
+    fn vspace_map(
+        &mut self,
+        v: C<'_, Arc<VSpace>>,
+        m: C<'_, Arc<Vmo>>,
+        va: u64,
+        off: u64,
+        len: u64,
+        f: MapFlags,
+    ) -> Result<(), Status> {
+        let access = user_access(f)?;
+        let need = [
+            (MapFlags::R, Rights::READ),
+            (MapFlags::W, Rights::WRITE),
+            (MapFlags::X, Rights::EXEC),
+        ];
+        if need
+            .iter()
+            .any(|&(flag, right)| f.contains(flag) && !m.rights.contains(right))
+        {
+            return Err(Status::ACCESS_DENIED);
+        }
+        user_pages(va, len)?;
+        if !off.is_multiple_of(PAGE) || off.checked_add(len).is_none_or(|e| e > m.size()) {
+            return Err(Status::INVALID_ARGS);
+        }
+        v.map_vmo(m.object, va, off, len, access)
+    }
+
+    fn vspace_unmap(&mut self, v: C<'_, Arc<VSpace>>, va: u64, len: u64) -> Result<(), Status> {
+        user_pages(va, len)?;
+        v.unmap(va, len)
+    }
+
+    fn vspace_alloc(
+        &mut self,
+        v: C<'_, Arc<VSpace>>,
+        q: C<'_, Arc<Quota>>,
+        len: u64,
+        f: MapFlags,
+    ) -> Result<u64, Status> {
+        let access = user_access(f)?;
+        if len == 0 || !len.is_multiple_of(PAGE) || len > super::vmo::MAX_VMO {
+            return Err(Status::INVALID_ARGS);
+        }
+        v.alloc(q.object, len, access)
     }
 }

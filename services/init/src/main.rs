@@ -81,6 +81,7 @@ fn main() -> u64 {
         next_started: FIRST_STARTED_BADGE,
         irqs: Vec::new(),
         waits: Vec::new(),
+        programs: Vec::new(),
     };
     let failed = match boot::archive() {
         Ok(_) => init.start_manifest(),
@@ -121,6 +122,9 @@ struct Grants {
     priority: u8,
     /// This service is the name server: it serves the names endpoint.
     nameserver: bool,
+    /// The boot archive, read-only, in `BOOT_SLOT_INITRD` (a program that starts copies of
+    /// itself, as the benchmark does).
+    archive: bool,
 }
 
 impl Grants {
@@ -135,6 +139,7 @@ impl Grants {
             restart: Restart::Never,
             priority: 0,
             nameserver: false,
+            archive: false,
         }
     }
 }
@@ -178,6 +183,8 @@ struct Init {
     /// Interrupt lines init took from IrqControl (it keeps each for the services' restarts).
     irqs: Vec<(u8, u64)>,
     waits: Vec<Wait>,
+    /// The `program` lines: binaries `Supervisor.start` gives other grants than the defaults.
+    programs: Vec<(String, Grants)>,
 }
 
 fn st(what: &str) -> impl Fn(Status) -> String + '_ {
@@ -207,12 +214,34 @@ fn parse(line: &str) -> Result<(String, String, Grants), String> {
     }
     let name = words.next().ok_or("`service` needs a name and a binary")?;
     let binary = words.next().ok_or("`service` needs a binary after the name")?;
+    let g = grants(words)?;
+    if g.quota == 0 {
+        return Err(format!("service `{name}` needs a quota=SIZE grant for its memory"));
+    }
+    Ok((String::from(name), String::from(binary), g))
+}
+
+/// A `program BINARY [GRANT...]` line: what `Supervisor.start` gives BINARY (the default
+/// grants, and a quota of `DEFAULT_QUOTA`, where the line says nothing).
+fn parse_program(line: &str) -> Result<(String, Grants), String> {
+    let mut words = line.split_ascii_whitespace().skip(1);
+    let binary = words.next().ok_or("`program` needs a binary")?;
+    let mut g = grants(words)?;
+    if g.quota == 0 {
+        g.quota = DEFAULT_QUOTA;
+    }
+    Ok((String::from(binary), g))
+}
+
+/// The grants of a manifest line (a quota of 0 if it names none).
+fn grants<'a>(words: impl Iterator<Item = &'a str>) -> Result<Grants, String> {
     let mut g = Grants::defaults();
     g.quota = 0;
     for w in words {
         match w.split_once('=') {
             None if w == "debug" => g.debug = Rights::WRITE,
             None if w == "nameserver" => g.nameserver = true,
+            None if w == "archive" => g.archive = true,
             Some(("debug", "full")) => g.debug = Rights::READ | Rights::WRITE | Rights::MANAGE,
             Some(("quota", v)) => g.quota = size(v).ok_or_else(|| format!("bad quota size `{v}`"))?,
             Some(("ioport", v)) => {
@@ -245,15 +274,12 @@ fn parse(line: &str) -> Result<(String, String, Grants), String> {
             _ => {
                 return Err(format!(
                 "unknown capability grant `{w}` (known: debug, debug=full, quota=SIZE, ioport=BASE:COUNT, irq=LINE, \
-                     provides=NAMES, uses=NAMES, restart=POLICY, priority=N, nameserver)"
+                     provides=NAMES, uses=NAMES, restart=POLICY, priority=N, archive, nameserver)"
             ))
             }
         }
     }
-    if g.quota == 0 {
-        return Err(format!("service `{name}` needs a quota=SIZE grant for its memory"));
-    }
-    Ok((String::from(name), String::from(binary), g))
+    Ok(g)
 }
 
 /// "faulted: page fault at 0x... rip 0x..." or "exited with code N".
@@ -314,14 +340,22 @@ impl Init {
             .chain(lines.iter().filter(|(_, l)| !is_nameserver(l)));
         let mut bad = 0;
         for &(n, line) in order {
-            // `program BINARY`: in the archive for `Supervisor.start`, not started now.
-            if let Some(rest) = line.strip_prefix("program ") {
-                if boot::archive_file(rest.trim()).is_none() {
-                    println!(
-                        "init: manifest line {}: program `{}` is not in the archive",
-                        n + 1,
-                        rest.trim()
-                    );
+            // `program BINARY [GRANT...]`: in the archive for `Supervisor.start`, with these
+            // grants; not started now.
+            if line.starts_with("program ") {
+                match parse_program(line) {
+                    Ok((binary, _)) if boot::archive_file(&binary).is_none() => {
+                        println!(
+                            "init: manifest line {}: program `{binary}` is not in the archive",
+                            n + 1
+                        );
+                        bad += 1;
+                    }
+                    Ok(p) => self.programs.push(p),
+                    Err(e) => {
+                        println!("init: manifest line {}: {e}; skipped", n + 1);
+                        bad += 1;
+                    }
                 }
                 continue;
             }
@@ -403,6 +437,13 @@ impl Init {
             let r = p.grant(range.0, types::BOOT_SLOT_IOPORT, Rights::READ | Rights::WRITE);
             let _ = Cap::delete(&boot::cnode(), range.0);
             r?;
+        }
+        if g.archive {
+            p.grant(
+                types::BOOT_SLOT_INITRD,
+                types::BOOT_SLOT_INITRD,
+                Rights::READ | Rights::MAP,
+            )?;
         }
         if let Some(line) = g.irq {
             let irq = self.irq(line)?;
@@ -689,8 +730,14 @@ impl SupervisorServer for Init {
         }
         let badge = self.next_started;
         self.next_started += 1;
-        let mut grants = Grants::defaults();
-        grants.quota = DEFAULT_QUOTA;
+        let grants = match self.programs.iter().find(|(b, _)| b == binary) {
+            Some((_, g)) => g.clone(),
+            None => {
+                let mut g = Grants::defaults();
+                g.quota = DEFAULT_QUOTA;
+                g
+            }
+        };
         self.services.push(Service {
             name: chosen.clone(),
             binary: String::from(binary),

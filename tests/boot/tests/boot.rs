@@ -606,29 +606,50 @@ fn ipc_across_cpus() {
     ipc_across_languages("ipc_smp4", 4);
 }
 
-/// The benchmark service runs and prints a figure for every operation (figures are not
-/// asserted: a benchmark is not a test).
+/// The benchmark service runs (a short version) and prints a figure for every benchmark
+/// (figures are not asserted: a benchmark is not a test).
 #[test]
 fn benchmarks_print_figures() {
+    let names = [
+        "null_syscall",
+        "ipc_rt_0w",
+        "ipc_rt_4w",
+        "ipc_rt_full",
+        "ipc_rt_1as_0w",
+        "ipc_rt_cap",
+        "ipc_rt_cross_cpu_0w",
+        "yield_switch",
+        "cap_copy_delete",
+        "vmo_map_touch_unmap",
+        "thread_lifecycle",
+    ];
+    let lines: Vec<String> = names.iter().map(|n| format!("BENCH {n} ticks=")).collect();
+    let mut expect: Vec<&str> = lines.iter().map(String::as_str).collect();
+    expect.push("bench: done");
     let o = check(
         "bench",
         &Scenario {
             cpus: 2,
             append: "exit_when_idle init=bench",
-            expect: &[
-                "bench: null syscall (Tcb.current_cpu): ",
-                "bench: IPC round trip, same CPU (call + reply_recv): ",
-                "bench: IPC round trip, across CPUs: ",
-                "bench: Cap.copy + Cap.delete: ",
-                "bench: VSpace.map + VSpace.unmap (one page): ",
-                "bench: thread create + start + exit: ",
-                "bench: done",
-            ],
+            expect: &expect,
             ..Default::default()
         },
     );
-    for line in o.log.lines().filter(|l| l.starts_with("bench:")) {
+    for line in o.log.lines().filter(|l| l.starts_with("BENCH")) {
         println!("{line}");
+    }
+    // The round trips took the fast path (unless this kernel was built without it).
+    let fast = o
+        .log
+        .lines()
+        .find_map(|l| l.split("ipc fast path: ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    let built_without = std::env::var("ANVIL_KERNEL").is_ok_and(|k| k.contains("nofastpath"));
+    match fast {
+        Some(n) if built_without => assert_eq!(n, 0, "a nofastpath kernel took the fast path"),
+        Some(n) => assert!(n >= 2000, "only {n} calls took the IPC fast path:\n{}", o.log),
+        None => panic!("no fast-path count in the log:\n{}", o.log),
     }
 }
 
@@ -755,6 +776,7 @@ fn soundness(name: &str, cpus: u32) {
                 "soundness: ok 1000 threads killed while blocked in recv: frames, heap and quota exactly back",
                 "soundness: ok 1000 threads killed while making syscalls: frames, heap and quota exactly back",
                 "soundness: ok 1000 threads deleting its own last capability: frames, heap and quota exactly back",
+                "soundness: ok 1000 threads killed while exiting to a fault endpoint: frames, heap and quota exactly back",
                 "soundness: ok a thread blocked on an endpoint held only by its own CNode is freed by revoking its quota",
                 "soundness: ok 100,000 map/unmap rounds across page tables run in constant memory",
                 "soundness: ok a quota-driven attempt to exhaust kernel memory is refused, the kernel keeps serving, and everything comes back",

@@ -343,9 +343,9 @@ fn shell_line_editing_and_every_command() {
     let bench = sc.after("bench");
     assert!(has_line(&bench, "bench: running `bench`"), "{bench:?}");
     for line in [
-        "bench: null syscall",
-        "bench: IPC round trip, same CPU",
-        "bench: IPC round trip, across CPUs",
+        "BENCH null_syscall ",
+        "BENCH ipc_rt_0w ",
+        "BENCH ipc_rt_cross_cpu_0w ",
         "bench: done",
     ] {
         assert!(has_line(&bench, line), "{line}: {bench:?}");

@@ -409,61 +409,123 @@ pub struct SyscallInfo {
 /// Every syscall, in declaration order.
 pub static SYSCALLS: &[SyscallInfo] = &[
     SyscallInfo { number: SYS_WIDGET_CREATE, name: "Widget.create", blocking: false, noreturn: false, args: &[Arg::Value { name: "size" }, Arg::Value { name: "kind" }], results: 1 },
-    SyscallInfo { number: SYS_WIDGET_POKE, name: "Widget.poke", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(3 as _), moved: false }, Arg::Struct { name: "at", size: 8 }, Arg::Value { name: "value" }], results: 2 },
-    SyscallInfo { number: SYS_WIDGET_LOAD, name: "Widget.load", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(2 as _), moved: false }, Arg::Bytes { name: "data", max: 64, string: false }, Arg::Bytes { name: "name", max: 16, string: true }], results: 0 },
-    SyscallInfo { number: SYS_WIDGET_INSPECT, name: "Widget.inspect", blocking: false, noreturn: false, args: &[Arg::Cap { name: "any", object: None, rights: base::Rights(4 as _), moved: false }, Arg::Value { name: "state" }, Arg::Value { name: "mask" }], results: 2 },
-    SyscallInfo { number: SYS_WIDGET_WAIT, name: "Widget.wait", blocking: true, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(0 as _), moved: false }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_POKE, name: "Widget.poke", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0), moved: false }, Arg::Struct { name: "at", size: 8 }, Arg::Value { name: "value" }], results: 2 },
+    SyscallInfo { number: SYS_WIDGET_LOAD, name: "Widget.load", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::WRITE.0), moved: false }, Arg::Bytes { name: "data", max: 64, string: false }, Arg::Bytes { name: "name", max: 16, string: true }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_INSPECT, name: "Widget.inspect", blocking: false, noreturn: false, args: &[Arg::Cap { name: "any", object: None, rights: base::Rights(base::Rights::GRANT.0), moved: false }, Arg::Value { name: "state" }, Arg::Value { name: "mask" }], results: 2 },
+    SyscallInfo { number: SYS_WIDGET_WAIT, name: "Widget.wait", blocking: true, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights::NONE, moved: false }], results: 0 },
     SyscallInfo { number: SYS_WIDGET_HALT, name: "Widget.halt", blocking: false, noreturn: true, args: &[Arg::Value { name: "code" }], results: 0 },
-    SyscallInfo { number: SYS_WIDGET_RECORD, name: "Widget.record", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(1 as _), moved: false }, Arg::Struct { name: "rec", size: 48 }], results: 0 },
+    SyscallInfo { number: SYS_WIDGET_RECORD, name: "Widget.record", blocking: false, noreturn: false, args: &[Arg::Cap { name: "widget", object: Some(ObjectType::Widget), rights: base::Rights(base::Rights::READ.0), moved: false }, Arg::Struct { name: "rec", size: 48 }], results: 0 },
     SyscallInfo { number: SYS_PORT_CREATE, name: "Port.create", blocking: false, noreturn: false, args: &[], results: 1 },
     SyscallInfo { number: SYS_CLASHY_CALL, name: "Clashy.call", blocking: false, noreturn: false, args: &[Arg::Value { name: "a" }, Arg::Value { name: "r" }, Arg::Value { name: "st" }, Arg::Value { name: "k" }, Arg::Value { name: "nr" }, Arg::Value { name: "out" }], results: 2 },
     SyscallInfo { number: SYS_CLASHY_MORE, name: "Clashy.more", blocking: false, noreturn: false, args: &[Arg::Value { name: "m" }, Arg::Value { name: "q" }, Arg::Value { name: "p" }, Arg::Value { name: "n" }, Arg::Value { name: "d" }, Arg::Value { name: "h" }], results: 3 },
     SyscallInfo { number: SYS_CLASHY_STOP, name: "Clashy.stop", blocking: false, noreturn: true, args: &[Arg::Value { name: "st" }], results: 0 },
-    SyscallInfo { number: SYS_CLASHY_TYPED, name: "Clashy.typed", blocking: false, noreturn: false, args: &[Arg::Cap { name: "port", object: Some(ObjectType::Port), rights: base::Rights(0 as _), moved: false }, Arg::Cap { name: "store", object: Some(ObjectType::Port), rights: base::Rights(2 as _), moved: false }], results: 1 },
+    SyscallInfo { number: SYS_CLASHY_TYPED, name: "Clashy.typed", blocking: false, noreturn: false, args: &[Arg::Cap { name: "port", object: Some(ObjectType::Port), rights: base::Rights::NONE, moved: false }, Arg::Cap { name: "store", object: Some(ObjectType::Port), rights: base::Rights(base::Rights::WRITE.0), moved: false }], results: 1 },
 ];
 
 /// Looks a syscall up by number.
 pub fn syscall_info(nr: u64) -> Option<&'static SyscallInfo> {
     SYSCALLS.iter().find(|s| s.number == nr)
 }
-/// What the kernel implements. Arguments arrive decoded, range-checked, and for
-/// capabilities looked up and checked for object type and rights.
+/// The kernel's type for each kind of object (a reference it can clone).
+pub trait Types {
+    type Widget: Clone;
+    type Port: Clone;
+    type Clashy: Clone;
+}
+/// What a capability names: an object of one of the kinds the IDL declares.
+pub enum Object<T: Types> {
+    Widget(T::Widget),
+    Port(T::Port),
+    Clashy(T::Clashy),
+}
+impl<T: Types> Clone for Object<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Object::Widget(o_) => Object::Widget(o_.clone()),
+            Object::Port(o_) => Object::Port(o_.clone()),
+            Object::Clashy(o_) => Object::Clashy(o_.clone()),
+        }
+    }
+}
+impl<T: Types> Object<T> {
+    /// The kind of object.
+    pub fn object_type(&self) -> ObjectType {
+        match self {
+            Object::Widget(_) => ObjectType::Widget,
+            Object::Port(_) => ObjectType::Port,
+            Object::Clashy(_) => ObjectType::Clashy,
+        }
+    }
+}
+/// A capability as the kernel looked it up: the object, the rights and the badge.
+pub trait CapRef<T: Types> {
+    fn object(&self) -> &Object<T>;
+    fn rights(&self) -> base::Rights;
+    fn badge(&self) -> u64;
+}
+/// A capability argument that passed its type and rights checks: the object, already
+/// of the type the syscall needs, with the capability it came through.
+pub struct Checked<'a, O, C> {
+    pub object: &'a O,
+    pub rights: base::Rights,
+    pub badge: u64,
+    pub cap: &'a C,
+}
+impl<O, C> Clone for Checked<'_, O, C> { fn clone(&self) -> Self { *self } }
+impl<O, C> Copy for Checked<'_, O, C> {}
+impl<O, C> core::ops::Deref for Checked<'_, O, C> {
+    type Target = O;
+    fn deref(&self) -> &O { self.object }
+}
+/// What the kernel implements besides the handlers: looking capabilities up, checking
+/// user memory, placing new capabilities. The handlers are in one trait per object.
 pub trait Kernel {
-    /// A capability that passed its type and rights check.
-    type Cap;
+    /// The kernel's type for each kind of object.
+    type T: Types;
+    /// A capability looked up in the caller's CNode.
+    type Cap: CapRef<Self::T>;
     /// A validated user buffer (pointer and length checked against the caller's memory).
     type UserBytes;
     /// A new capability a handler returns; `install` puts it in the caller's CNode.
     type NewCap;
-    /// Looks `slot` up in the caller's CNode and checks the object type and that every
-    /// right in `rights` is held.
-    fn lookup(&mut self, slot: u64, object: Option<ObjectType>, rights: base::Rights) -> Result<Self::Cap, base::Status>;
+    /// Looks `slot` up in the caller's CNode (`INVALID_CAP` if it is empty or out of range);
+    /// the dispatch checks its type and rights.
+    fn lookup(&mut self, slot: u64) -> Result<Self::Cap, base::Status>;
     /// Validates a user buffer of `len` bytes at `ptr`.
     fn user_bytes(&mut self, ptr: u64, len: u64) -> Result<Self::UserBytes, base::Status>;
     /// Copies a plain-data struct in from user memory at `ptr`.
     fn user_struct<T: Pod>(&mut self, ptr: u64) -> Result<T, base::Status>;
     /// Places a new capability in a free slot of the caller's CNode and returns the slot.
     fn install(&mut self, cap: Self::NewCap) -> Result<u64, base::Status>;
+}
+/// The syscalls of `Widget` objects (`Widget`), with their arguments decoded and checked.
+pub trait WidgetSyscalls: Kernel {
     /// `Widget.create` (syscall 193).
     /// Creates a widget.
     fn widget_create(&mut self, size: u64, kind: u8) -> Result<Self::NewCap, base::Status>;
     /// `Widget.poke` (syscall 194).
     /// A method on an instance with rights.
-    fn widget_poke(&mut self, widget: Self::Cap, at: every::Point, value: i16) -> Result<(i16, bool), base::Status>;
+    fn widget_poke(&mut self, widget: Checked<'_, <Self::T as Types>::Widget, Self::Cap>, at: every::Point, value: i16) -> Result<(i16, bool), base::Status>;
     /// `Widget.load` (syscall 195).
     /// Bytes and strings in.
-    fn widget_load(&mut self, widget: Self::Cap, data: Self::UserBytes, name: Self::UserBytes) -> Result<(), base::Status>;
+    fn widget_load(&mut self, widget: Checked<'_, <Self::T as Types>::Widget, Self::Cap>, data: Self::UserBytes, name: Self::UserBytes) -> Result<(), base::Status>;
     /// `Widget.inspect` (syscall 196).
     /// Any capability, enum and bits in; enum and bits out.
-    fn widget_inspect(&mut self, any: Self::Cap, state: base::Status, mask: base::Small) -> Result<(base::Status, base::Small), base::Status>;
+    fn widget_inspect(&mut self, any: &Self::Cap, state: base::Status, mask: base::Small) -> Result<(base::Status, base::Small), base::Status>;
     /// `Widget.wait` (syscall 197).
-    fn widget_wait(&mut self, widget: Self::Cap) -> Result<(), base::Status>;
+    fn widget_wait(&mut self, widget: Checked<'_, <Self::T as Types>::Widget, Self::Cap>) -> Result<(), base::Status>;
     /// `Widget.halt` (syscall 198).
     fn widget_halt(&mut self, code: u64) -> Result<(), base::Status>;
     /// `Widget.record` (syscall 199).
-    fn widget_record(&mut self, widget: Self::Cap, rec: every::Record) -> Result<(), base::Status>;
+    fn widget_record(&mut self, widget: Checked<'_, <Self::T as Types>::Widget, Self::Cap>, rec: every::Record) -> Result<(), base::Status>;
+}
+/// The syscalls of `Port` objects (`Port`), with their arguments decoded and checked.
+pub trait PortSyscalls: Kernel {
     /// `Port.create` (syscall 257).
     fn port_create(&mut self) -> Result<Self::NewCap, base::Status>;
+}
+/// The syscalls of `Clashy` objects (`Clashy`), with their arguments decoded and checked.
+pub trait ClashySyscalls: Kernel {
     /// `Clashy.call` (syscall 321).
     fn clashy_call(&mut self, a: u64, r: u64, st: u64, k: u64, nr: u64, out: u64) -> Result<(u64, u64), base::Status>;
     /// `Clashy.more` (syscall 322).
@@ -471,18 +533,21 @@ pub trait Kernel {
     /// `Clashy.stop` (syscall 323).
     fn clashy_stop(&mut self, st: u64) -> Result<(), base::Status>;
     /// `Clashy.typed` (syscall 324).
-    fn clashy_typed(&mut self, port: Self::Cap, store: Self::Cap) -> Result<Self::NewCap, base::Status>;
+    fn clashy_typed(&mut self, port: Checked<'_, <Self::T as Types>::Port, Self::Cap>, store: Checked<'_, <Self::T as Types>::Port, Self::Cap>) -> Result<Self::NewCap, base::Status>;
 }
+/// Everything the dispatch needs: the kernel and every object's syscalls.
+pub trait AllSyscalls: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls {}
+impl<K: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls> AllSyscalls for K {}
 
 /// Decodes syscall `nr` with arguments `a`, calls the handler, and returns the
 /// status for rax and the six result registers.
-pub fn dispatch<K: Kernel>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
+pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
     match decode(k, nr, a) {
         Ok(out) => (0, out),
         Err(e) => (e.0 as u64, [0; 6]),
     }
 }
-fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], base::Status> {
+fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], base::Status> {
     #[allow(unused_mut)]
     let mut out_ = [0u64; 6];
     match nr_ {
@@ -494,7 +559,9 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_WIDGET_POKE => {
-            let widget = k_.lookup(a_[0], Some(ObjectType::Widget), base::Rights(3 as _))?;
+            let widget_c_ = k_.lookup(a_[0])?;
+            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+            if !widget.rights.contains(base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             let at: every::Point = k_.user_struct(a_[1])?;
             if !at.is_valid() { return Err(base::Status::INVALID_ARGS); }
             let value: i16 = i16::try_from(a_[2] as i64).map_err(|_| base::Status::INVALID_ARGS)?;
@@ -504,7 +571,9 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_WIDGET_LOAD => {
-            let widget = k_.lookup(a_[0], Some(ObjectType::Widget), base::Rights(2 as _))?;
+            let widget_c_ = k_.lookup(a_[0])?;
+            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+            if !widget.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             if a_[2] > 64 { return Err(base::Status::INVALID_ARGS); }
             let data = k_.user_bytes(a_[1], a_[2])?;
             if a_[4] > 16 { return Err(base::Status::INVALID_ARGS); }
@@ -513,7 +582,9 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_WIDGET_INSPECT => {
-            let any = k_.lookup(a_[0], None, base::Rights(4 as _))?;
+            let any_c_ = k_.lookup(a_[0])?;
+            if !any_c_.rights().contains(base::Rights(base::Rights::GRANT.0)) { return Err(base::Status::ACCESS_DENIED); }
+            let any = &any_c_;
             let state = base::Status(u32::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?);
             if !state.is_known() { return Err(base::Status::INVALID_ARGS); }
             let mask = base::Small(u8::try_from(a_[2]).map_err(|_| base::Status::INVALID_ARGS)?);
@@ -524,7 +595,8 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_WIDGET_WAIT => {
-            let widget = k_.lookup(a_[0], Some(ObjectType::Widget), base::Rights(0 as _))?;
+            let widget_c_ = k_.lookup(a_[0])?;
+            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
             let () = k_.widget_wait(widget)?;
             Ok(out_)
         }
@@ -534,7 +606,9 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_WIDGET_RECORD => {
-            let widget = k_.lookup(a_[0], Some(ObjectType::Widget), base::Rights(1 as _))?;
+            let widget_c_ = k_.lookup(a_[0])?;
+            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+            if !widget.rights.contains(base::Rights(base::Rights::READ.0)) { return Err(base::Status::ACCESS_DENIED); }
             let rec: every::Record = k_.user_struct(a_[1])?;
             if !rec.is_valid() { return Err(base::Status::INVALID_ARGS); }
             let () = k_.widget_record(widget, rec)?;
@@ -576,8 +650,11 @@ fn decode<K: Kernel>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], bas
             Ok(out_)
         }
         SYS_CLASHY_TYPED => {
-            let port = k_.lookup(a_[0], Some(ObjectType::Port), base::Rights(0 as _))?;
-            let store = k_.lookup(a_[1], Some(ObjectType::Port), base::Rights(2 as _))?;
+            let port_c_ = k_.lookup(a_[0])?;
+            let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: &port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+            let store_c_ = k_.lookup(a_[1])?;
+            let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: &store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+            if !store.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
             let back_v_ = k_.clashy_typed(port, store)?;
             out_[0] = k_.install(back_v_)?;
             Ok(out_)

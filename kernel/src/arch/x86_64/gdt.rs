@@ -16,7 +16,7 @@ pub const IST_DOUBLE_FAULT: u16 = 1;
 pub const IST_NMI: u16 = 2;
 pub const IST_MACHINE_CHECK: u16 = 3;
 
-const IST_STACK_SIZE: usize = 16 * 1024;
+pub const IST_STACK_SIZE: usize = 16 * 1024;
 
 /// The per-CPU block GS points at while in the kernel. The assembly in `trap.rs` uses the
 /// offsets of the first three fields; keep them in this order.
@@ -33,22 +33,14 @@ pub struct PerCpu {
     tss: *mut TaskStateSegment,
 }
 
-/// An interrupt stack with a guard page below it (in the kernel stack area).
-fn ist_stack() -> VirtAddr {
-    match crate::mm::kstack::alloc(IST_STACK_SIZE) {
-        // Interrupt stacks live as long as the CPU: the stack is never freed.
-        Some(s) => VirtAddr::new(s.leak()),
-        None => panic!("no memory for interrupt stacks"),
-    }
-}
-
 /// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.
 /// `boot_rsp` is the stack the CPU runs on now; it serves as the ring-0 stack until a thread runs.
-pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64) -> &'static PerCpu {
+/// `ist` are the tops of the double-fault, NMI and machine-check stacks (`IST_STACK_SIZE` each).
+pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64, ist: [u64; 3]) -> &'static PerCpu {
     let tss: &'static mut TaskStateSegment = Box::leak(Box::new(TaskStateSegment::new()));
-    tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] = ist_stack();
-    tss.interrupt_stack_table[(IST_NMI - 1) as usize] = ist_stack();
-    tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = ist_stack();
+    for (i, top) in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK].into_iter().zip(ist) {
+        tss.interrupt_stack_table[(i - 1) as usize] = VirtAddr::new(top);
+    }
     tss.privilege_stack_table[0] = VirtAddr::new(boot_rsp);
     let tss_ptr: *mut TaskStateSegment = tss;
 
@@ -93,12 +85,16 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64) -> &'static PerCpu {
     percpu
 }
 
-/// This CPU's per-CPU block.
+/// This CPU's per-CPU block: one load through GS (the block's first word is its address).
+#[inline]
 pub fn this_cpu() -> &'static PerCpu {
-    let p = GsBase::read().as_u64() as *const PerCpu;
+    let p: u64;
     // SAFETY: GS base points at this CPU's leaked `PerCpu` whenever the kernel runs (entry
-    // paths swap GS before reaching Rust), so the pointer is valid for 'static.
-    unsafe { &*p }
+    // paths swap GS before reaching Rust, `init_cpu` sets it up first), and its first field is
+    // its own address; the load has no other effect.
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: as above: the pointer is the CPU's leaked block, valid for 'static.
+    unsafe { &*(p as *const PerCpu) }
 }
 
 /// Sets the stack the CPU switches to on an interrupt or syscall from user mode.

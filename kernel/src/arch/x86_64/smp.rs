@@ -6,7 +6,6 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::apic;
-use crate::mm::{phys_to_virt, PAGE};
 
 /// Physical address of the trampoline; SIPI vector 0x08 starts an AP at 0x8000.
 pub const TRAMPOLINE: u64 = 0x8000;
@@ -100,16 +99,26 @@ fn spin(iterations: u64) {
     }
 }
 
+/// Where the kernel reaches the trampoline page: `TRAMPOLINE`'s address in the direct map.
+pub struct TrampolinePage(pub u64);
+
 /// Starts the AP with `apic_id` as CPU `index` on a stack ending at `stack_top`, entering
 /// `entry(index)`. Returns whether it checked in.
-pub fn start_ap(apic_id: u32, index: u32, stack_top: u64, entry: extern "C" fn(u64) -> !, cr3: u64) -> bool {
+pub fn start_ap(
+    page: &TrampolinePage,
+    apic_id: u32,
+    index: u32,
+    stack_top: u64,
+    entry: extern "C" fn(u64) -> !,
+    cr3: u64,
+) -> bool {
     let start = &raw const anvil_ap_tramp_start as u64;
     let end = &raw const anvil_ap_tramp_end as u64;
     let len = (end - start) as usize;
-    if len as u64 > PAGE || cr3 >= 1 << 32 {
+    if len > 4096 || cr3 >= 1 << 32 {
         return false;
     }
-    let dst = phys_to_virt(TRAMPOLINE);
+    let dst = page.0;
     // SAFETY: physical page 0x8000 lies below 1 MiB, which the frame allocator never hands out,
     // and is mapped by the direct map; the source is the trampoline in the kernel's rodata.
     unsafe {

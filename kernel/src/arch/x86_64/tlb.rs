@@ -35,6 +35,9 @@ pub fn service(me: usize) {
 /// waits until all have. The caller must not hold a lock that a target may be spinning on
 /// with interrupts disabled.
 pub fn shootdown(me: usize, targets: u64) {
+    if targets & !(1 << me) == 0 {
+        return;
+    }
     let mut sent = 0u64;
     for (cpu, pending) in PENDING.iter().enumerate() {
         if cpu == me || targets & (1 << cpu) == 0 {

@@ -193,11 +193,34 @@ anvil_syscall_entry:
     push rcx
     push 0
     push 0x100
-    SAVE_GPRS
+    // A TrapFrame, but the callee-saved registers (rbx, rbp, r12-r15) are neither saved nor
+    // restored: the Rust code preserves them, and a syscall's frame is only read for its
+    // arguments and written for its results, rip, rsp and rflags.
+    push rax
+    sub rsp, 8
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    sub rsp, 8
+    push r8
+    push r9
+    push r10
+    push r11
+    sub rsp, 32
     mov rdi, rsp
     cld
     call anvil_syscall
-    RESTORE_GPRS
+    add rsp, 40
+    pop r10
+    pop r9
+    pop r8
+    add rsp, 8
+    pop rdi
+    pop rsi
+    pop rdx
+    add rsp, 16
+    pop rax
     add rsp, 16
     pop rcx
     add rsp, 8

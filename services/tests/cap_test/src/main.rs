@@ -461,7 +461,9 @@ fn events(q: &Quota) {
     EV_NTFN.store(gone.0, Ordering::SeqCst);
     EV_GOT.store(0, Ordering::SeqCst);
     let w = start_thread(q, ntfn_waiter, 0);
-    wait_for("waiter blocks", || w.tcb.state() == Ok(anvil::sys::kernel::ThreadState::BLOCKED));
+    wait_for("waiter blocks", || {
+        w.tcb.state() == Ok(anvil::sys::kernel::ThreadState::BLOCKED)
+    });
     want("Cap.delete notification", Cap::delete(&own, gone.0));
     wait_for("waiter wakes", || EV_GOT.load(Ordering::SeqCst) != 0);
     check(

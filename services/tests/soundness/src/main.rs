@@ -231,6 +231,16 @@ extern "C" fn self_deleter(i: u64) -> ! {
     }
 }
 
+/// Exits once GO is 1, its fault endpoint set (the exit report goes there, nobody receives it).
+extern "C" fn exiter(i: u64) -> ! {
+    let i = i as usize;
+    while GO.load(Ordering::SeqCst) == 0 {
+        let _ = Tcb::yield_now();
+    }
+    COUNT[i].store(1, Ordering::SeqCst);
+    Tcb::exit(0)
+}
+
 /// While GO is 1, tries to create objects into the (full) CNode: every attempt must fail with
 /// NO_SLOT and leave nothing behind.
 extern "C" fn creator(i: u64) -> ! {
@@ -693,10 +703,22 @@ fn thread_deaths() {
         T.want("unmap IPC buffer", vs.unmap(t.ipc_buffer, PAGE));
         delete(q.0);
     };
-    let kinds: [(&str, &dyn Fn()); 3] = [
+    // Killed just as it exits on another CPU, its exit report on the way to a fault endpoint
+    // nobody reads: whichever comes first, the report is not left queued (with the thread).
+    let reports = endpoint();
+    let killed_exiting = || {
+        GO.store(0, Ordering::SeqCst);
+        let t = spawn_on(exiter, 3, other_cpu(n, 0), None);
+        T.want("Tcb.set_fault_endpoint", t.tcb.set_fault_endpoint(&reports));
+        GO.store(1, Ordering::SeqCst);
+        wait_for("exiting", || COUNT[3].load(Ordering::SeqCst) != 0);
+        free(t);
+    };
+    let kinds: [(&str, &dyn Fn()); 4] = [
         ("killed while blocked in recv", &killed_blocked),
         ("killed while making syscalls", &killed_running),
         ("deleting its own last capability", &self_deleted),
+        ("killed while exiting to a fault endpoint", &killed_exiting),
     ];
     for (what, f) in kinds {
         for _ in 0..10 {
@@ -710,6 +732,7 @@ fn thread_deaths() {
         println!("soundness: ok 1000 threads {what}: frames, heap and quota exactly back");
     }
     delete(ep.0);
+    delete(reports.0);
 }
 
 /// Receives on the endpoint in `slot` of its own CNode, for ever.
