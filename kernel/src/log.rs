@@ -72,6 +72,7 @@ static LOCK: Mutex<Ring> = Mutex::new(Ring {
     head: 0,
     len: 0,
     lost: 0,
+    handed: 0,
 });
 
 const RING: usize = 16 * 1024;
@@ -82,6 +83,9 @@ struct Ring {
     len: usize,
     /// Bytes dropped because the ring was full, since the last `read`.
     lost: u64,
+    /// The first bytes of the ring, handed to the server by the last `read` and taken out by
+    /// the next: if the server dies while it prints them, its successor gets them again.
+    handed: usize,
 }
 
 impl Ring {
@@ -106,6 +110,7 @@ impl Ring {
 
     /// Writes what the ring holds to the port and empties it.
     fn drain_to_port(&mut self) {
+        self.handed = 0;
         while let Some(b) = self.pop() {
             put_text(b);
         }
@@ -134,7 +139,9 @@ pub fn attach(n: &Arc<Notification>, bits: u64) {
     drop(old);
     // Under the port's lock: a line going straight to the port (a drain after the previous
     // server went) ends before the new server may write to the port.
-    let _r = LOCK.lock();
+    let mut r = LOCK.lock();
+    // What the previous server was handed and may not have printed goes to this one.
+    r.handed = 0;
     ATTACHED.store(true, Ordering::SeqCst);
     PENDING.store(true, Ordering::SeqCst);
 }
@@ -177,17 +184,31 @@ pub fn detach() {
     r.drain_to_port();
 }
 
-/// `Debug.read_log`: takes up to `buf.len()` bytes of the ring; returns how many and the bytes
-/// lost since the last call.
+/// `Debug.read_log`: takes out what the last call handed over (the server has printed it), then
+/// hands over up to `buf.len()` bytes, which stay in the ring until the next call; returns how
+/// many and the bytes lost since the last call.
 pub fn read(buf: &mut [u8]) -> (usize, u64) {
     let mut r = LOCK.lock();
-    let mut n = 0;
-    while n < buf.len() {
-        let Some(b) = r.pop() else { break };
-        buf[n] = b;
-        n += 1;
+    for _ in 0..core::mem::take(&mut r.handed) {
+        r.pop();
     }
+    let n = buf.len().min(r.len);
+    for (i, b) in buf[..n].iter_mut().enumerate() {
+        *b = r.bytes[(r.head + i) % RING];
+    }
+    r.handed = n;
     (n, core::mem::take(&mut r.lost))
+}
+
+/// The bytes the last `read` handed over never reached the server: the next `read` hands them
+/// over again.
+pub fn unhand() {
+    LOCK.lock().handed = 0;
+}
+
+/// `Debug.log_pending`: the bytes in the ring, handed over or not.
+pub fn pending() -> usize {
+    LOCK.lock().len
 }
 
 /// Writes one line's bytes to wherever the console is now.

@@ -64,7 +64,9 @@ impl<T> RunQueues<T> {
     pub fn new(cpus: usize) -> Self {
         RunQueues {
             queues: (0..cpus.max(1)).map(|_| Mutex::new(Queue::new())).collect(),
-            busy: (0..cpus.max(1)).map(|_| core::sync::atomic::AtomicU32::new(0)).collect(),
+            busy: (0..cpus.max(1))
+                .map(|_| core::sync::atomic::AtomicU32::new(0))
+                .collect(),
         }
     }
 

@@ -95,7 +95,14 @@ impl DebugSyscalls for Ctx<'_> {
         }
         let mut buf = [0u8; crate::abi::types::MSG_DATA_BYTES as usize];
         let (n, lost) = crate::log::read(&mut buf);
-        super::endpoint::write_data(self.thread, &buf[..n])?;
+        if let Err(e) = super::endpoint::write_data(self.thread, &buf[..n]) {
+            crate::log::unhand();
+            return Err(e);
+        }
         Ok((n as u32, lost))
+    }
+
+    fn debug_log_pending(&mut self, _console: C<'_, Arc<DebugConsole>>) -> Result<u64, Status> {
+        Ok(crate::log::pending() as u64)
     }
 }

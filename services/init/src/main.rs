@@ -295,6 +295,20 @@ fn describe(r: &FaultReport) -> String {
     format!("faulted: {what} (vector {}) rip {:#x}", r.vector, r.rip)
 }
 
+/// How long init waits for the console server to print what the kernel's log holds before it
+/// stops that server.
+const LOG_WAIT_MS: u64 = 500;
+
+/// Waits until the console server has printed the kernel's buffered log (init's own lines go
+/// there), for at most `LOG_WAIT_MS`: a server that does not read it is not waited for longer.
+fn wait_for_log() {
+    let debug = boot::debug();
+    let until = uptime() + LOG_WAIT_MS;
+    while debug.log_pending().is_ok_and(|n| n > 0) && uptime() < until {
+        let _ = Tcb::yield_now();
+    }
+}
+
 fn uptime() -> u64 {
     boot::debug().uptime().unwrap_or(0)
 }
@@ -471,7 +485,13 @@ impl Init {
 
     /// Destroys service `i`'s running instance, if any.
     fn destroy(&mut self, i: usize) {
-        if let Some(inst) = self.services[i].running.take() {
+        let s = &mut self.services[i];
+        if let Some(inst) = s.running.take() {
+            if s.state == ServiceState::RUNNING && s.grants.debug.contains(Rights::MANAGE) {
+                // It may be the console server, printing the kernel's log (init's own lines):
+                // they reach the screen first, not half a line of them.
+                wait_for_log();
+            }
             destroy_quota(inst.quota);
         }
     }

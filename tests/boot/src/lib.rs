@@ -19,6 +19,11 @@ pub const fn debug_exit(code: u8) -> i32 {
 pub enum Step<'a> {
     /// Wait until this text appears in the output (after what earlier waits matched).
     Wait(&'a str),
+    /// Wait until the output, after everything typed so far, ends with this text: a prompt
+    /// that waits for input. A program that shows its input line again after another
+    /// program's line (as the IO server does) prints the prompt more than once, so `Wait` for
+    /// a prompt can match one shown before the last command was even read.
+    Prompt(&'a str),
     /// Send these bytes, one at a time, `TYPE_DELAY` apart (as a person types).
     Type(&'a [u8]),
     /// Send nothing for this many milliseconds.
@@ -239,6 +244,11 @@ impl Script<'_> {
                     self.typing = None;
                     continue;
                 };
+                if rest.is_empty() {
+                    // What comes after the last byte answers what was typed: nothing shown
+                    // before it does.
+                    self.seen = self.seen.max(log.len());
+                }
                 let _ = input.write_all(&[b]).and_then(|()| input.flush());
                 self.typing = Some((rest, Instant::now() + TYPE_DELAY));
                 continue;
@@ -251,6 +261,13 @@ impl Script<'_> {
                         return;
                     };
                     self.seen += i + text.len();
+                }
+                Step::Prompt(text) => {
+                    let hay = &log[self.seen.min(log.len())..];
+                    if !hay.ends_with(text.as_bytes()) {
+                        return;
+                    }
+                    self.seen = log.len();
                 }
                 Step::Type(bytes) => self.typing = Some((bytes, Instant::now())),
                 Step::Pause(ms) => self.typing = Some((&[], Instant::now() + Duration::from_millis(ms))),

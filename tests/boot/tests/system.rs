@@ -108,9 +108,10 @@ impl Screen {
             .position(|l| *l == shown)
             .unwrap_or_else(|| {
                 panic!(
-                    "{shown:?} is not on the screen after line {}:\n{}",
+                    "{shown:?} is not on the screen after line {}:\n{}\n--- serial log ---\n{}",
                     self.at,
-                    self.lines[self.at..].join("\n")
+                    self.lines[self.at..].join("\n"),
+                    self.log
                 )
             })
             + self.at;
@@ -135,7 +136,7 @@ fn has_line(lines: &[String], prefix: &str) -> bool {
 fn commands(lines: &[&'static str]) -> Vec<Step<'static>> {
     let mut steps = Vec::new();
     for l in lines {
-        steps.push(Step::Wait(PROMPT));
+        steps.push(Step::Prompt(PROMPT));
         steps.push(Step::Type(l.as_bytes()));
         steps.push(Step::Type(b"\r"));
     }
@@ -153,7 +154,7 @@ fn shell_line_editing_and_every_command() {
         "echo hellp\x7fo world",        // backspace
         "rubbish\x15echo after ctrl-u", // Ctrl-U erases the line
     ]));
-    script.extend([Step::Wait(PROMPT), Step::Type(b"echo cancelled\x03")]); // Ctrl-C
+    script.extend([Step::Prompt(PROMPT), Step::Type(b"echo cancelled\x03")]); // Ctrl-C
     script.extend(commands(&[
         "echo next",
         "echo wrld\x1b[D\x1b[D\x1b[Do",   // left arrow three times, insert
@@ -302,6 +303,16 @@ fn shell_line_editing_and_every_command() {
     // The name server restarted (and with it the IO server, which registers a name): a service
     // started now still finds the console.
     assert_eq!(sc.after("restart names"), ["restarted names"]);
+    // Init's lines go through the kernel's log to the IO server it is about to stop: each
+    // reaches the screen whole (init waits for the log; a server stopped in the middle of a
+    // chunk leaves it to the next).
+    for line in [
+        "init: restarting io (restart 1)",
+        "init: restarting names (restart 1)",
+        "init: restarting io (it registered names)",
+    ] {
+        assert!(sc.lines.iter().any(|l| l == line), "{line:?} whole on the screen:\n{}", o.log);
+    }
     assert_eq!(sc.after("start hello_rs"), ["started hello_rs-2"]);
     let restarts = |ps: &[String], svc: &str| -> String {
         let row = ps
