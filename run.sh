@@ -103,7 +103,7 @@ images() {
     # The test image: the same plus test programs, a manifest with broken entries and demo
     # services, and deliberately broken files.
     image test-initrd "$ROOT/services/tests/manifest" "$BUILD/initrd/"*
-    cp "$bin/fault_pf" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
+    cp "$bin/fault_pf" "$bin/fault_worker" "$bin/fault_ud2" "$bin/fault_kwrite" "$bin/fault_kexec" "$bin/cap_test" "$bin/hostile" \
         "$bin/smp_test" "$bin/bench" "$bin/heap_test" "$bin/soundness" "$bin/fuzz" "$bin/stress" "$BUILD/test-initrd/"
     local c_tests="$BUILD/services/c"
     cp "$c_tests/c_test/c_test" "$c_tests/fpu_test/fpu_test" "$c_tests/assert_test/assert_test" "$BUILD/test-initrd/"

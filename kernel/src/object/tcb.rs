@@ -117,6 +117,10 @@ pub struct TcbInner {
     /// Where faults and the exit are reported, with the badge to deliver. Weak: a thread does
     /// not keep its supervisor's endpoint (and the memory charged for it) alive.
     pub fault_ep: Option<(Weak<Endpoint>, u64)>,
+    /// `fault_ep` came from the thread that created this one (`Tcb.create`), not from
+    /// `Tcb.set_fault_endpoint`: faults go there, the exit does not (a service's worker
+    /// threads end as they please; their faults are the service's).
+    pub faults_only: bool,
     /// The fault being reported.
     pub fault: Option<FaultReport>,
     /// The notification bound to this thread (`Tcb.bind_notification`).
@@ -222,6 +226,7 @@ impl Tcb {
                 reply_to: None,
                 reply_token: 0,
                 fault_ep: None,
+                faults_only: false,
                 fault: None,
                 bound: None,
             }),
@@ -479,7 +484,7 @@ pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
         (State::Dead, _) => return Fault::Dead,
         // A fault while being suspended is reported when the thread runs into it again.
         (State::Suspended, _) if !exit => return Fault::Suspended,
-        (State::Runnable | State::Suspended, Some((ep, badge))) => {
+        (State::Runnable | State::Suspended, Some((ep, badge))) if !(exit && i.faults_only) => {
             i.fault = Some(report);
             i.state = State::Blocked;
             i.wait = Wait::Send {
@@ -519,6 +524,14 @@ impl TcbSyscalls for Ctx<'_> {
     fn tcb_create(&mut self, quota: C<'_, Arc<Quota>>) -> Result<NewCap, Status> {
         let charge = quota.charge(cost::TCB)?;
         let t = self.thread.with_name(|name| Tcb::new(name, Some(charge)))?;
+        // The new thread reports its faults where its creator does, until it is given a fault
+        // endpoint of its own: a worker thread's fault reaches the service's supervisor.
+        let inherited = self.thread.inner.lock().fault_ep.clone();
+        if inherited.is_some() {
+            let mut i = t.inner.lock();
+            i.fault_ep = inherited;
+            i.faults_only = true;
+        }
         Ok(NewCap::made_with(quota.cap, Object::Tcb(TcbCap::new(t))))
     }
 
@@ -641,7 +654,11 @@ impl TcbSyscalls for Ctx<'_> {
         t: C<'_, Arc<TcbCap>>,
         ep: C<'_, Arc<endpoint::EndpointCap>>,
     ) -> Result<(), Status> {
-        let old = t.inner.lock().fault_ep.replace((Arc::downgrade(&ep.0), ep.badge));
+        let old = {
+            let mut i = t.inner.lock();
+            i.faults_only = false;
+            i.fault_ep.replace((Arc::downgrade(&ep.0), ep.badge))
+        };
         drop(old);
         Ok(())
     }

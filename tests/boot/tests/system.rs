@@ -167,6 +167,7 @@ fn shell_line_editing_and_every_command() {
         "help",
         "ps",
         "caps shell",
+        "caps io",
         "caps nosuch",
         "caps",
         "start hello_c",
@@ -285,6 +286,16 @@ fn shell_line_editing_and_every_command() {
         row("9").is_some_and(|r| r.contains("Endpoint") && r.contains("write") && !r.ends_with(" 0x0")),
         "its badged capability to the name server: {caps:?}"
     );
+    // Of the default services only the IO server (and init) holds the kernel's console.
+    assert!(
+        !caps.iter().any(|r| r.contains("Debug")),
+        "the shell holds no Debug: {caps:?}"
+    );
+    let io_caps = sc.after("caps io");
+    assert!(
+        io_caps.iter().any(|r| r.contains("Debug") && r.contains("manage")),
+        "{io_caps:?}"
+    );
     assert_eq!(sc.after("caps nosuch"), ["caps: no service named `nosuch`"]);
     assert_eq!(sc.after("caps"), ["usage: caps NAME"]);
     assert_eq!(sc.after("start hello_c"), ["started hello_c-2"]);
@@ -311,7 +322,11 @@ fn shell_line_editing_and_every_command() {
         "init: restarting names (restart 1)",
         "init: restarting io (it registered names)",
     ] {
-        assert!(sc.lines.iter().any(|l| l == line), "{line:?} whole on the screen:\n{}", o.log);
+        assert!(
+            sc.lines.iter().any(|l| l == line),
+            "{line:?} whole on the screen:\n{}",
+            o.log
+        );
     }
     assert_eq!(sc.after("start hello_rs"), ["started hello_rs-2"]);
     let restarts = |ps: &[String], svc: &str| -> String {
@@ -496,6 +511,36 @@ fn servers_killed_mid_call_are_restarted_and_found_again() {
             + w.len();
     }
     assert!(!o.log.contains("init: restarting crashy (restart 6)"), "{}", o.log);
+    // A worker thread's exit is its own business; its fault is the service's.
+    let mut at = 0;
+    for w in [
+        "fault_worker: a worker exited: Ok(DEAD)",
+        "fault_worker: a worker reads 0x20000000",
+        "init: worker_crash faulted: page fault at 0x20000000 rip 0x",
+    ] {
+        at = at
+            + o.log[at..]
+                .find(w)
+                .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{}", o.log))
+            + w.len();
+    }
+    assert!(!o.log.contains("init: worker_crash exited"), "{}", o.log);
+    // restart=always restarts a service that exits successfully too, within the same limit.
+    let mut at = 0;
+    let mut want = Vec::new();
+    for k in 1..=5 {
+        want.push("init: again exited with code 0".to_string());
+        want.push(format!("init: restarting again (restart {k})"));
+    }
+    want.push("init: again exited with code 0".into());
+    want.push("init: again ended 6 times within 10 s; giving up (restart limit 5)".into());
+    for w in &want {
+        at = at
+            + o.log[at..]
+                .find(w.as_str())
+                .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{}", o.log))
+            + w.len();
+    }
 }
 
 /// A service that registers or looks up a name its manifest line does not list gets
