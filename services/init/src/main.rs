@@ -167,6 +167,23 @@ struct Service {
     last_code: u64,
 }
 
+impl Service {
+    /// A service not started yet (`launch` starts it).
+    fn new(name: String, binary: String, grants: Grants, badge: u64) -> Service {
+        Service {
+            name,
+            binary,
+            grants,
+            badge,
+            state: ServiceState::FAILED,
+            running: None,
+            restarts: 0,
+            failures: Vec::new(),
+            last_code: 0,
+        }
+    }
+}
+
 /// A `Supervisor.wait` that waits for a service to stop: the saved reply and the request.
 struct Wait {
     reply: u64,
@@ -377,17 +394,7 @@ impl Init {
                 if self.find(&name).is_some() {
                     return Err(format!("a service named `{name}` exists already"));
                 }
-                self.services.push(Service {
-                    name,
-                    binary,
-                    grants,
-                    badge: n as u64 + 1,
-                    state: ServiceState::FAILED,
-                    running: None,
-                    restarts: 0,
-                    failures: Vec::new(),
-                    last_code: 0,
-                });
+                self.services.push(Service::new(name, binary, grants, n as u64 + 1));
                 let i = self.services.len() - 1;
                 self.launch(i).map(|()| i).inspect_err(|_| {
                     self.services.pop();
@@ -758,17 +765,8 @@ impl SupervisorServer for Init {
                 g
             }
         };
-        self.services.push(Service {
-            name: chosen.clone(),
-            binary: String::from(binary),
-            grants,
-            badge,
-            state: ServiceState::FAILED,
-            running: None,
-            restarts: 0,
-            failures: Vec::new(),
-            last_code: 0,
-        });
+        self.services
+            .push(Service::new(chosen.clone(), String::from(binary), grants, badge));
         let i = self.services.len() - 1;
         if let Err(e) = self.launch(i) {
             println!("init: starting `{binary}` failed: {e}");

@@ -128,6 +128,18 @@ impl Screen {
     }
 }
 
+/// Each of `want` is in `log`, in this order.
+fn in_order<S: AsRef<str>>(log: &str, want: &[S]) {
+    let mut at = 0;
+    for w in want {
+        let w = w.as_ref();
+        at += log[at..]
+            .find(w)
+            .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{log}"))
+            + w.len();
+    }
+}
+
 fn has_line(lines: &[String], prefix: &str) -> bool {
     lines.iter().any(|l| l.starts_with(prefix))
 }
@@ -495,7 +507,6 @@ fn servers_killed_mid_call_are_restarted_and_found_again() {
         }
     }
     // crashy: its faults and restarts in order, then init gives up.
-    let mut at = 0;
     let mut want = Vec::new();
     for k in 1..=5 {
         want.push("init: crashy faulted: page fault at 0x10000000 rip 0x".to_string());
@@ -503,30 +514,19 @@ fn servers_killed_mid_call_are_restarted_and_found_again() {
     }
     want.push("init: crashy faulted: page fault at 0x10000000 rip 0x".into());
     want.push("init: crashy ended 6 times within 10 s; giving up (restart limit 5)".into());
-    for w in &want {
-        at = at
-            + o.log[at..]
-                .find(w.as_str())
-                .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{}", o.log))
-            + w.len();
-    }
+    in_order(&o.log, &want);
     assert!(!o.log.contains("init: restarting crashy (restart 6)"), "{}", o.log);
     // A worker thread's exit is its own business; its fault is the service's.
-    let mut at = 0;
-    for w in [
-        "fault_worker: a worker exited: Ok(DEAD)",
-        "fault_worker: a worker reads 0x20000000",
-        "init: worker_crash faulted: page fault at 0x20000000 rip 0x",
-    ] {
-        at = at
-            + o.log[at..]
-                .find(w)
-                .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{}", o.log))
-            + w.len();
-    }
+    in_order(
+        &o.log,
+        &[
+            "fault_worker: a worker exited: Ok(DEAD)",
+            "fault_worker: a worker reads 0x20000000",
+            "init: worker_crash faulted: page fault at 0x20000000 rip 0x",
+        ],
+    );
     assert!(!o.log.contains("init: worker_crash exited"), "{}", o.log);
     // restart=always restarts a service that exits successfully too, within the same limit.
-    let mut at = 0;
     let mut want = Vec::new();
     for k in 1..=5 {
         want.push("init: again exited with code 0".to_string());
@@ -534,13 +534,7 @@ fn servers_killed_mid_call_are_restarted_and_found_again() {
     }
     want.push("init: again exited with code 0".into());
     want.push("init: again ended 6 times within 10 s; giving up (restart limit 5)".into());
-    for w in &want {
-        at = at
-            + o.log[at..]
-                .find(w.as_str())
-                .unwrap_or_else(|| panic!("missing {w:?} (in order) in:\n{}", o.log))
-            + w.len();
-    }
+    in_order(&o.log, &want);
 }
 
 /// A service that registers or looks up a name its manifest line does not list gets

@@ -199,7 +199,12 @@ fn supervisor() -> ! {
         let mut threads = [0u64; 16];
         // Workers whose exit was reported: stopped after it, not faulted.
         let mut exited = [false; 16];
-        for (k, (q, t)) in quotas.iter_mut().zip(threads.iter_mut()).enumerate().take(workers as usize) {
+        for (k, (q, t)) in quotas
+            .iter_mut()
+            .zip(threads.iter_mut())
+            .enumerate()
+            .take(workers as usize)
+        {
             let badge = k as u64 + 1;
             let p = Process::load(&root, WORKER_QUOTA, image, SLOTS).unwrap_or_else(|e| T.fail("worker", e));
             let setup = p
