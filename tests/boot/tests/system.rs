@@ -633,3 +633,41 @@ fn four_clients_print_whole_lines() {
     println!("lines: 4 x 1000 lines whole, the clients took turns {switches} times");
     assert!(switches > 100, "the clients printed at once ({switches} turns)");
 }
+
+/// A hostile ordinary service (`uses=supervisor,ghost`) attacks the name server, the IO server
+/// and init (services/tests/sys_hostile): raw garbage and capabilities, waiting lookups and
+/// reads whose callers vanish, children killed while reading, odd and racing `Supervisor`
+/// calls, abandoned `Supervisor.wait`s. It prints a `FINDING` line for each service that
+/// misbehaves; this scenario prints them and requires that the kernel survives and the attack
+/// runs to its end.
+#[test]
+fn a_hostile_service_attacks_the_system_services() {
+    let o = check(
+        "sys_hostile",
+        &Scenario {
+            cpus: 2,
+            append: "",
+            initrd: "sys_hostile-initrd.cpio",
+            expect: &["sys_hostile: start", "sys_hostile: io: type now", "sys_hostile: done"],
+            forbid: &["[fatal]", "panicked"],
+            timeout: Duration::from_secs(300),
+            input: &[
+                Step::Wait("sys_hostile: io: type now"),
+                Step::Pause(500),
+                Step::Type(b"0123456789\n"),
+            ],
+            ..Default::default()
+        },
+    );
+    // What happened, without the children's start and kill lines.
+    let child = |l: &str| l.starts_with("init: started `sys_hostile-") || l.starts_with("init: killed sys_hostile-");
+    for line in o
+        .log
+        .lines()
+        .filter(|l| !child(l) && !l.contains("(console write check)"))
+    {
+        println!("{line}");
+    }
+    let findings: Vec<&str> = o.log.lines().filter(|l| l.contains("FINDING")).collect();
+    println!("sys_hostile: {} findings:\n{}", findings.len(), findings.join("\n"));
+}
