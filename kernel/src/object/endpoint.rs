@@ -503,13 +503,32 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 /// thread to switch to (or to `unclaim`).
 pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
     let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
-    answer(me, &caller, token, claim_it)
+    Ok(match answer(me, &caller, token, claim_it)? {
+        Answered::Claimed(c) => Some(c),
+        Answered::Woken | Answered::No => None,
+    })
+}
+
+/// What became of a reply.
+pub enum Answered {
+    /// The caller got it and is claimed for a direct switch (`claim_it`).
+    Claimed(Arc<Tcb>),
+    /// The caller got it (or the status of a failed transfer) and was woken.
+    Woken,
+    /// The caller no longer waits for it: nothing was sent.
+    No,
+}
+
+/// The caller still waits for the reply `token` names.
+pub fn waits_for_reply(caller: &Tcb, token: u64) -> bool {
+    let ci = caller.inner.lock();
+    ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token
 }
 
 /// Delivers `me`'s message as the reply to the call of `caller` that `token` names, if the
 /// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
 /// With `claim_it`, as `reply`.
-pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
+pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> Result<Answered, Status> {
     let from = match end(me) {
         Ok(f) => f,
         Err(e) => {
@@ -520,7 +539,7 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> R
     };
     let mut ci = caller.inner.lock();
     if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
-        return Ok(None);
+        return Ok(Answered::No);
     }
     let to = End {
         pa: ci.ipc.as_ref().map_or(0, |b| b.pa),
@@ -534,10 +553,10 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> R
     if claim_it && status.is_ok() && may_switch_to(&ci, me.prio.load(Ordering::Relaxed)) {
         claim(caller, &mut ci);
         drop(ci);
-        return Ok(Some(caller.clone()));
+        return Ok(Answered::Claimed(caller.clone()));
     }
     tcb::wake(caller, ci, status.err().unwrap_or(Status::OK));
-    Ok(None)
+    Ok(Answered::Woken)
 }
 
 /// Writes the message a bound notification's signal ends a receive with: label

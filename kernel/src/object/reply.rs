@@ -6,8 +6,12 @@
 //!
 //! A `Reply` dropped before it was sent (deleted, or freed with its server's CNode when the
 //! server dies) wakes the caller with `PEER_CLOSED`, as a server that dies holding a call does.
+//!
+//! A `Reply` holds its caller weakly: a server that keeps replies of clients that were killed
+//! must not keep their threads (kernel stacks, quota charges) alive; `Reply.waiting` lets it
+//! find and delete such replies.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 
 use spin::Mutex;
 
@@ -18,14 +22,16 @@ use crate::abi::types::Status;
 
 pub struct Reply {
     /// The caller and the token of its call; `None` once sent.
-    caller: Mutex<Option<(Arc<Tcb>, u64)>>,
+    caller: Mutex<Option<(Weak<Tcb>, u64)>>,
     _charge: Option<Charge>,
 }
 
 impl Drop for Reply {
     fn drop(&mut self) {
         if let Some((c, token)) = self.caller.get_mut().take() {
-            endpoint::abandon_reply(&c, token);
+            if let Some(c) = c.upgrade() {
+                endpoint::abandon_reply(&c, token);
+            }
         }
     }
 }
@@ -33,17 +39,30 @@ impl Drop for Reply {
 /// `Endpoint.save_reply` by `me`: its reply debt as a new `Reply` (charged with `charge`).
 /// BAD_STATE if it owes none.
 pub fn save(me: &Tcb, charge: Charge) -> Result<Reply, Status> {
-    let owed = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
+    let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
     Ok(Reply {
-        caller: Mutex::new(Some(owed)),
+        caller: Mutex::new(Some((Arc::downgrade(&caller), token))),
         _charge: Some(charge),
     })
 }
 
-/// `Reply.send` by `me`: its message goes to the saved caller (if it still waits).
+/// `Reply.send` by `me`: its message goes to the saved caller; PEER_CLOSED if that no longer
+/// waits for it.
 pub fn send(me: &Arc<Tcb>, r: &Reply) -> Result<(), Status> {
     let (caller, token) = r.caller.lock().take().ok_or(Status::BAD_STATE)?;
-    endpoint::answer(me, &caller, token, false).map(drop)
+    let caller = caller.upgrade().ok_or(Status::PEER_CLOSED)?;
+    match endpoint::answer(me, &caller, token, false)? {
+        endpoint::Answered::No => Err(Status::PEER_CLOSED),
+        _ => Ok(()),
+    }
+}
+
+/// `Reply.waiting`: the caller is alive and waits for this reply.
+pub fn waiting(r: &Reply) -> bool {
+    // The weak reference is upgraded and dropped outside the reply's lock (dropping the last
+    // reference to a thread frees memory).
+    let saved = r.caller.lock().clone();
+    saved.is_some_and(|(c, token)| c.upgrade().is_some_and(|c| endpoint::waits_for_reply(&c, token)))
 }
 
 // ---- syscalls ------------------------------------------------------------------------------
@@ -54,5 +73,9 @@ use crate::syscall::{Ctx, C};
 impl ReplySyscalls for Ctx<'_> {
     fn reply_send(&mut self, reply: C<'_, Arc<Reply>>) -> Result<(), Status> {
         send(self.thread, &reply)
+    }
+
+    fn reply_waiting(&mut self, reply: C<'_, Arc<Reply>>) -> Result<bool, Status> {
+        Ok(waiting(&reply))
     }
 }

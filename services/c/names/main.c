@@ -231,6 +231,20 @@ static anvil_status_t on_try_lookup(void *ctx, uint64_t badge, const char *name,
     return hand_out(e, badge, ep);
 }
 
+
+/* Deletes the saved lookups whose clients no longer wait for them (killed, or stopped): they
+ * would count against their client's limit and hold this server's slots for ever. */
+static void forget_dead_lookups(void) {
+    for (int i = 0; i < MAX_PENDING; i++) {
+        struct pending *p = &pending[i];
+        if (!p->used) continue;
+        bool waiting = false;
+        if (anvil_reply_waiting(p->reply, &waiting) == ANVIL_STATUS_OK && waiting) continue;
+        (void)anvil_cap_delete(ANVIL_BOOT_SLOT_CNODE, p->reply);
+        p->used = 0;
+    }
+}
+
 static anvil_status_t on_lookup(void *ctx, uint64_t badge, const char *name, size_t len, anvil_cap_t *ep) {
     (void)ctx;
     char target[65];
@@ -243,6 +257,7 @@ static anvil_status_t on_lookup(void *ctx, uint64_t badge, const char *name, siz
         return ANVIL_STATUS_WOULD_BLOCK;
     }
     /* Not registered yet: the reply is saved and the request answered when it is. */
+    forget_dead_lookups();
     int mine = 0, slot = -1;
     for (int i = 0; i < MAX_PENDING; i++) {
         if (pending[i].used && pending[i].badge == badge) mine++;
@@ -321,7 +336,15 @@ int main(void) {
 
     anvil_msg_t *m = anvil_msg_buffer();
     for (;;) {
-        if (anvil_endpoint_recv(ANVIL_BOOT_SLOT_NAMES) != ANVIL_STATUS_OK) continue;
+        anvil_status_t rs = anvil_endpoint_recv(ANVIL_BOOT_SLOT_NAMES);
+        if (rs == ANVIL_STATUS_INVALID_CAP || rs == ANVIL_STATUS_WRONG_TYPE || rs == ANVIL_STATUS_ACCESS_DENIED ||
+            rs == ANVIL_STATUS_PEER_CLOSED) {
+            /* No names endpoint to serve (started without the `nameserver` grant, or it is
+             * gone): nothing will ever arrive, so do not spin. */
+            printf("names: cannot receive on the names endpoint (status %u); exiting\n", (unsigned)rs);
+            return 1;
+        }
+        if (rs != ANVIL_STATUS_OK) continue;
         uint64_t badge = m->badge;
 
         uint32_t protocol = (uint32_t)(m->label >> 32);

@@ -189,7 +189,14 @@ struct Wait {
     reply: u64,
     request: Message,
     name: String,
+    /// The service that waits (its index).
+    client: Option<usize>,
 }
+
+/// `Supervisor.wait` calls one client may have waiting at once.
+const WAITS_PER_CLIENT: usize = 8;
+/// All waiting `Supervisor.wait` calls: a few dozen slots of init's CNode at most.
+const MAX_WAITS: usize = 32;
 
 struct Init {
     me: Endpoint,
@@ -819,13 +826,28 @@ impl SupervisorServer for Init {
         if s.running.is_none() {
             return Ok(s.last_code);
         }
-        // Answered when it stops (`answer_waits`), with this request dispatched again.
+        // Answered when it stops (`answer_waits`), with this request dispatched again. Waits
+        // whose callers went are dropped first; a client may have only so many, and all of
+        // them together leave init the slots it needs to start and restart services.
+        self.waits.retain(|w| {
+            let live = anvil::Reply(w.reply).waiting().unwrap_or(false);
+            if !live {
+                let _ = Cap::delete(&boot::cnode(), w.reply);
+            }
+            live
+        });
+        let caller = self.services.iter().position(|s| s.badge == badge);
+        let theirs = self.waits.iter().filter(|w| w.client == caller).count();
+        if theirs >= WAITS_PER_CLIENT || self.waits.len() >= MAX_WAITS {
+            return Err(Status::NO_SLOT);
+        }
         let request = *message();
         let reply = Endpoint::save_reply(&Quota::from_slot(types::BOOT_SLOT_QUOTA))?;
         self.waits.push(Wait {
             reply: reply.0,
             request,
             name: String::from(name),
+            client: caller,
         });
         Err(Status::WOULD_BLOCK)
     }

@@ -270,6 +270,13 @@ impl Io {
     fn answer_readers(&mut self) {
         while !self.input.is_empty() {
             let Some(r) = self.readers.pop_front() else { return };
+            if !r.reply.waiting().unwrap_or(false) {
+                // Its client is gone (or stopped): the input is for the next reader.
+                let _ = Cap::delete(&boot::cnode(), r.reply.0);
+                continue;
+            }
+            // What the read takes, given back if the reply finds nobody after all.
+            let before = self.input.clone();
             *message() = r.request;
             self.current = r.request;
             self.replaying = true;
@@ -281,9 +288,23 @@ impl Io {
                 self.readers.push_front(r);
                 return;
             }
-            let _ = r.reply.send();
+            if r.reply.send().is_err() {
+                self.input = before;
+            }
             let _ = Cap::delete(&boot::cnode(), r.reply.0);
         }
+    }
+
+    /// Deletes the saved reads whose clients no longer wait for them (killed, or stopped): they
+    /// would count against their client's limit and hold this server's slots.
+    fn forget_dead_readers(&mut self) {
+        self.readers.retain(|r| {
+            let live = r.reply.waiting().unwrap_or(false);
+            if !live {
+                let _ = Cap::delete(&boot::cnode(), r.reply.0);
+            }
+            live
+        });
     }
 }
 
@@ -309,6 +330,7 @@ impl ConsoleServer for Io {
         if max == 0 {
             return Ok(0);
         }
+        self.forget_dead_readers();
         if self.readers.iter().filter(|r| r.badge == badge).count() >= READS_PER_CLIENT {
             return Err(Status::WOULD_BLOCK);
         }

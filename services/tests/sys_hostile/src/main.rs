@@ -392,37 +392,33 @@ fn stale_reads(s: &Supervisor) {
     let _ = Cap::delete(&boot::cnode(), con);
 }
 
+/// Children started in turn by `io_exhaustion`: more than the IO server's CNode and init's
+/// root quota could hold if killed readers stayed.
+const CHILDREN: usize = 70;
+
 /// Children (Supervisor.start gives each a new identity) wait in 4 reads each, then are
 /// killed: do the IO server's saved replies stay, and does its CNode fill?
 fn io_exhaustion(s: &Supervisor) {
     let first = slots(s, "io");
-    let mut last = first.0;
-    let mut stuck = 0;
+    let before = s.memory(&mut Ipc);
     let mut k = 0;
-    while k < 70 {
+    while k < CHILDREN {
         let mut name = [0u8; 32];
         let n = match s.start(&mut Ipc, "sys_hostile", &mut name) {
             Ok(n) => n,
             Err(e) => {
-                println!("sys_hostile: io-exhaustion: start failed after {k} children: {e:?}");
+                println!("sys_hostile: io-exhaustion: FINDING: start failed after {k} children: {e:?}");
                 break;
             }
         };
         let name = core::str::from_utf8(&name[..n]).unwrap_or("");
-        // Until its reads wait in the IO server (or a second passes).
+        // Until its 4 reads wait in the IO server (the dead children's are dropped by then), or
+        // a second passes.
         let until = s.uptime(&mut Ipc).unwrap_or(0) + 1000;
-        while slots(s, "io").0 < last + 4 && s.uptime(&mut Ipc).unwrap_or(u64::MAX) < until {
+        while slots(s, "io").0 < first.0 + 4 && s.uptime(&mut Ipc).unwrap_or(u64::MAX) < until {
             let _ = Tcb::yield_now();
         }
         let _ = s.kill(&mut Ipc, name);
-        let now = slots(s, "io").0;
-        if now <= last {
-            stuck += 1;
-            if stuck >= 3 {
-                break;
-            }
-        }
-        last = now;
         k += 1;
         if k % 10 == 0 {
             println!(
@@ -438,6 +434,17 @@ fn io_exhaustion(s: &Supervisor) {
     println!(
         "sys_hostile: io-exhaustion: memory (free, total, heap, kept, root_used, root_limit) after the kills: {mem:?}"
     );
+    if end.0 > first.0 + 4 {
+        println!("sys_hostile: io-exhaustion: FINDING: the IO server keeps the killed readers' saved replies: slots {first:?} -> {end:?}");
+    }
+    if let (Ok(b), Ok(a)) = (before, mem) {
+        if a.4 != b.4 {
+            println!(
+                "sys_hostile: io-exhaustion: FINDING: root quota use {} -> {} after {k} children were killed",
+                b.4, a.4
+            );
+        }
+    }
     if let Ok((_, _, _, _, used, limit)) = mem {
         if used + (8 << 20) > limit {
             println!("sys_hostile: io-exhaustion: FINDING: the killed children's quotas stay charged while the IO server holds their saved replies: init's root quota is exhausted and it cannot start or restart services");

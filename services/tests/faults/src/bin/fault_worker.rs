@@ -32,11 +32,12 @@ fn main() -> u64 {
     }
     anvil::println!("fault_worker: a worker exited: {:?}", t.tcb.state());
     let _ = t.free();
+    // Said first: the supervisor may end the service as soon as the worker runs.
+    anvil::println!("fault_worker: a worker reads 0x20000000");
     if thread::spawn(faults, 0, how).is_err() {
         anvil::println!("fault_worker: FAIL spawn");
         return 1;
     }
-    anvil::println!("fault_worker: a worker reads 0x20000000");
     // The supervisor ends the service.
     loop {
         let _ = Tcb::yield_now();
