@@ -167,7 +167,19 @@ impl Kernel for Ctx<'_> {
 
     fn install(&mut self, cap: NewCap) -> Result<u64, Status> {
         match self.own_cnode() {
-            Ok(c) => crate::object::cnode::install(c, cap),
+            Ok(c) => crate::object::cnode::install(c, cap).map_err(|(e, obj)| {
+                match obj {
+                    // A reply the server's CNode has no room for: the debt goes back to the
+                    // thread, which can still answer the call directly.
+                    Some(crate::abi::Object::Reply(r)) => {
+                        crate::object::reply::give_back(self.thread, &r);
+                        reap::defer(crate::abi::Object::Reply(r));
+                    }
+                    Some(o) => reap::defer(o),
+                    None => {}
+                }
+                e
+            }),
             Err(e) => {
                 reap::defer(cap.object);
                 Err(e)

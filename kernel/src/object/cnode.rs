@@ -48,7 +48,9 @@ pub fn lookup(id: CNodeId, slot: u64) -> Result<Capability, Status> {
 /// Puts a capability to a new object into the first free slot of CNode `id`, as a child of
 /// the quota capability it was made with. If that capability went away meanwhile, the object
 /// is dropped and the call fails as if it had been missing from the start.
-pub fn install(id: CNodeId, new: NewCap) -> Result<u64, Status> {
+/// A capability the CNode has no room for comes back with the status (the caller may undo
+/// what making it did), after the capability-space lock is released.
+pub fn install(id: CNodeId, new: NewCap) -> Result<u64, (Status, Option<Object>)> {
     let r = {
         let mut caps = CAPS.lock();
         let parent = match new.parent {
@@ -57,14 +59,14 @@ pub fn install(id: CNodeId, new: NewCap) -> Result<u64, Status> {
                 _ => {
                     drop(caps);
                     reap::defer(new.object);
-                    return Err(Status::INVALID_CAP);
+                    return Err((Status::INVALID_CAP, None));
                 }
             },
             None => None,
         };
         caps.insert_free(id, new.object, Rights::ALL.0, parent)
     };
-    r.map_err(refused)
+    r.map_err(|(e, obj)| (status(e), Some(obj)))
 }
 
 impl CNode {

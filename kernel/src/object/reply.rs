@@ -57,6 +57,22 @@ pub fn send(me: &Arc<Tcb>, r: &Reply) -> Result<(), Status> {
     }
 }
 
+/// `Endpoint.save_reply` could not place `r` (the server's CNode is full): the reply debt goes
+/// back to `me`, which took it, so that dropping `r` does not end the call.
+pub fn give_back(me: &Tcb, r: &Reply) {
+    let Some((caller, token)) = r.caller.lock().take() else {
+        return;
+    };
+    let Some(caller) = caller.upgrade() else { return };
+    let mut i = me.inner.lock();
+    if i.reply_to.is_none() {
+        i.reply_to = Some((caller, token));
+        return;
+    }
+    drop(i);
+    endpoint::abandon_reply(&caller, token);
+}
+
 /// `Reply.waiting`: the caller is alive and waits for this reply.
 pub fn waiting(r: &Reply) -> bool {
     // The weak reference is upgraded and dropped outside the reply's lock (dropping the last

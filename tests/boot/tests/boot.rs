@@ -765,6 +765,7 @@ fn soundness(name: &str, cpus: u32) {
             append: "exit_when_idle init=soundness",
             expect: &[
                 &full,
+                "soundness: ok a server whose CNode is full cannot save a reply (NO_SLOT) and still answers the call",
                 "soundness: ok 1000 rounds of suspend/resume from 3 threads at once on one running thread",
                 "soundness: ok a client blocked in call gets PEER_CLOSED when its server killed",
                 "soundness: ok a client blocked in call gets PEER_CLOSED when its server faults",

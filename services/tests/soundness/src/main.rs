@@ -188,6 +188,27 @@ extern "C" fn holder(i: u64) -> ! {
     }
 }
 
+/// Receives one call, waits for GO, tries to save the reply (STATUS2), then replies directly
+/// with label 77 (STATUS of the reply in COUNT).
+extern "C" fn saver(i: u64) -> ! {
+    let i = i as usize;
+    let m = msg(i);
+    let r = Endpoint::from_slot(EP[i].load(Ordering::SeqCst)).recv();
+    STATUS[i].store(code(r), Ordering::SeqCst);
+    while GO.load(Ordering::SeqCst) == 0 {
+        let _ = Tcb::yield_now();
+    }
+    let saved = Endpoint::save_reply(&quota());
+    if let Ok(reply) = &saved {
+        // Not expected (the CNode is full); keep the run going: answer through it.
+        let _ = Cap::delete(&boot::cnode(), reply.0);
+    }
+    STATUS2[i].store(code(saved.map(drop)), Ordering::SeqCst);
+    set_empty(m, 77);
+    COUNT[i].store(code(Endpoint::reply()), Ordering::SeqCst);
+    Tcb::exit(0)
+}
+
 /// Receives one call, waits for GO, then replies with label 99.
 extern "C" fn late_replier(i: u64) -> ! {
     let i = i as usize;
@@ -374,6 +395,65 @@ fn full_cnode() {
     round();
     T.expect("full-CNode rounds leave memory as it was", mem(), before);
     println!("soundness: ok create into a full CNode fails with NO_SLOT on {n} CPU(s), from every CPU at once, nothing leaked");
+    save_reply_into_full_cnode();
+}
+
+/// A server whose CNode is full cannot save a reply (`NO_SLOT`), and still owes it: its
+/// caller is not ended, and the direct reply reaches it.
+fn save_reply_into_full_cnode() {
+    let own = boot::cnode();
+    let before = mem();
+    let ep = endpoint();
+    for i in [0, 1] {
+        EP[i].store(ep.0, Ordering::SeqCst);
+        STATUS[i].store(0, Ordering::SeqCst);
+        STATUS2[i].store(0, Ordering::SeqCst);
+        COUNT[i].store(0, Ordering::SeqCst);
+        LABEL[i].store(0, Ordering::SeqCst);
+    }
+    GO.store(0, Ordering::SeqCst);
+    let server = spawn(saver, 0);
+    let client = spawn(caller, 1);
+    wait_for("server got the call", || STATUS[0].load(Ordering::SeqCst) != 0);
+    let mut filled = [false; types::BOOT_CNODE_SLOTS as usize];
+    for (s, f) in filled.iter_mut().enumerate().skip(1) {
+        if Cap::identify(&own, s as u64).is_err() {
+            T.want(
+                "fill",
+                Cap::copy(&own, types::BOOT_SLOT_DEBUG, &own, s as u64, Rights::READ),
+            );
+            *f = true;
+        }
+    }
+    GO.store(1, Ordering::SeqCst);
+    wait_for("server done", || COUNT[0].load(Ordering::SeqCst) != 0);
+    wait_for("client done", || STATUS[1].load(Ordering::SeqCst) != 0);
+    for (s, _) in filled.iter().enumerate().filter(|(_, &f)| f) {
+        delete(s as u64);
+    }
+    T.expect(
+        "save_reply into a full CNode",
+        status_of(STATUS2[0].load(Ordering::SeqCst)),
+        Some(Status::NO_SLOT),
+    );
+    T.expect(
+        "the direct reply after it",
+        status_of(COUNT[0].load(Ordering::SeqCst)),
+        Some(Status::OK),
+    );
+    T.expect(
+        "the caller's call",
+        status_of(STATUS[1].load(Ordering::SeqCst)),
+        Some(Status::OK),
+    );
+    T.expect("the reply's label", LABEL[1].load(Ordering::SeqCst), 77);
+    wait_state("server exit", &server, ThreadState::DEAD);
+    wait_state("client exit", &client, ThreadState::DEAD);
+    free(server);
+    free(client);
+    delete(ep.0);
+    T.expect("memory after", mem(), before);
+    println!("soundness: ok a server whose CNode is full cannot save a reply (NO_SLOT) and still answers the call");
 }
 
 /// Three threads suspend and resume one running thread 1000 times each, at once.
