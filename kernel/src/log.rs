@@ -200,10 +200,13 @@ pub fn read(buf: &mut [u8]) -> (usize, u64) {
     (n, core::mem::take(&mut r.lost))
 }
 
-/// The bytes the last `read` handed over never reached the server: the next `read` hands them
-/// over again.
-pub fn unhand() {
-    LOCK.lock().handed = 0;
+/// The bytes the last `read` handed over never reached the server, nor its count of `lost`
+/// bytes: the next `read` hands them over again.
+pub fn unhand(lost: u64) {
+    let mut r = LOCK.lock();
+    r.handed = 0;
+    // Reported by the next call instead.
+    r.lost += lost;
 }
 
 /// `Debug.log_pending`: the bytes in the ring, handed over or not.

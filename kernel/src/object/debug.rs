@@ -96,7 +96,7 @@ impl DebugSyscalls for Ctx<'_> {
         let mut buf = [0u8; crate::abi::types::MSG_DATA_BYTES as usize];
         let (n, lost) = crate::log::read(&mut buf);
         if let Err(e) = super::endpoint::write_data(self.thread, &buf[..n]) {
-            crate::log::unhand();
+            crate::log::unhand(lost);
             return Err(e);
         }
         Ok((n as u32, lost))

@@ -478,9 +478,12 @@ pub enum Fault {
 /// thread is dead. The caller then leaves the CPU.
 pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
     let exit = report.kind == crate::abi::kernel::FaultKind::EXIT;
+    // Declared before the lock guard, so dropped after it on every path: this reference may be
+    // the endpoint's last (its supervisor deleted it meanwhile).
+    let fault_ep;
     let mut i = t.inner.lock();
-    let fault_ep = i.fault_ep.as_ref().and_then(|(e, b)| Some((e.upgrade()?, *b)));
-    let ep = match (i.state, fault_ep) {
+    fault_ep = i.fault_ep.as_ref().and_then(|(e, b)| Some((e.upgrade()?, *b)));
+    let ep = match (i.state, &fault_ep) {
         (State::Dead, _) => return Fault::Dead,
         // A fault while being suspended is reported when the thread runs into it again.
         (State::Suspended, _) if !exit => return Fault::Suspended,
@@ -489,14 +492,14 @@ pub fn fault(t: &Arc<Tcb>, report: FaultReport) -> Fault {
             i.state = State::Blocked;
             i.wait = Wait::Send {
                 ep: ep.clone(),
-                badge,
+                badge: *badge,
                 call: false,
                 fault: true,
             };
             // The reply it owes stays with it, as in seL4: resumed, it may still answer; its
             // caller wakes with PEER_CLOSED when it is destroyed (so after its supervisor has
             // revoked what it had, its registered names included) or receives again.
-            Some(ep)
+            Some(ep.clone())
         }
         _ => None,
     };

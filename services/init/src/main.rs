@@ -551,6 +551,8 @@ impl Init {
         };
         println!("init: {} {}", self.services[i].name, describe(r));
         let failed = r.kind != FaultKind::EXIT || r.code != 0;
+        // Stopped already: `destroy` must not wait for it to print the log.
+        self.services[i].state = ServiceState::FAILED;
         self.destroy(i);
         let now = uptime();
         let s = &mut self.services[i];
