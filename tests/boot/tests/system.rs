@@ -115,10 +115,21 @@ impl Screen {
                 )
             })
             + self.at;
-        let end = self.lines[i + 1..]
-            .iter()
-            .position(|l| l.starts_with(PROMPT.trim_end()))
-            .map_or(self.lines.len(), |e| e + i + 1);
+        let next_prompt = |from: usize| {
+            self.lines[from + 1..]
+                .iter()
+                .position(|l| l.starts_with(PROMPT.trim_end()))
+                .map_or(self.lines.len(), |e| e + from + 1)
+        };
+        // Another program's line while the command was being typed: the IO server shows the
+        // line again below it. The command's output follows the last copy.
+        let mut i = i;
+        let mut end = next_prompt(i);
+        while end < self.lines.len() && self.lines[end] == shown && self.lines[i + 1..end].iter().all(|l| background(l))
+        {
+            i = end;
+            end = next_prompt(i);
+        }
         self.at = i + 1;
         self.lines[i + 1..end]
             .iter()

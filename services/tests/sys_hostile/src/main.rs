@@ -602,6 +602,10 @@ fn main() -> u64 {
     }
     let s = sup();
     println!("sys_hostile: start");
+    // The IO server may not have registered the console yet: wait for it once.
+    if let Ok(ep) = names::lookup("console") {
+        let _ = Cap::delete(&boot::cnode(), ep.0);
+    }
     alive(&s, "boot");
     garbage(&s);
     alive(&s, "garbage");
