@@ -24,6 +24,19 @@ pub use sys::abi::{AnyCap, Handle};
 pub use sys::kernel::*;
 pub use sys::types::{self, MapFlags, Regs, Rights, Status};
 
+impl Reply {
+    /// Deletes this saved reply from the service's CNode if its caller no longer waits for it
+    /// (it was killed or stopped); true if it did. A server that answers later keeps such
+    /// replies from counting against their client's limits or holding its slots.
+    pub fn forget_if_abandoned(&self) -> bool {
+        if self.waiting().unwrap_or(false) {
+            return false;
+        }
+        let _ = Cap::delete(&boot::cnode(), self.0);
+        true
+    }
+}
+
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
 

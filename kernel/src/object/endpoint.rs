@@ -161,7 +161,7 @@ pub fn unqueue(ep: &Arc<Endpoint>, t: &Arc<Tcb>) {
 /// that owed the reply was stopped).
 pub fn abandon_reply(caller: &Arc<Tcb>, token: u64) {
     let i = caller.inner.lock();
-    if i.state == State::Blocked && matches!(i.wait, Wait::Reply) && i.reply_token == token {
+    if i.awaits_reply(token) {
         tcb::wake(caller, i, Status::PEER_CLOSED);
     }
 }
@@ -519,12 +519,6 @@ pub enum Answered {
     No,
 }
 
-/// The caller still waits for the reply `token` names.
-pub fn waits_for_reply(caller: &Tcb, token: u64) -> bool {
-    let ci = caller.inner.lock();
-    ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token
-}
-
 /// Delivers `me`'s message as the reply to the call of `caller` that `token` names, if the
 /// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
 /// With `claim_it`, as `reply`.
@@ -538,7 +532,7 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> R
         }
     };
     let mut ci = caller.inner.lock();
-    if !(ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token) {
+    if !ci.awaits_reply(token) {
         return Ok(Answered::No);
     }
     let to = End {
@@ -797,8 +791,7 @@ pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
     let to = caller.ipc_pa.load(Ordering::Relaxed);
     let ok = {
         let mut ci = caller.inner.lock();
-        let waits = ci.state == State::Blocked && matches!(ci.wait, Wait::Reply) && ci.reply_token == token;
-        if to != 0 && waits && may_switch_to(&ci, prio) {
+        if to != 0 && ci.awaits_reply(token) && may_switch_to(&ci, prio) {
             copy_small(from, to, len, 0);
             ci.running = true;
             ci.wait = Wait::None;

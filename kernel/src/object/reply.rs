@@ -77,8 +77,12 @@ pub fn give_back(me: &Tcb, r: &Reply) {
 pub fn waiting(r: &Reply) -> bool {
     // The weak reference is upgraded and dropped outside the reply's lock (dropping the last
     // reference to a thread frees memory).
-    let saved = r.caller.lock().clone();
-    saved.is_some_and(|(c, token)| c.upgrade().is_some_and(|c| endpoint::waits_for_reply(&c, token)))
+    let Some((caller, token)) = r.caller.lock().clone() else {
+        return false;
+    };
+    let Some(caller) = caller.upgrade() else { return false };
+    let waits = caller.inner.lock().awaits_reply(token);
+    waits
 }
 
 // ---- syscalls ------------------------------------------------------------------------------

@@ -127,6 +127,14 @@ pub struct TcbInner {
     pub bound: Option<Arc<Notification>>,
 }
 
+impl TcbInner {
+    /// The thread waits for the reply to its call that `token` names (it was not stopped, and
+    /// did not call again, meanwhile).
+    pub fn awaits_reply(&self, token: u64) -> bool {
+        self.state == State::Blocked && matches!(self.wait, Wait::Reply) && self.reply_token == token
+    }
+}
+
 pub struct Tcb {
     pub id: u64,
     /// The program this thread belongs to, for fault reports and logs.

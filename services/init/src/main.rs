@@ -831,13 +831,7 @@ impl SupervisorServer for Init {
         // Answered when it stops (`answer_waits`), with this request dispatched again. Waits
         // whose callers went are dropped first; a client may have only so many, and all of
         // them together leave init the slots it needs to start and restart services.
-        self.waits.retain(|w| {
-            let live = anvil::Reply(w.reply).waiting().unwrap_or(false);
-            if !live {
-                let _ = Cap::delete(&boot::cnode(), w.reply);
-            }
-            live
-        });
+        self.waits.retain(|w| !anvil::Reply(w.reply).forget_if_abandoned());
         let caller = self.services.iter().position(|s| s.badge == badge);
         let theirs = self.waits.iter().filter(|w| w.client == caller).count();
         if theirs >= WAITS_PER_CLIENT || self.waits.len() >= MAX_WAITS {

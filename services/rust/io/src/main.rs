@@ -270,12 +270,8 @@ impl Io {
     fn answer_readers(&mut self) {
         while !self.input.is_empty() {
             let Some(r) = self.readers.pop_front() else { return };
-            if !r.reply.waiting().unwrap_or(false) {
-                // Its client is gone (or stopped): the input is for the next reader.
-                let _ = Cap::delete(&boot::cnode(), r.reply.0);
-                continue;
-            }
-            // What the read takes, given back if the reply finds nobody after all.
+            // What the read takes, given back if its client is gone (or stopped): the input is
+            // for the next reader then.
             let before = self.input.clone();
             *message() = r.request;
             self.current = r.request;
@@ -298,13 +294,7 @@ impl Io {
     /// Deletes the saved reads whose clients no longer wait for them (killed, or stopped): they
     /// would count against their client's limit and hold this server's slots.
     fn forget_dead_readers(&mut self) {
-        self.readers.retain(|r| {
-            let live = r.reply.waiting().unwrap_or(false);
-            if !live {
-                let _ = Cap::delete(&boot::cnode(), r.reply.0);
-            }
-            live
-        });
+        self.readers.retain(|r| !r.reply.forget_if_abandoned());
     }
 }
 

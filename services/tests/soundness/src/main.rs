@@ -188,16 +188,22 @@ extern "C" fn holder(i: u64) -> ! {
     }
 }
 
-/// Receives one call, waits for GO, tries to save the reply (STATUS2), then replies directly
-/// with label 77 (STATUS of the reply in COUNT).
-extern "C" fn saver(i: u64) -> ! {
-    let i = i as usize;
+/// Receives one call on EP (its status in STATUS), then waits for GO; returns the message.
+fn call_held_until_go(i: usize) -> &'static mut Message {
     let m = msg(i);
     let r = Endpoint::from_slot(EP[i].load(Ordering::SeqCst)).recv();
     STATUS[i].store(code(r), Ordering::SeqCst);
     while GO.load(Ordering::SeqCst) == 0 {
         let _ = Tcb::yield_now();
     }
+    m
+}
+
+/// Receives one call, waits for GO, tries to save the reply (STATUS2), then replies directly
+/// with label 77 (STATUS of the reply in COUNT).
+extern "C" fn saver(i: u64) -> ! {
+    let i = i as usize;
+    let m = call_held_until_go(i);
     let saved = Endpoint::save_reply(&quota());
     if let Ok(reply) = &saved {
         // Not expected (the CNode is full); keep the run going: answer through it.
@@ -212,12 +218,7 @@ extern "C" fn saver(i: u64) -> ! {
 /// Receives one call, waits for GO, then replies with label 99.
 extern "C" fn late_replier(i: u64) -> ! {
     let i = i as usize;
-    let m = msg(i);
-    let r = Endpoint::from_slot(EP[i].load(Ordering::SeqCst)).recv();
-    STATUS[i].store(code(r), Ordering::SeqCst);
-    while GO.load(Ordering::SeqCst) == 0 {
-        let _ = Tcb::yield_now();
-    }
+    let m = call_held_until_go(i);
     set_empty(m, 99);
     STATUS2[i].store(code(Endpoint::reply()), Ordering::SeqCst);
     Tcb::exit(0)
