@@ -91,15 +91,23 @@ pub fn queue_bytes() -> usize {
     queues().heap_bytes()
 }
 
-/// Each CPU's current thread, readable without a lock: the `Arc` behind it is the one in
-/// `CpuState::current`, and the pointer changes together with it.
-static CURRENT: [AtomicPtr<Tcb>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
-
-fn set_current(cpu: usize, t: Option<&Arc<Tcb>>) {
-    CURRENT[cpu].store(
-        t.map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t) as *mut Tcb),
+/// Each CPU's current thread, readable without a lock: `PerCpu::current` holds the pointer of
+/// the `Arc` in `CpuState::current` and changes together with it (only the CPU itself
+/// writes or reads its own).
+fn set_current(t: Option<&Arc<Tcb>>) {
+    gdt::this_cpu().current.store(
+        t.map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t) as *mut u8),
         Ordering::Release,
     );
+}
+
+#[inline]
+fn current_ptr() -> *const Tcb {
+    gdt::this_cpu()
+        .current
+        .load(Ordering::Acquire)
+        .cast::<Tcb>()
+        .cast_const()
 }
 
 pub fn current() -> Option<Arc<Tcb>> {
@@ -109,7 +117,7 @@ pub fn current() -> Option<Arc<Tcb>> {
 /// Calls `f` with this CPU's current thread, without a lock or a reference count. `f` must
 /// not leave the CPU (the thread stays current, so `CpuState` keeps its `Arc` alive).
 pub fn with_current<R>(f: impl FnOnce(&Arc<Tcb>) -> R) -> Option<R> {
-    let p = CURRENT[me()].load(Ordering::Acquire);
+    let p = current_ptr();
     if p.is_null() {
         return None;
     }
@@ -124,8 +132,9 @@ pub fn with_current<R>(f: impl FnOnce(&Arc<Tcb>) -> R) -> Option<R> {
 /// reference. It stays valid for as long as the code holding it runs on the thread's own
 /// kernel stack: whenever that code runs, the thread is current again, and a thread that dies
 /// is never resumed. Do not keep it beyond that.
+#[inline]
 pub fn current_handle() -> Option<core::mem::ManuallyDrop<Arc<Tcb>>> {
-    let p = CURRENT[me()].load(Ordering::Acquire);
+    let p = current_ptr();
     if p.is_null() {
         return None;
     }
@@ -332,14 +341,14 @@ fn switch_from_current(given: Option<Arc<Tcb>>) {
     let (save, load) = {
         let mut s = state(cpu).lock();
         let Some(cur) = s.current.take() else { return };
-        set_current(cpu, None);
+        set_current(None);
         let next = match given {
             Some(n) => Some(n),
             None => {
                 let runnable = cur.inner.lock().state == State::Runnable;
                 let next = next_for(cpu);
                 if runnable && next.is_none() {
-                    set_current(cpu, Some(&cur));
+                    set_current(Some(&cur));
                     s.current = Some(cur);
                     return;
                 }
@@ -356,7 +365,7 @@ fn switch_from_current(given: Option<Arc<Tcb>>) {
             Some(n) => {
                 prepare(cpu, &n);
                 let sp = n.ksp.load(Ordering::Relaxed);
-                set_current(cpu, Some(&n));
+                set_current(Some(&n));
                 s.current = Some(n);
                 sp
             }
@@ -458,7 +467,7 @@ pub fn run() -> ! {
             let n = next_for(cpu);
             if let Some(n) = &n {
                 prepare(cpu, n);
-                set_current(cpu, Some(n));
+                set_current(Some(n));
                 s.current = Some(n.clone());
             }
             n.map(|n| (n.ksp.load(Ordering::Relaxed), &raw mut s.idle_ksp))

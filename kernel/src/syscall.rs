@@ -49,29 +49,40 @@ pub struct Ctx<'a> {
 
 pub fn entry(frame: &mut TrapFrame) {
     let Some(thread) = sched::current_handle() else {
-        crate::kerr!("syscall with no current thread");
-        crate::arch::x86_64::cpu::halt_forever();
+        no_thread()
     };
-    let after = {
-        let mut ctx = Ctx {
-            thread: &thread,
-            after: After::Return,
-        };
-        let (status, results) = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_args());
-        frame.set_syscall_result(status, results);
-        ctx.after
+    let mut ctx = Ctx {
+        thread: &thread,
+        after: After::Return,
     };
+    frame.rax = crate::abi::dispatch(&mut ctx, frame.rax, frame.syscall_regs());
+    match ctx.after {
+        // The common case in a few loads: no blocking, nothing to reap, not stopped.
+        After::Return if reap::idle() && !thread.halted.load(Ordering::Acquire) => {}
+        after => finish(after, &thread, frame),
+    }
+}
+
+#[cold]
+fn no_thread() -> ! {
+    crate::kerr!("syscall with no current thread");
+    crate::arch::x86_64::cpu::halt_forever();
+}
+
+/// What a syscall does after its handler, beyond returning: reap, leave the CPU, stop.
+#[inline(never)]
+fn finish(after: After, thread: &Arc<Tcb>, frame: &mut TrapFrame) {
     reap::drain();
     match after {
         After::Return => {}
         After::Block => {
             sched::block();
             // Woken by the partner of the IPC operation (or a stop), which set its result.
-            set_result(&thread, frame);
+            set_result(thread, frame);
         }
         After::SwitchTo(next) => {
             sched::switch_to(next);
-            set_result(&thread, frame);
+            set_result(thread, frame);
         }
         After::Yield => sched::yield_now(),
         After::Stop => sched::block(),
@@ -85,7 +96,7 @@ pub fn entry(frame: &mut TrapFrame) {
             crate::arch::x86_64::port::qemu_exit(code);
         }
     }
-    sched::check_stopped_of(&thread);
+    sched::check_stopped_of(thread);
 }
 
 /// A blocked syscall ends with the status its waker set, unless `Tcb.set_regs` gave the thread

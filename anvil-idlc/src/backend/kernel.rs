@@ -212,28 +212,58 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
     );
     w!(w, "pub trait AllSyscalls: Kernel + {} {{}}", bounds.join(" + "));
     w!(w, "impl<K: Kernel + {}> AllSyscalls for K {{}}", bounds.join(" + "));
-    w.lines(
+    // One function per syscall, each with its own small frame, and a table-driven jump to it:
+    // a single `match` holding every syscall's decoding made one function whose prologue and
+    // 2 KiB frame every syscall paid for.
+    w.lines(&format!(
         "
-/// Decodes syscall `nr` with arguments `a`, calls the handler, and returns the
-/// status for rax and the six result registers.
-pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
-    match decode(k, nr, a) {
-        Ok(out) => (0, out),
-        Err(e) => (e.0 as u64, [0; 6]),
-    }
-}
-",
-    );
-    wo!(
-        w,
-        "fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], {st}> {{"
-    );
-    w.line("#[allow(unused_mut)]");
-    w.line("let mut out_ = [0u64; 6];");
-    wo!(w, "match nr_ {{");
+/// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
+/// handler, and writes its results into the same registers; returns the status for rax.
+/// A failed syscall returns all six registers zero; a successful one leaves the registers it
+/// has no result for as the caller passed them.
+pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {{
+    match nr_ {{"
+    ));
     for i in m.objects() {
         for me in &i.methods {
-            wo!(w, "{} => {{", kernel_sys(i, me));
+            w!(w, "{} => {}(k_, regs_),", kernel_sys(i, me), sys_fn(i, me));
+        }
+    }
+    w.lines(&format!(
+        "        _ => failed_(regs_, {st}::UNKNOWN_METHOD),
+    }}
+}}
+
+/// A failed syscall: all six result registers zero, the status for rax.
+#[cold]
+#[inline(never)]
+fn failed_(regs_: &mut [u64; 6], e_: {st}) -> u64 {{
+    *regs_ = [0; 6];
+    e_.0 as u64
+}}
+"
+    ));
+    for i in m.objects() {
+        for me in &i.methods {
+            // The dispatch jumps straight here (a tail call), and this returns the status.
+            w!(
+                w,
+                "/// `{}.{}`: decodes, checks, calls the handler, writes the results.",
+                i.name,
+                me.name
+            );
+            w.line("#[inline(never)]");
+            wo!(
+                w,
+                "fn {}<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {{",
+                sys_fn(i, me)
+            );
+            w.line("#[inline(always)]");
+            w.line("#[allow(unused_variables)]");
+            wo!(
+                w,
+                "fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), {st}> {{"
+            );
             let mut reg = 0usize;
             let mut call = Vec::new();
             for p in &me.params {
@@ -331,23 +361,28 @@ pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 
             } else {
                 w!(w, "let {pat} = k_.{}({})?;", fn_name(i, me), call.join(", "));
             }
+            // Every argument has been read by now: the results go into the same registers.
             for (k, p) in me.results.iter().enumerate() {
                 let v = &names[k];
                 match p.ty {
-                    Ty::Cap { .. } => w!(w, "out_[{k}] = k_.install({v})?;"),
-                    Ty::Scalar(Scalar::Bool) => w!(w, "out_[{k}] = u64::from({v});"),
-                    Ty::Scalar(_) => w!(w, "out_[{k}] = {v} as u64;"),
-                    Ty::Enum(_) | Ty::Bits(_) => w!(w, "out_[{k}] = {v}.0 as u64;"),
+                    Ty::Cap { .. } => w!(w, "a_[{k}] = k_.install({v})?;"),
+                    Ty::Scalar(Scalar::Bool) => w!(w, "a_[{k}] = u64::from({v});"),
+                    Ty::Scalar(_) => w!(w, "a_[{k}] = {v} as u64;"),
+                    Ty::Enum(_) | Ty::Bits(_) => w!(w, "a_[{k}] = {v}.0 as u64;"),
                     _ => {}
                 }
             }
-            w.line("Ok(out_)");
+            w.line("Ok(())");
+            wc!(w, "}}");
+            w.line("match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }");
             wc!(w, "}}");
         }
     }
-    w!(w, "_ => Err({st}::UNKNOWN_METHOD),");
-    wc!(w, "}}");
-    wc!(w, "}}");
+}
+
+/// The generated function that decodes one syscall.
+fn sys_fn(i: &Interface, me: &Method) -> String {
+    format!("sys_{}_", fn_name(i, me))
 }
 
 /// The kernel's object types, the enum of what a capability names, and the checked

@@ -124,7 +124,16 @@ pub fn pod_struct(w: &mut W, m: &Model, name: &str, docs: &[String], fields: &[F
     wc!(w, "}}");
     w.line("// SAFETY: every field is an integer, an integer newtype or an array of bytes, so every");
     w.line("// bit pattern is a valid value, and the type holds no pointers.");
-    w!(w, "unsafe impl super::abi::Pod for {name} {{}}");
+    let spans: Vec<(u32, Ty, Option<u32>)> = fields.iter().map(|f| (f.offset, f.ty, f.len_offset)).collect();
+    let pads = padding(m, &spans, size);
+    if pads.is_empty() {
+        w!(w, "unsafe impl super::abi::Pod for {name} {{}}");
+    } else {
+        let list: Vec<String> = pads.iter().map(|(a, n)| format!("({a}, {n})")).collect();
+        wo!(w, "unsafe impl super::abi::Pod for {name} {{");
+        w!(w, "const PADDING: &'static [(u16, u16)] = &[{}];", list.join(", "));
+        wc!(w, "}}");
+    }
     wo!(w, "const _: () = {{");
     if !fields.is_empty() {
         w!(w, "assert!(core::mem::size_of::<{name}>() == {size});");
@@ -281,6 +290,43 @@ pub fn library_types(w: &mut W, m: &Model, li: usize) {
     }
 }
 
+/// The byte ranges `(offset, length)` of a struct of `size` bytes that no field covers,
+/// including the padding inside nested structs: `Message::write` zeroes them, since a typed
+/// copy of the struct need not carry its padding bytes.
+pub fn padding(m: &Model, fields: &[(u32, Ty, Option<u32>)], size: u32) -> Vec<(u32, u32)> {
+    let mut used = vec![false; size as usize];
+    let mut inner = Vec::new();
+    for &(offset, ty, len_offset) in fields {
+        let (n, _) = m.size_align(ty);
+        used[offset as usize..(offset + n) as usize].fill(true);
+        if let Some(lo) = len_offset {
+            used[lo as usize..lo as usize + 4].fill(true);
+        }
+        if let Ty::Struct(st) = ty {
+            let s = &m.structs[st];
+            let nested: Vec<(u32, Ty, Option<u32>)> = s.fields.iter().map(|f| (f.offset, f.ty, None)).collect();
+            inner.extend(padding(m, &nested, s.size).into_iter().map(|(a, k)| (a + offset, k)));
+        }
+    }
+    for (a, k) in inner {
+        used[a as usize..(a + k) as usize].fill(false);
+    }
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while i < used.len() {
+        if used[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < used.len() && !used[i] {
+            i += 1;
+        }
+        out.push((start as u32, (i - start) as u32));
+    }
+    out
+}
+
 /// The `Pod` marker and the text check shared by both Rust outputs (inside `mod abi`).
 pub fn abi_common(w: &mut W) {
     w.lines(
@@ -289,7 +335,11 @@ pub fn abi_common(w: &mut W) {
 ///
 /// # Safety
 /// Implement only for `#[repr(C)]` types made of integers and byte arrays.
-pub unsafe trait Pod: Copy {}
+pub unsafe trait Pod: Copy {
+    /// The `(offset, length)` byte ranges no field covers (padding), which a copy into a
+    /// message zeroes so that no stale byte travels under them.
+    const PADDING: &'static [(u16, u16)] = &[];
+}
 
 /// True if the bytes up to the first NUL (or all of them) are UTF-8: the check of a
 /// `string<N>` stored inline in a struct.

@@ -156,9 +156,15 @@ fn unmap(kpt: &mut paging::KernelTables, bottom: u64, pages: u64, mut f: impl Fn
 /// then frees the frames. The caller holds no lock (this waits for the other CPUs).
 #[inline]
 pub fn reclaim() {
-    if DEAD.load(core::sync::atomic::Ordering::Relaxed) > KEEP {
+    if !nothing_to_reclaim() {
         reclaim_or_wait(false);
     }
+}
+
+/// True if `reclaim` would do nothing.
+#[inline]
+pub fn nothing_to_reclaim() -> bool {
+    DEAD.load(core::sync::atomic::Ordering::Relaxed) <= KEEP
 }
 
 /// Dropped stacks left mapped for the next threads (a create/exit loop reuses them without

@@ -34,9 +34,11 @@ fn mine() -> &'static Mutex<Vec<Object>> {
     &PENDING[cpu()]
 }
 
-/// Whether each CPU's list may hold something, read without the lock so that the end of
-/// every syscall tells in one load that there is nothing to do.
-static QUEUED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Whether this CPU's list may hold something, read without the lock so that the end of
+/// every syscall tells in one load that there is nothing to do (a flag in the CPU's block).
+fn queued() -> &'static AtomicBool {
+    &crate::arch::x86_64::gdt::this_cpu().reap_queued
+}
 
 fn cpu() -> usize {
     crate::arch::x86_64::gdt::this_cpu().index as usize % MAX_CPUS
@@ -44,19 +46,17 @@ fn cpu() -> usize {
 
 /// Queues `obj` to be dropped at this CPU's next safe point.
 pub fn defer(obj: Object) {
-    let c = cpu();
-    PENDING[c].lock().push(obj);
-    QUEUED[c].store(true, Ordering::Release);
+    mine().lock().push(obj);
+    queued().store(true, Ordering::Release);
 }
 
 /// Queues every object of `objs`.
 pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
-    let c = cpu();
-    let mut p = PENDING[c].lock();
+    let mut p = mine().lock();
     for o in objs {
         p.push(o);
     }
-    QUEUED[c].store(true, Ordering::Release);
+    queued().store(true, Ordering::Release);
 }
 
 /// Objects taken off a list and not yet dropped, on any CPU. Counted under the list's lock, so
@@ -104,16 +104,22 @@ fn empty(list: &Mutex<Vec<Object>>) {
     }
 }
 
+/// True if `drain` has nothing to do on this CPU: no object queued, no kernel stack waiting
+/// to be reclaimed. The syscall path's common case asks this and returns at once.
+#[inline]
+pub fn idle() -> bool {
+    !queued().load(Ordering::Relaxed) && crate::mm::kstack::nothing_to_reclaim()
+}
+
 /// Drops every queued object, including those queued by the drops themselves. The caller
 /// holds no kernel lock.
 #[inline]
 pub fn drain() {
-    let c = cpu();
-    if !QUEUED[c].load(Ordering::Relaxed) {
+    if !queued().load(Ordering::Relaxed) {
         crate::mm::kstack::reclaim();
         return;
     }
-    QUEUED[c].store(false, Ordering::Relaxed);
+    queued().store(false, Ordering::Relaxed);
     drain_slow();
 }
 

@@ -539,126 +539,224 @@ pub trait ClashySyscalls: Kernel {
 pub trait AllSyscalls: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls {}
 impl<K: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls> AllSyscalls for K {}
 
-/// Decodes syscall `nr` with arguments `a`, calls the handler, and returns the
-/// status for rax and the six result registers.
-pub fn dispatch<K: AllSyscalls>(k: &mut K, nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
-    match decode(k, nr, a) {
-        Ok(out) => (0, out),
-        Err(e) => (e.0 as u64, [0; 6]),
+/// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
+/// handler, and writes its results into the same registers; returns the status for rax.
+/// A failed syscall returns all six registers zero; a successful one leaves the registers it
+/// has no result for as the caller passed them.
+pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {
+    match nr_ {
+SYS_WIDGET_CREATE => sys_widget_create_(k_, regs_),
+SYS_WIDGET_POKE => sys_widget_poke_(k_, regs_),
+SYS_WIDGET_LOAD => sys_widget_load_(k_, regs_),
+SYS_WIDGET_INSPECT => sys_widget_inspect_(k_, regs_),
+SYS_WIDGET_WAIT => sys_widget_wait_(k_, regs_),
+SYS_WIDGET_HALT => sys_widget_halt_(k_, regs_),
+SYS_WIDGET_RECORD => sys_widget_record_(k_, regs_),
+SYS_PORT_CREATE => sys_port_create_(k_, regs_),
+SYS_CLASHY_CALL => sys_clashy_call_(k_, regs_),
+SYS_CLASHY_MORE => sys_clashy_more_(k_, regs_),
+SYS_CLASHY_STOP => sys_clashy_stop_(k_, regs_),
+SYS_CLASHY_TYPED => sys_clashy_typed_(k_, regs_),
+        _ => failed_(regs_, base::Status::UNKNOWN_METHOD),
     }
 }
-fn decode<K: AllSyscalls>(k_: &mut K, nr_: u64, a_: [u64; 6]) -> Result<[u64; 6], base::Status> {
-    #[allow(unused_mut)]
-    let mut out_ = [0u64; 6];
-    match nr_ {
-        SYS_WIDGET_CREATE => {
-            let size: u64 = a_[0];
-            let kind: u8 = u8::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?;
-            let widget_v_ = k_.widget_create(size, kind)?;
-            out_[0] = k_.install(widget_v_)?;
-            Ok(out_)
-        }
-        SYS_WIDGET_POKE => {
-            let widget_c_ = k_.lookup(a_[0])?;
-            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
-            let at: every::Point = k_.user_struct(a_[1])?;
-            if !at.is_valid() { return Err(base::Status::INVALID_ARGS); }
-            let value: i16 = i16::try_from(a_[2] as i64).map_err(|_| base::Status::INVALID_ARGS)?;
-            let (old_v_, changed_v_) = k_.widget_poke(widget, at, value)?;
-            out_[0] = old_v_ as u64;
-            out_[1] = u64::from(changed_v_);
-            Ok(out_)
-        }
-        SYS_WIDGET_LOAD => {
-            let widget_c_ = k_.lookup(a_[0])?;
-            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
-            if a_[2] > 64 { return Err(base::Status::INVALID_ARGS); }
-            let data = k_.user_bytes(a_[1], a_[2])?;
-            if a_[4] > 16 { return Err(base::Status::INVALID_ARGS); }
-            let name = k_.user_bytes(a_[3], a_[4])?;
-            let () = k_.widget_load(widget, data, name)?;
-            Ok(out_)
-        }
-        SYS_WIDGET_INSPECT => {
-            let any_c_ = k_.lookup(a_[0])?;
-            if !any_c_.rights().contains(base::Rights(base::Rights::GRANT.0)) { return Err(base::Status::ACCESS_DENIED); }
-            let any = &any_c_;
-            let state = base::Status(u32::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?);
-            if !state.is_known() { return Err(base::Status::INVALID_ARGS); }
-            let mask = base::Small(u8::try_from(a_[2]).map_err(|_| base::Status::INVALID_ARGS)?);
-            if !mask.is_valid() { return Err(base::Status::INVALID_ARGS); }
-            let (state_out_v_, mask_out_v_) = k_.widget_inspect(any, state, mask)?;
-            out_[0] = state_out_v_.0 as u64;
-            out_[1] = mask_out_v_.0 as u64;
-            Ok(out_)
-        }
-        SYS_WIDGET_WAIT => {
-            let widget_c_ = k_.lookup(a_[0])?;
-            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            let () = k_.widget_wait(widget)?;
-            Ok(out_)
-        }
-        SYS_WIDGET_HALT => {
-            let code: u64 = a_[0];
-            let () = k_.widget_halt(code)?;
-            Ok(out_)
-        }
-        SYS_WIDGET_RECORD => {
-            let widget_c_ = k_.lookup(a_[0])?;
-            let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !widget.rights.contains(base::Rights(base::Rights::READ.0)) { return Err(base::Status::ACCESS_DENIED); }
-            let rec: every::Record = k_.user_struct(a_[1])?;
-            if !rec.is_valid() { return Err(base::Status::INVALID_ARGS); }
-            let () = k_.widget_record(widget, rec)?;
-            Ok(out_)
-        }
-        SYS_PORT_CREATE => {
-            let port_v_ = k_.port_create()?;
-            out_[0] = k_.install(port_v_)?;
-            Ok(out_)
-        }
-        SYS_CLASHY_CALL => {
-            let a: u64 = a_[0];
-            let r: u64 = a_[1];
-            let st: u64 = a_[2];
-            let k: u64 = a_[3];
-            let nr: u64 = a_[4];
-            let out: u64 = a_[5];
-            let (e_v_, b_v_) = k_.clashy_call(a, r, st, k, nr, out)?;
-            out_[0] = e_v_ as u64;
-            out_[1] = b_v_ as u64;
-            Ok(out_)
-        }
-        SYS_CLASHY_MORE => {
-            let m: u64 = a_[0];
-            let q: u64 = a_[1];
-            let p: u64 = a_[2];
-            let n: u64 = a_[3];
-            let d: u64 = a_[4];
-            let h: u64 = a_[5];
-            let (rx_v_, c_v_, s_v_) = k_.clashy_more(m, q, p, n, d, h)?;
-            out_[0] = rx_v_ as u64;
-            out_[1] = c_v_ as u64;
-            out_[2] = s_v_ as u64;
-            Ok(out_)
-        }
-        SYS_CLASHY_STOP => {
-            let st: u64 = a_[0];
-            let () = k_.clashy_stop(st)?;
-            Ok(out_)
-        }
-        SYS_CLASHY_TYPED => {
-            let port_c_ = k_.lookup(a_[0])?;
-            let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: &port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            let store_c_ = k_.lookup(a_[1])?;
-            let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: &store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-            if !store.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
-            let back_v_ = k_.clashy_typed(port, store)?;
-            out_[0] = k_.install(back_v_)?;
-            Ok(out_)
-        }
-        _ => Err(base::Status::UNKNOWN_METHOD),
+
+/// A failed syscall: all six result registers zero, the status for rax.
+#[cold]
+#[inline(never)]
+fn failed_(regs_: &mut [u64; 6], e_: base::Status) -> u64 {
+    *regs_ = [0; 6];
+    e_.0 as u64
+}
+/// `Widget.create`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_create_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let size: u64 = a_[0];
+        let kind: u8 = u8::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?;
+        let widget_v_ = k_.widget_create(size, kind)?;
+        a_[0] = k_.install(widget_v_)?;
+        Ok(())
     }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.poke`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_poke_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let widget_c_ = k_.lookup(a_[0])?;
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        if !widget.rights.contains(base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
+        let at: every::Point = k_.user_struct(a_[1])?;
+        if !at.is_valid() { return Err(base::Status::INVALID_ARGS); }
+        let value: i16 = i16::try_from(a_[2] as i64).map_err(|_| base::Status::INVALID_ARGS)?;
+        let (old_v_, changed_v_) = k_.widget_poke(widget, at, value)?;
+        a_[0] = old_v_ as u64;
+        a_[1] = u64::from(changed_v_);
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.load`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_load_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let widget_c_ = k_.lookup(a_[0])?;
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        if !widget.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
+        if a_[2] > 64 { return Err(base::Status::INVALID_ARGS); }
+        let data = k_.user_bytes(a_[1], a_[2])?;
+        if a_[4] > 16 { return Err(base::Status::INVALID_ARGS); }
+        let name = k_.user_bytes(a_[3], a_[4])?;
+        let () = k_.widget_load(widget, data, name)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.inspect`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_inspect_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let any_c_ = k_.lookup(a_[0])?;
+        if !any_c_.rights().contains(base::Rights(base::Rights::GRANT.0)) { return Err(base::Status::ACCESS_DENIED); }
+        let any = &any_c_;
+        let state = base::Status(u32::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?);
+        if !state.is_known() { return Err(base::Status::INVALID_ARGS); }
+        let mask = base::Small(u8::try_from(a_[2]).map_err(|_| base::Status::INVALID_ARGS)?);
+        if !mask.is_valid() { return Err(base::Status::INVALID_ARGS); }
+        let (state_out_v_, mask_out_v_) = k_.widget_inspect(any, state, mask)?;
+        a_[0] = state_out_v_.0 as u64;
+        a_[1] = mask_out_v_.0 as u64;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.wait`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_wait_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let widget_c_ = k_.lookup(a_[0])?;
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let () = k_.widget_wait(widget)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.halt`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_halt_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let code: u64 = a_[0];
+        let () = k_.widget_halt(code)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Widget.record`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_widget_record_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let widget_c_ = k_.lookup(a_[0])?;
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        if !widget.rights.contains(base::Rights(base::Rights::READ.0)) { return Err(base::Status::ACCESS_DENIED); }
+        let rec: every::Record = k_.user_struct(a_[1])?;
+        if !rec.is_valid() { return Err(base::Status::INVALID_ARGS); }
+        let () = k_.widget_record(widget, rec)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Port.create`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_port_create_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let port_v_ = k_.port_create()?;
+        a_[0] = k_.install(port_v_)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Clashy.call`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_clashy_call_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let a: u64 = a_[0];
+        let r: u64 = a_[1];
+        let st: u64 = a_[2];
+        let k: u64 = a_[3];
+        let nr: u64 = a_[4];
+        let out: u64 = a_[5];
+        let (e_v_, b_v_) = k_.clashy_call(a, r, st, k, nr, out)?;
+        a_[0] = e_v_ as u64;
+        a_[1] = b_v_ as u64;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Clashy.more`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_clashy_more_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let m: u64 = a_[0];
+        let q: u64 = a_[1];
+        let p: u64 = a_[2];
+        let n: u64 = a_[3];
+        let d: u64 = a_[4];
+        let h: u64 = a_[5];
+        let (rx_v_, c_v_, s_v_) = k_.clashy_more(m, q, p, n, d, h)?;
+        a_[0] = rx_v_ as u64;
+        a_[1] = c_v_ as u64;
+        a_[2] = s_v_ as u64;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Clashy.stop`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_clashy_stop_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let st: u64 = a_[0];
+        let () = k_.clashy_stop(st)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
+}
+/// `Clashy.typed`: decodes, checks, calls the handler, writes the results.
+#[inline(never)]
+fn sys_clashy_typed_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
+    #[inline(always)]
+    #[allow(unused_variables)]
+    fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
+        let port_c_ = k_.lookup(a_[0])?;
+        let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: &port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let store_c_ = k_.lookup(a_[1])?;
+        let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: &store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        if !store.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
+        let back_v_ = k_.clashy_typed(port, store)?;
+        a_[0] = k_.install(back_v_)?;
+        Ok(())
+    }
+    match body_(k_, a_) { Ok(()) => 0, Err(e_) => failed_(a_, e_) }
 }

@@ -31,6 +31,12 @@ pub struct PerCpu {
     pub index: u32,
     pub apic_id: u32,
     tss: *mut TaskStateSegment,
+    /// The scheduler's word for the thread this CPU runs (opaque here; see `sched::set_current`).
+    /// Only this CPU writes it, so reading it is one load from the block.
+    pub current: core::sync::atomic::AtomicPtr<u8>,
+    /// The reaper's flag: this CPU's list of objects to drop may hold something (see
+    /// `object::reap`). Here so that the end of every syscall reads it in one load.
+    pub reap_queued: core::sync::atomic::AtomicBool,
 }
 
 /// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.
@@ -70,6 +76,8 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64, ist: [u64; 3]) -> &'sta
         index,
         apic_id,
         tss: tss_ptr,
+        current: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+        reap_queued: core::sync::atomic::AtomicBool::new(false),
     }));
     percpu.self_ptr = percpu as *mut PerCpu as u64;
     GsBase::write(VirtAddr::new(percpu.self_ptr));
@@ -92,7 +100,9 @@ pub fn this_cpu() -> &'static PerCpu {
     // SAFETY: GS base points at this CPU's leaked `PerCpu` whenever the kernel runs (entry
     // paths swap GS before reaching Rust, `init_cpu` sets it up first), and its first field is
     // its own address; the load has no other effect.
-    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // `pure`: two reads with no write between them (no switch to another CPU) give the same
+    // block, so the compiler may keep it in a register.
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(pure, nostack, readonly, preserves_flags)) };
     // SAFETY: as above: the pointer is the CPU's leaked block, valid for 'static.
     unsafe { &*(p as *const PerCpu) }
 }

@@ -11,7 +11,9 @@ use x86_64::VirtAddr;
 use super::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
 
 /// Registers saved on entry, in stack order (lowest address first). `vector` is the
-/// interrupt vector, or 0x100 for a `syscall`.
+/// interrupt vector, or 0x100 for a `syscall`. The six syscall argument registers are
+/// adjacent and in ABI order (rdi to r9), so the syscall path reads its arguments and writes
+/// its results in place (`syscall_regs`).
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
 pub struct TrapFrame {
@@ -20,15 +22,15 @@ pub struct TrapFrame {
     pub r13: u64,
     pub r12: u64,
     pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
     pub rbp: u64,
+    pub rcx: u64,
+    pub rbx: u64,
     pub rdi: u64,
     pub rsi: u64,
     pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
+    pub r10: u64,
+    pub r8: u64,
+    pub r9: u64,
     pub rax: u64,
     pub vector: u64,
     pub error: u64,
@@ -59,19 +61,20 @@ impl TrapFrame {
         }
     }
 
-    /// The six syscall argument registers, in ABI order.
-    pub fn syscall_args(&self) -> [u64; 6] {
-        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    /// The six syscall argument registers in ABI order (rdi, rsi, rdx, r10, r8, r9), which
+    /// are also the result registers: the dispatch reads and writes them in place.
+    pub fn syscall_regs(&mut self) -> &mut [u64; 6] {
+        let p = core::ptr::addr_of_mut!(self.rdi).cast::<[u64; 6]>();
+        // SAFETY: the struct is `repr(C)` with rdi, rsi, rdx, r10, r8 and r9 declared one after
+        // the other, all `u64`, so they form one `[u64; 6]` with no padding; `p` is derived
+        // from `self`, which is borrowed mutably for the lifetime of the result.
+        unsafe { &mut *p }
     }
 
+    /// Sets rax and the result registers (see `syscall_regs`).
     pub fn set_syscall_result(&mut self, status: u64, r: [u64; 6]) {
         self.rax = status;
-        self.rdi = r[0];
-        self.rsi = r[1];
-        self.rdx = r[2];
-        self.r10 = r[3];
-        self.r8 = r[4];
-        self.r9 = r[5];
+        *self.syscall_regs() = r;
     }
 }
 
@@ -110,15 +113,15 @@ core::arch::global_asm!(
     // The general registers, in TrapFrame order (r15 ends up lowest).
     .macro SAVE_GPRS
     push rax
-    push rbx
-    push rcx
+    push r9
+    push r8
+    push r10
     push rdx
     push rsi
     push rdi
+    push rbx
+    push rcx
     push rbp
-    push r8
-    push r9
-    push r10
     push r11
     push r12
     push r13
@@ -131,15 +134,15 @@ core::arch::global_asm!(
     pop r13
     pop r12
     pop r11
-    pop r10
-    pop r9
-    pop r8
     pop rbp
+    pop rcx
+    pop rbx
     pop rdi
     pop rsi
     pop rdx
-    pop rcx
-    pop rbx
+    pop r10
+    pop r8
+    pop r9
     pop rax
     .endm
 
@@ -193,39 +196,31 @@ anvil_syscall_entry:
     push rcx
     push 0
     push 0x100
-    // A TrapFrame, but the callee-saved registers (rbx, rbp, r12-r15) are neither saved nor
-    // restored: the Rust code preserves them, and a syscall's frame is only read for its
-    // arguments and written for its results, rip, rsp and rflags.
+    // A TrapFrame, but only the registers a syscall reads or writes are saved: the callee-saved
+    // ones (rbx, rbp, r12-r15) are preserved by the Rust code, and rcx and r11 (which
+    // `syscall` overwrote with rip and rflags) are returned through the rip and rflags slots.
     push rax
-    sub rsp, 8
-    push rcx
+    push r9
+    push r8
+    push r10
     push rdx
     push rsi
     push rdi
-    sub rsp, 8
-    push r8
-    push r9
-    push r10
-    push r11
-    sub rsp, 32
+    sub rsp, 64
     mov rdi, rsp
     cld
     call anvil_syscall
-    add rsp, 40
-    pop r10
-    pop r9
-    pop r8
-    add rsp, 8
+    add rsp, 64
     pop rdi
     pop rsi
     pop rdx
-    add rsp, 16
+    pop r10
+    pop r8
+    pop r9
     pop rax
-    add rsp, 16
-    pop rcx
-    add rsp, 8
-    pop r11
-    pop rsp
+    mov rcx, qword ptr [rsp + 16]
+    mov r11, qword ptr [rsp + 32]
+    mov rsp, qword ptr [rsp + 40]
     swapgs
     sysretq
 "#
