@@ -156,10 +156,11 @@ pub mod cost {
     /// A slot, and per chunk of slots its allocation.
     pub const CNODE_SLOT: u64 =
         size_of::<Option<anvil_kcore::cap::Node<Object>>>() as u64 + HEAP.div_ceil(anvil_kcore::cap::CHUNK as u64) + 1;
-    pub const VSPACE: u64 = PAGE + size_of::<crate::object::vspace::VSpace>() as u64 + HEAP;
+    /// The top-level page table and its shadow (`vspace`), and the object.
+    pub const VSPACE: u64 = 2 * PAGE + size_of::<crate::object::vspace::VSpace>() as u64 + HEAP;
+    /// A page table or the shadow that records its pages' VMOs (`vspace`): a mapped page needs
+    /// no other bookkeeping.
     pub const PAGE_TABLE: u64 = PAGE;
-    /// One mapped page's bookkeeping in its address space (a B-tree entry, at worst half full).
-    pub const MAPPING: u64 = 2 * crate::object::vspace::MAPPING_BYTES + 16;
     pub const VMO_BASE: u64 = size_of::<crate::object::vmo::Vmo>() as u64 + HEAP;
     pub const VMO_PAGE: u64 = PAGE + 8;
     pub const QUOTA: u64 = size_of::<super::Quota>() as u64 + HEAP;

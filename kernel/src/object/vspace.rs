@@ -1,14 +1,20 @@
 //! VSpace: an address space. The user half has its own page tables; the kernel half is shared.
 //! Every mapped page belongs to a VMO the mapping keeps alive (anonymous memory from `alloc` is
-//! a VMO of its own). Page tables and the bookkeeping of each mapping are charged to the
-//! quota the VSpace was created with; a page table left empty by an unmap is freed at once,
-//! so a long map/unmap loop runs in constant memory.
+//! a VMO of its own). Page tables are charged to the quota the VSpace was created with; a page
+//! table left empty by an unmap is freed at once, so a long map/unmap loop runs in constant
+//! memory.
+//!
+//! Which VMO each page belongs to is kept beside the page tables, not in a separate map: every
+//! user page table has a *shadow* frame of 512 words. The shadow of a leaf table holds, at each
+//! index, the VMO of the page mapped there (a counted `Arc` as a raw pointer); the shadow of a
+//! higher table holds the shadows of the tables below it. A walk down the tables carries the
+//! shadow along, so mapping, unmapping and finding a page's VMO cost a table walk and no
+//! allocation (seL4 keeps the same information in its frame capabilities).
 //!
 //! Unmapping removes entries under the VSpace's lock, releases it, makes every CPU that has
 //! the space loaded flush (`tlb::shootdown`), and only then drops the pages' VMOs and frees the
 //! emptied tables, in batches so that no unmap needs memory proportional to its length.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,28 +32,20 @@ pub struct Access {
     pub exec: bool,
 }
 
-struct Mapping {
-    pa: u64,
-    vmo: Arc<Vmo>,
-}
-
-/// Bytes one mapping takes in the B-tree (charged per mapped page, see `cost::MAPPING`).
-pub const MAPPING_BYTES: u64 = core::mem::size_of::<(u64, Mapping)>() as u64;
-
 struct Inner {
-    pages: BTreeMap<u64, Mapping>,
-    /// Bytes charged to the quota for page tables and mappings, given back as they go.
+    /// Bytes charged to the quota for page tables and their shadows, given back as they go.
     charged: u64,
     /// Where `alloc` looks for free space next.
     alloc_hint: u64,
-    /// Emptied page tables kept for the next map (zero, shot down, still charged), so that a
-    /// map/unmap loop does not allocate and zero tables every time.
+    /// Emptied page tables and shadows kept for the next map (zero, shot down, still charged),
+    /// so that a map/unmap loop does not allocate and zero frames every time.
     spare: [u64; SPARE_TABLES],
     spares: usize,
 }
 
-/// Emptied page tables an address space keeps for reuse.
-const SPARE_TABLES: usize = 4;
+/// Emptied frames an address space keeps for reuse: a table and its shadow at each of the
+/// three levels a map may have to create.
+const SPARE_TABLES: usize = 6;
 
 /// Spare tables of all address spaces (frames held for reuse, for exact memory statistics).
 static SPARES: AtomicU64 = AtomicU64::new(0);
@@ -59,6 +57,8 @@ pub fn spare_frames() -> u64 {
 
 pub struct VSpace {
     pml4: u64,
+    /// The shadow of `pml4` (see the module header); only its user half is used.
+    shadow: u64,
     /// CPUs that have this address space loaded (bit per CPU index): the TLB-shootdown targets.
     active: AtomicU64,
     quota: Option<Arc<Quota>>,
@@ -82,9 +82,14 @@ const HUGE: u64 = 1 << 7;
 const NX: u64 = 1 << 63;
 const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 
-/// Bytes one entry covers at each level (1: page table, 4: PML4).
+/// Index of `va`'s entry in its table at `level` (1: page table, 4: PML4).
 const fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * (level - 1))) & 511) as usize
+}
+
+/// Bytes one entry covers at `level`.
+const fn span(level: u32) -> u64 {
+    1 << (12 + 9 * (level - 1))
 }
 
 fn entry(table: u64, i: usize) -> *mut u64 {
@@ -92,8 +97,9 @@ fn entry(table: u64, i: usize) -> *mut u64 {
 }
 
 fn read(table: u64, i: usize) -> u64 {
-    // SAFETY: `table` is a page-table frame of a live address space (or the kernel's), reached
-    // through the direct map; `i` < 512. Callers hold the address space's lock.
+    // SAFETY: `table` is a page-table (or shadow) frame of a live address space (or the
+    // kernel's), reached through the direct map; `i` < 512. Callers hold the address space's
+    // lock.
     unsafe { entry(table, i).read_volatile() }
 }
 
@@ -113,6 +119,17 @@ fn bump((table, i): (u64, usize), by: i64) -> u64 {
     let n = (((e & COUNT_MASK) >> COUNT_SHIFT) as i64 + by) as u64;
     write(table, i, (e & !COUNT_MASK) | ((n << COUNT_SHIFT) & COUNT_MASK));
     n
+}
+
+/// The VMO reference a leaf shadow entry holds, taken out of it.
+///
+/// # Safety
+/// `raw` must be a non-zero leaf shadow entry that its caller has just cleared (under the
+/// VSpace's lock), so the count it held is handed over exactly once.
+unsafe fn take_vmo(raw: u64) -> Arc<Vmo> {
+    // SAFETY: leaf shadow entries are only ever written with `Arc::into_raw` of a VMO
+    // (`map_one`), each holding one count, which the caller hands over.
+    unsafe { Arc::from_raw(raw as *const Vmo) }
 }
 
 /// Page tables unlinked by an unmap, to reuse or free after the shootdown, threaded through
@@ -145,16 +162,31 @@ impl FreeList {
     }
 }
 
+/// Where a walk down to a leaf entry went: at each level, the table, its shadow and the index.
+struct Walk {
+    path: [(u64, u64, usize); 5],
+}
+
+impl Walk {
+    /// The leaf table, its shadow and `va`'s index there.
+    fn leaf(&self) -> (u64, u64, usize) {
+        self.path[1]
+    }
+}
+
 impl VSpace {
     /// A new address space with an empty user half and the shared kernel half.
     pub fn new(quota: Option<Arc<Quota>>, charge: Option<Charge>) -> Result<VSpace, Status> {
         let pml4 = frame::alloc().ok_or(Status::NO_MEMORY)?;
+        let Some(shadow) = frame::alloc() else {
+            frame::free(pml4);
+            return Err(Status::NO_MEMORY);
+        };
         let kernel = paging::kernel_pml4();
         for i in 256..512 {
             write(pml4, i, read(kernel, i));
         }
         let inner = Inner {
-            pages: BTreeMap::new(),
             charged: 0,
             alloc_hint: ALLOC_BASE,
             spare: [0; SPARE_TABLES],
@@ -162,6 +194,7 @@ impl VSpace {
         };
         Ok(VSpace {
             pml4,
+            shadow,
             active: AtomicU64::new(0),
             quota,
             inner: Mutex::new(inner),
@@ -195,7 +228,7 @@ impl VSpace {
         }
     }
 
-    /// A zeroed table for a new level: a spare one, or a new frame (charged).
+    /// A zeroed frame for a new table or shadow: a spare one, or a new frame (charged).
     fn new_table(&self, inner: &mut Inner) -> Result<u64, Status> {
         if inner.spares > 0 {
             inner.spares -= 1;
@@ -209,38 +242,77 @@ impl VSpace {
         })
     }
 
-    /// Takes back tables an unmap emptied, after the shootdown: kept as spares while there is
-    /// room, freed (and refunded) beyond that.
-    fn recycle(&self, inner: &mut Inner, mut tables: FreeList) {
-        while let Some(t) = tables.pop() {
-            if inner.spares < SPARE_TABLES {
-                inner.spare[inner.spares] = t;
-                inner.spares += 1;
-                SPARES.fetch_add(1, Ordering::Relaxed);
-            } else {
-                frame::free(t);
-                self.refund(inner, cost::PAGE_TABLE);
-            }
+    /// Takes back a zeroed table: kept as a spare while there is room, freed (and refunded)
+    /// beyond that.
+    fn put_back(&self, inner: &mut Inner, t: u64) {
+        if inner.spares < SPARE_TABLES {
+            inner.spare[inner.spares] = t;
+            inner.spares += 1;
+            SPARES.fetch_add(1, Ordering::Relaxed);
+        } else {
+            frame::free(t);
+            self.refund(inner, cost::PAGE_TABLE);
         }
     }
 
-    /// Maps one page, making the tables on the way. The page must be free.
-    fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, access: Access) -> Result<(), Status> {
+    /// Takes back tables an unmap emptied, after the shootdown.
+    fn recycle(&self, inner: &mut Inner, mut tables: FreeList) {
+        while let Some(t) = tables.pop() {
+            self.put_back(inner, t);
+        }
+    }
+
+    /// Walks down to `va`'s leaf entry; `None` if a table on the way is missing.
+    fn walk(&self, va: u64) -> Option<Walk> {
+        let mut w = Walk { path: [(0, 0, 0); 5] };
+        let (mut table, mut shadow) = (self.pml4, self.shadow);
+        for level in [4u32, 3, 2] {
+            let i = index(va, level);
+            let e = read(table, i);
+            if e & P == 0 || e & HUGE != 0 {
+                return None;
+            }
+            w.path[level as usize] = (table, shadow, i);
+            (table, shadow) = (e & ADDR, read(shadow, i));
+        }
+        w.path[1] = (table, shadow, index(va, 1));
+        Some(w)
+    }
+
+    /// True if a page is mapped at `va`.
+    fn is_mapped(&self, va: u64) -> bool {
+        self.walk(va).is_some_and(|w| {
+            let (t, _, i) = w.leaf();
+            read(t, i) & P != 0
+        })
+    }
+
+    /// Maps one page of `vmo`, making the tables (and their shadows) on the way. The page must
+    /// be free. The mapping holds a count of `vmo`.
+    fn map_one(&self, inner: &mut Inner, va: u64, pa: u64, vmo: &Arc<Vmo>, access: Access) -> Result<(), Status> {
         // The entries on the way down: path[l] is the entry in the level-`l` table.
         let mut path = [(0u64, 0usize); 5];
-        let mut table = self.pml4;
+        let (mut table, mut shadow) = (self.pml4, self.shadow);
         let mut created = [false; 5];
         for level in [4u32, 3, 2] {
             let i = index(va, level);
             let e = read(table, i);
             path[level as usize] = (table, i);
-            table = if e & P != 0 {
-                e & ADDR
+            (table, shadow) = if e & P != 0 {
+                (e & ADDR, read(shadow, i))
             } else {
                 let t = self.new_table(inner)?;
+                let s = match self.new_table(inner) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.put_back(inner, t);
+                        return Err(e);
+                    }
+                };
                 write(table, i, t | P | W | U);
+                write(shadow, i, s);
                 created[level as usize] = true;
-                t
+                (t, s)
             };
         }
         let mut flags = P | U;
@@ -250,7 +322,9 @@ impl VSpace {
         if !access.exec {
             flags |= NX;
         }
-        write(table, index(va, 1), pa | flags);
+        let i = index(va, 1);
+        write(table, i, pa | flags);
+        write(shadow, i, Arc::into_raw(vmo.clone()) as u64);
         // The table below each entry gained an entry: the leaf's table always, each other one
         // if the table under it was made just now.
         bump(path[2], 1);
@@ -262,34 +336,33 @@ impl VSpace {
         Ok(())
     }
 
-    /// Removes one page's entry (flushing this CPU), and unlinks the tables it leaves empty
-    /// onto `tables`. The page's mapping comes back, to be dropped after the shootdown.
-    fn unmap_one(&self, inner: &mut Inner, va: u64, tables: &mut FreeList) -> Option<Mapping> {
-        let m = inner.pages.remove(&va)?;
-        let mut path = [(0u64, 0usize); 5];
-        let mut table = self.pml4;
-        for level in [4u32, 3, 2] {
-            let i = index(va, level);
-            let e = read(table, i);
-            if e & P == 0 || e & HUGE != 0 {
-                return Some(m);
-            }
-            path[level as usize] = (table, i);
-            table = e & ADDR;
+    /// Removes one page's entry (flushing this CPU), and unlinks the tables (and shadows) it
+    /// leaves empty onto `tables`. The page's VMO reference comes back, to be dropped after the
+    /// shootdown; `None` if nothing was mapped at `va`.
+    fn unmap_one(&self, va: u64, tables: &mut FreeList) -> Option<Arc<Vmo>> {
+        let w = self.walk(va)?;
+        let (table, shadow, i) = w.leaf();
+        if read(table, i) & P == 0 {
+            return None;
         }
-        write(table, index(va, 1), 0);
+        let raw = read(shadow, i);
+        write(table, i, 0);
+        write(shadow, i, 0);
         invlpg(va);
-        // Free each table that emptied, from the bottom up.
+        // Free each table that emptied, from the bottom up, with its shadow.
         for level in [2usize, 3, 4] {
-            if bump(path[level], -1) != 0 {
+            let (t, s, i) = w.path[level];
+            if bump((t, i), -1) != 0 {
                 break;
             }
-            let (t, i) = path[level];
             tables.push(read(t, i) & ADDR);
+            tables.push(read(s, i));
             write(t, i, 0);
+            write(s, i, 0);
         }
-        self.refund(inner, cost::MAPPING);
-        Some(m)
+        // SAFETY: `raw` is the leaf shadow entry of a present page, cleared just now under the
+        // lock the caller holds.
+        Some(unsafe { take_vmo(raw) })
     }
 
     /// Maps pages `first..first+pages` of `vmo` at `va`, all free (checked by the caller under
@@ -306,30 +379,21 @@ impl VSpace {
         access: Access,
     ) -> Result<(), Status> {
         for i in 0..pages {
-            let step = vmo.frame(first + i).ok_or(Status::INVALID_ARGS).and_then(|pa| {
-                self.charge(&mut inner, cost::MAPPING)?;
-                if let Err(e) = self.map_one(&mut inner, va + i * PAGE, pa, access) {
-                    self.refund(&mut inner, cost::MAPPING);
-                    return Err(e);
+            let step = vmo
+                .frame(first + i)
+                .ok_or(Status::INVALID_ARGS)
+                .and_then(|pa| self.map_one(&mut inner, va + i * PAGE, pa, vmo, access));
+            if let Err(e) = step {
+                let mut tables = FreeList::default();
+                for j in 0..i {
+                    // The caller holds the VMO, so dropping the reference frees no frame.
+                    drop(self.unmap_one(va + j * PAGE, &mut tables));
                 }
-                Ok(pa)
-            });
-            match step {
-                Ok(pa) => {
-                    inner.pages.insert(va + i * PAGE, Mapping { pa, vmo: vmo.clone() });
-                }
-                Err(e) => {
-                    let mut tables = FreeList::default();
-                    for j in 0..i {
-                        // The caller holds the VMO, so dropping the mapping frees no frame.
-                        drop(self.unmap_one(&mut inner, va + j * PAGE, &mut tables));
-                    }
-                    drop(inner);
-                    let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
-                    crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
-                    self.recycle(&mut self.inner.lock(), tables);
-                    return Err(e);
-                }
+                drop(inner);
+                let me = crate::arch::x86_64::gdt::this_cpu().index as usize;
+                crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
+                self.recycle(&mut self.inner.lock(), tables);
+                return Err(e);
             }
         }
         Ok(())
@@ -339,7 +403,7 @@ impl VSpace {
     pub fn map_new_page(&self, va: u64, access: Access) -> Result<u64, Status> {
         let vmo = Arc::new(Vmo::new(PAGE, None)?);
         let inner = self.inner.lock();
-        if inner.pages.contains_key(&va) {
+        if self.is_mapped(va) {
             return Err(Status::ALREADY_MAPPED);
         }
         self.map_pages(inner, &vmo, va, 0, 1, access)?;
@@ -350,12 +414,7 @@ impl VSpace {
     /// checked by the caller; every page must be free.
     pub fn map_vmo(&self, vmo: &Arc<Vmo>, va: u64, offset: u64, len: u64, access: Access) -> Result<(), Status> {
         let inner = self.inner.lock();
-        let taken = if len == PAGE {
-            inner.pages.contains_key(&va)
-        } else {
-            inner.pages.range(va..va + len).next().is_some()
-        };
-        if taken {
+        if self.last_mapped(va, va + len).is_some() {
             return Err(Status::ALREADY_MAPPED);
         }
         self.map_pages(inner, vmo, va, offset / PAGE, len / PAGE, access)
@@ -363,7 +422,50 @@ impl VSpace {
 
     /// The VMO and frame behind the page at user address `va`, if it is mapped.
     pub fn page_at(&self, va: u64) -> Option<(Arc<Vmo>, u64)> {
-        self.inner.lock().pages.get(&va).map(|m| (m.vmo.clone(), m.pa))
+        let _held = self.inner.lock();
+        let w = self.walk(va)?;
+        let (table, shadow, i) = w.leaf();
+        let e = read(table, i);
+        if e & P == 0 {
+            return None;
+        }
+        let raw = read(shadow, i) as *const Vmo;
+        // SAFETY: the entry holds a count of the VMO (`map_one`), which the lock held here keeps
+        // from being taken; one more count is made for the reference returned.
+        let vmo = unsafe {
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        };
+        Some((vmo, e & ADDR))
+    }
+
+    /// The highest mapped page in `lo..hi` (page aligned, user half), found by looking only at
+    /// the tables that exist.
+    fn last_mapped(&self, lo: u64, hi: u64) -> Option<u64> {
+        fn scan(table: u64, level: u32, base: u64, lo: u64, hi: u64) -> Option<u64> {
+            let sp = span(level);
+            let first = (lo.max(base) - base) / sp;
+            let last = (hi.min(base + 512 * sp) - 1 - base) / sp;
+            for i in (first..=last).rev() {
+                let e = read(table, i as usize);
+                // Bit 7 is PAT, not a large page, in a leaf entry.
+                if e & P == 0 || (level > 1 && e & HUGE != 0) {
+                    continue;
+                }
+                let at = base + i * sp;
+                if level == 1 {
+                    return Some(at);
+                }
+                if let Some(va) = scan(e & ADDR, level - 1, at, lo, hi) {
+                    return Some(va);
+                }
+            }
+            None
+        }
+        if lo >= hi {
+            return None;
+        }
+        scan(self.pml4, 4, 0, lo, hi)
     }
 
     /// Unmaps `len` bytes at `va` (page aligned); every page must be mapped.
@@ -375,11 +477,8 @@ impl VSpace {
             // One page: no batch to set up.
             let mut tables = FreeList::default();
             let gone = {
-                let mut inner = self.inner.lock();
-                if !inner.pages.contains_key(&va) {
-                    return Err(Status::NOT_MAPPED);
-                }
-                self.unmap_one(&mut inner, va, &mut tables)
+                let _held = self.inner.lock();
+                self.unmap_one(va, &mut tables).ok_or(Status::NOT_MAPPED)?
             };
             crate::arch::x86_64::tlb::shootdown(me, self.active.load(Ordering::Acquire));
             drop(gone);
@@ -389,22 +488,22 @@ impl VSpace {
             return Ok(());
         }
         {
-            let inner = self.inner.lock();
-            if pages == 0 || inner.pages.range(va..va + len).count() as u64 != pages {
+            let _held = self.inner.lock();
+            if pages == 0 || !(0..pages).all(|i| self.is_mapped(va + i * PAGE)) {
                 return Err(Status::NOT_MAPPED);
             }
         }
         let mut i = 0;
         while i < pages {
-            let mut gone: [Option<Mapping>; BATCH] = Default::default();
+            let mut gone: [Option<Arc<Vmo>>; BATCH] = Default::default();
             let mut tables = FreeList::default();
             {
-                let mut inner = self.inner.lock();
+                let _held = self.inner.lock();
                 for g in gone.iter_mut() {
                     if i == pages {
                         break;
                     }
-                    *g = self.unmap_one(&mut inner, va + i * PAGE, &mut tables);
+                    *g = self.unmap_one(va + i * PAGE, &mut tables);
                     i += 1;
                 }
             }
@@ -423,47 +522,55 @@ impl VSpace {
         let charge = quota.charge(cost::VMO_BASE + cost::VMO_PAGE * pages)?;
         let vmo = Arc::new(Vmo::new(len, Some(charge))?);
         let mut inner = self.inner.lock();
-        let va = find_free(&inner, len).ok_or(Status::NO_MEMORY)?;
+        let va = self.find_free(&inner, len).ok_or(Status::NO_MEMORY)?;
         // Claimed before mapping, so a concurrent alloc looks further on.
         inner.alloc_hint = va + len;
         self.map_pages(inner, &vmo, va, 0, pages, access)?;
         Ok(va)
     }
-}
 
-/// A free range of `len` bytes in the allocation area, from the hint on, wrapping once.
-fn find_free(inner: &Inner, len: u64) -> Option<u64> {
-    let mut va = inner.alloc_hint;
-    let mut wrapped = false;
-    loop {
-        if va + len > ALLOC_END {
-            if wrapped {
+    /// A free range of `len` bytes in the allocation area, from the hint on, wrapping once.
+    fn find_free(&self, inner: &Inner, len: u64) -> Option<u64> {
+        let mut va = inner.alloc_hint;
+        let mut wrapped = false;
+        loop {
+            if va + len > ALLOC_END {
+                if wrapped {
+                    return None;
+                }
+                wrapped = true;
+                va = ALLOC_BASE;
+            }
+            match self.last_mapped(va, va + len) {
+                None => return Some(va),
+                Some(used) => va = used + PAGE,
+            }
+            if wrapped && va >= inner.alloc_hint {
                 return None;
             }
-            wrapped = true;
-            va = ALLOC_BASE;
-        }
-        match inner.pages.range(va..va + len).next_back() {
-            None => return Some(va),
-            Some((&used, _)) => va = used + PAGE,
-        }
-        if wrapped && va >= inner.alloc_hint {
-            return None;
         }
     }
 }
 
-/// Frees a page table and the tables below it (not the mapped pages, which `pages` tracks).
-fn free_table(pa: u64, level: u32) {
-    if level > 1 {
-        for i in 0..512 {
-            let e = read(pa, i);
-            if e & P != 0 && e & HUGE == 0 {
-                free_table(e & ADDR, level - 1);
-            }
+/// Frees a page table and its shadow, and the tables below them; at the leaves, drops the
+/// mappings' VMO references.
+fn free_table(pa: u64, shadow: u64, level: u32) {
+    for i in 0..512 {
+        let e = read(pa, i);
+        // Bit 7 is PAT, not a large page, in a leaf entry.
+        if e & P == 0 || (level > 1 && e & HUGE != 0) {
+            continue;
+        }
+        if level > 1 {
+            free_table(e & ADDR, read(shadow, i), level - 1);
+        } else {
+            // SAFETY: the entry is present, so its shadow entry holds a count; the address
+            // space is being destroyed and nothing else reads its tables.
+            drop(unsafe { take_vmo(read(shadow, i)) });
         }
     }
     frame::free(pa);
+    frame::free(shadow);
 }
 
 impl Drop for VSpace {
@@ -471,7 +578,6 @@ impl Drop for VSpace {
         // No CPU runs in this address space any more: the scheduler switches CR3 away before
         // the last thread using it lets go of it.
         let inner = self.inner.get_mut();
-        drop(core::mem::take(&mut inner.pages));
         for &t in &inner.spare[..inner.spares] {
             frame::free(t);
         }
@@ -479,10 +585,11 @@ impl Drop for VSpace {
         for i in 0..256 {
             let e = read(self.pml4, i);
             if e & P != 0 {
-                free_table(e & ADDR, 3);
+                free_table(e & ADDR, read(self.shadow, i), 3);
             }
         }
         frame::free(self.pml4);
+        frame::free(self.shadow);
         let charged = core::mem::take(&mut inner.charged);
         if let Some(q) = &self.quota {
             q.refund(charged);
