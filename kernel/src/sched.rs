@@ -30,8 +30,6 @@ struct CpuState {
     current: Option<Arc<Tcb>>,
     /// Saved stack pointer of the idle loop while a thread runs.
     idle_ksp: u64,
-    /// The thread switched away from, to requeue or release after the switch.
-    prev: Option<Arc<Tcb>>,
 }
 
 static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
@@ -58,7 +56,6 @@ pub fn init(cpus: usize) {
                 Mutex::new(CpuState {
                     current: None,
                     idle_ksp: 0,
-                    prev: None,
                 })
             })
             .collect()
@@ -263,7 +260,7 @@ fn load_vspace(cpu: usize, vs: Option<&Arc<VSpace>>) {
     }
     if !old.is_null() {
         // SAFETY: `old` is the address space of the thread this CPU ran last, which still holds
-        // it (it is this CPU's `prev`, released only after the switch).
+        // it (it is this CPU's previous thread, released only after the switch).
         unsafe { (*old).deactivate_on(cpu) };
     }
     LOADED[cpu].store(new, Ordering::Relaxed);
@@ -273,6 +270,7 @@ fn load_vspace(cpu: usize, vs: Option<&Arc<VSpace>>) {
     }
 }
 
+#[inline]
 fn prepare(cpu: usize, t: &Tcb) {
     // SAFETY: this CPU is about to run `t`, which it took off a run queue: no other CPU runs it
     // or saves its FPU area (see arch/x86_64/fpu.rs).
@@ -288,11 +286,24 @@ fn prepare(cpu: usize, t: &Tcb) {
 /// it is queued again if it is runnable, and released otherwise.
 #[no_mangle]
 pub extern "C" fn anvil_sched_finish() {
-    let cpu = me();
-    let prev = state(cpu).lock().prev.take();
-    let Some(t) = prev else { return };
+    let p = gdt::this_cpu().prev.swap(core::ptr::null_mut(), Ordering::Relaxed);
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` came from `Arc::into_raw` in `set_prev` on this CPU, which only this CPU
+    // reads, and the swap took it out: the reference is handed over exactly once.
+    let t = unsafe { Arc::from_raw(p.cast::<Tcb>().cast_const()) };
     release_prev(t);
     TRANSIT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Hands the thread this CPU is switching away from to `anvil_sched_finish`, which runs after
+/// the switch. Kept outside `CpuState`: only this CPU uses it, so it needs no lock.
+fn set_prev(t: Arc<Tcb>) {
+    let old = gdt::this_cpu()
+        .prev
+        .swap(Arc::into_raw(t) as *mut u8, Ordering::Relaxed);
+    debug_assert!(old.is_null(), "a switch before the last one finished");
 }
 
 fn release_prev(t: Arc<Tcb>) {
@@ -360,7 +371,7 @@ fn switch_from_current(given: Option<Arc<Tcb>>) {
         // FPU registers, so they still hold its user values.
         unsafe { cur.fpu.save() };
         TRANSIT.fetch_add(1, Ordering::SeqCst);
-        s.prev = Some(cur);
+        set_prev(cur);
         let load = match next {
             Some(n) => {
                 prepare(cpu, &n);

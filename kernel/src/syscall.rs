@@ -105,7 +105,10 @@ fn set_result(t: &Tcb, frame: &mut TrapFrame) {
     // A notification's bits, for `Notification.wait` (0 for every other waker).
     let value = t.wake_value.swap(0, Ordering::AcqRel);
     if !t.regs_replaced.load(Ordering::Relaxed) {
-        frame.set_syscall_result(t.wake_status.load(Ordering::Acquire), [value, 0, 0, 0, 0, 0]);
+        // The other result registers keep what the caller passed, as for every syscall's
+        // registers without a result (see the generated `dispatch`).
+        frame.rax = t.wake_status.load(Ordering::Acquire);
+        frame.rdi = value;
     }
 }
 

@@ -219,8 +219,9 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
         "
 /// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
 /// handler, and writes its results into the same registers; returns the status for rax.
-/// A failed syscall returns all six registers zero; a successful one leaves the registers it
-/// has no result for as the caller passed them.
+/// A syscall refused here returns all six registers zero; one that succeeds (or blocks, and
+/// ends later with its waker's status) leaves the registers it has no result for as the
+/// caller passed them.
 pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {{
     match nr_ {{"
     ));
@@ -273,7 +274,13 @@ fn failed_(regs_: &mut [u64; 6], e_: {st}) -> u64 {{
                     Ty::Cap { object, rights: rv, .. } => {
                         // Type, then rights, as the kernel documents: INVALID_CAP (lookup),
                         // WRONG_TYPE, ACCESS_DENIED.
-                        w!(w, "let {pn}_c_ = k_.lookup(a_[{r}])?;");
+                        // Borrowed where `lookup` put it: moving the capability out of the
+                        // `Result` copied it on every syscall.
+                        w!(w, "let {pn}_r_ = k_.lookup(a_[{r}]);");
+                        w!(
+                            w,
+                            "let {pn}_c_ = match &{pn}_r_ {{ Ok(c_) => c_, Err(e_) => return Err(*e_) }};"
+                        );
                         let wanted = if rv == 0 {
                             String::new()
                         } else {
@@ -284,7 +291,7 @@ fn failed_(regs_: &mut [u64; 6], e_: {st}) -> u64 {{
                                 let on = &m.interfaces[o].name;
                                 w!(
                                     w,
-                                    "let {pn} = match {pn}_c_.object() {{ Object::{on}(o_) => Checked {{ object: o_, rights: {pn}_c_.rights(), badge: {pn}_c_.badge(), cap: &{pn}_c_ }}, _ => return Err({st}::WRONG_TYPE) }};"
+                                    "let {pn} = match {pn}_c_.object() {{ Object::{on}(o_) => Checked {{ object: o_, rights: {pn}_c_.rights(), badge: {pn}_c_.badge(), cap: {pn}_c_ }}, _ => return Err({st}::WRONG_TYPE) }};"
                                 );
                                 if !wanted.is_empty() {
                                     w!(
@@ -297,7 +304,7 @@ fn failed_(regs_: &mut [u64; 6], e_: {st}) -> u64 {{
                                 if !wanted.is_empty() {
                                     w!(w, "if !{pn}_c_.rights().contains({wanted}) {{ return Err({st}::ACCESS_DENIED); }}");
                                 }
-                                w!(w, "let {pn} = &{pn}_c_;");
+                                w!(w, "let {pn} = {pn}_c_;");
                             }
                         }
                     }
@@ -401,6 +408,7 @@ fn objects_and_caps(w: &mut W, m: &Model, _st: &str, rights: &str) {
     }
     wc!(w, "}}");
     wo!(w, "impl<T: Types> Clone for Object<T> {{");
+    w.line("#[inline]");
     wo!(w, "fn clone(&self) -> Self {{");
     wo!(w, "match self {{");
     for o in m.objects() {

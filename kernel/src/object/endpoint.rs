@@ -166,19 +166,30 @@ pub fn abandon_reply(caller: &Arc<Tcb>, token: u64) {
     }
 }
 
-/// One side of a transfer: the physical address of its IPC buffer and its CNode.
+/// One side of a transfer: the physical address of its IPC buffer and, if the message carries
+/// capabilities, its CNode (held, so that it cannot go away while capabilities move into it).
 struct End {
     pa: u64,
     cnode: Option<Arc<CNode>>,
 }
 
-fn end(t: &Tcb) -> Result<End, Status> {
-    let i = t.inner.lock();
-    let pa = i.ipc.as_ref().ok_or(Status::BAD_STATE)?.pa;
+/// `t`'s side of a transfer; with `caps`, with its CNode. The buffer's address needs no lock:
+/// it is set before the thread first runs and stays until the `Tcb` is freed.
+fn end(t: &Tcb, caps: bool) -> Result<End, Status> {
+    let pa = t.ipc_pa.load(Ordering::Relaxed);
+    if pa == 0 {
+        return Err(Status::BAD_STATE);
+    }
     Ok(End {
         pa,
-        cnode: i.cnode.clone(),
+        cnode: if caps { t.inner.lock().cnode.clone() } else { None },
     })
+}
+
+/// Whether the message in the buffer at `pa` carries capabilities (read again, once, by
+/// `transfer`: a sender that changes its buffer meanwhile gets `BAD_STATE`).
+fn has_caps(pa: u64) -> bool {
+    pa != 0 && rd32(pa, at::CAP_COUNT) != 0
 }
 
 fn rd64(pa: u64, off: u64) -> u64 {
@@ -213,6 +224,52 @@ enum Body {
 /// Copies a message into `to`'s IPC buffer, moving its capabilities into `to`'s CNode. On
 /// failure nothing is left behind in the receiver.
 fn transfer(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
+    if let Body::Buffer(from) = body {
+        if rd32(from.pa, at::CAP_COUNT) == 0 {
+            return transfer_data(from.pa, to.pa, badge);
+        }
+    }
+    transfer_with_caps(body, to, badge)
+}
+
+/// `transfer` of a message without capabilities (the common case): header, cleared
+/// capability fields and data, with none of the capability bookkeeping.
+fn transfer_data(from: u64, to: u64, badge: u64) -> Result<(), Status> {
+    let label = rd64(from, at::LABEL);
+    let data_len = rd32(from, at::DATA_LEN) as usize;
+    // Read once: user space may change its buffer meanwhile, and a count that became
+    // non-zero after the check above is taken as zero (no capability is moved).
+    if data_len > DATA_N {
+        return Err(Status::INVALID_ARGS);
+    }
+    wr64(to, at::LABEL, label);
+    wr64(to, at::BADGE, badge);
+    wr32(to, at::DATA_LEN, data_len as u32);
+    wr32(to, at::CAP_COUNT, 0);
+    // SAFETY: the capability fields of a live IPC buffer page (`rd64`), which lie between
+    // `CAPS` and `DATA`.
+    unsafe {
+        core::ptr::write_bytes(
+            (phys_to_virt(to) + at::CAPS) as *mut u8,
+            0,
+            (at::DATA - at::CAPS) as usize,
+        )
+    };
+    // SAFETY: both are data areas of live IPC buffer pages (`rd64`), `data_len` was checked
+    // against their size, and two threads' buffers are distinct pages or the same page only if
+    // one thread sends to itself, which cannot pair up.
+    unsafe {
+        core::ptr::copy(
+            (phys_to_virt(from) + at::DATA) as *const u8,
+            (phys_to_virt(to) + at::DATA) as *mut u8,
+            data_len,
+        )
+    };
+    Ok(())
+}
+
+/// `transfer` of a fault report or of a message that carries capabilities.
+fn transfer_with_caps(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
     let mut types = [0u32; CAPS_N];
     let mut rights = [0u32; CAPS_N];
     let mut slots = [0u64; CAPS_N];
@@ -335,7 +392,8 @@ fn wait_in(q: &mut Queues, me: &Arc<Tcb>, wait: Wait) -> Result<Then, Status> {
 /// `Endpoint.send` and `Endpoint.call` by the current thread `me`, with the badge of its
 /// capability.
 pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result<Then, Status> {
-    let from = end(me)?;
+    let caps = has_caps(me.ipc_pa.load(Ordering::Relaxed));
+    let from = end(me, caps)?;
     let body = Body::Buffer(from);
     let mut q = ep.queues.lock();
     if q.closed {
@@ -356,7 +414,7 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
     trim(&mut q.receivers);
     // The receiver stays `Recv` while the message is copied: a concurrent stop of it waits
     // for this queue lock.
-    let delivered = end(&r).and_then(|to| transfer(&body, &to, badge));
+    let delivered = end(&r, caps).and_then(|to| transfer(&body, &to, badge));
     if let Err(e) = delivered {
         q.receivers.push_front(r);
         return Err(e);
@@ -418,7 +476,7 @@ pub fn unclaim(t: Arc<Tcb>) {
 
 /// `Endpoint.recv` by the current thread `me`.
 pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
-    let to = end(me)?;
+    let mut to = end(me, false)?;
     // A caller this thread still owes a reply would otherwise wait forever.
     let (owed, bound) = {
         let mut i = me.inner.lock();
@@ -469,7 +527,13 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
         };
         let body = match report {
             Some(r) => Ok(Body::Fault(r)),
-            None => end(&s).map(Body::Buffer),
+            None => {
+                let caps = has_caps(s.ipc_pa.load(Ordering::Relaxed));
+                if caps && to.cnode.is_none() {
+                    to.cnode = me.inner.lock().cnode.clone();
+                }
+                end(&s, caps).map(Body::Buffer)
+            }
         };
         let delivered = body.and_then(|b| transfer(&b, &to, badge).map(|()| b));
         let mut si = s.inner.lock();
@@ -523,7 +587,8 @@ pub enum Answered {
 /// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
 /// With `claim_it`, as `reply`.
 pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> Result<Answered, Status> {
-    let from = match end(me) {
+    let caps = has_caps(me.ipc_pa.load(Ordering::Relaxed));
+    let from = match end(me, caps) {
         Ok(f) => f,
         Err(e) => {
             // The reply cannot be sent: the caller must not wait for it for ever.
@@ -536,8 +601,8 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> R
         return Ok(Answered::No);
     }
     let to = End {
-        pa: ci.ipc.as_ref().map_or(0, |b| b.pa),
-        cnode: ci.cnode.clone(),
+        pa: caller.ipc_pa.load(Ordering::Relaxed),
+        cnode: if caps { ci.cnode.clone() } else { None },
     };
     let status = if to.pa == 0 {
         Err(Status::BAD_STATE)
@@ -625,7 +690,7 @@ pub fn send_fault(ep: &Arc<Endpoint>, t: &Arc<Tcb>) -> bool {
     };
     if let Some(r) = q.receivers.pop_front() {
         trim(&mut q.receivers);
-        if end(&r)
+        if end(&r, false)
             .and_then(|to| transfer(&Body::Fault(report), &to, badge))
             .is_ok()
         {
@@ -671,6 +736,7 @@ pub static FAST_REPLIES: core::sync::atomic::AtomicU64 = core::sync::atomic::Ato
 const FASTPATH: bool = !cfg!(feature = "nofastpath");
 
 /// The caller's message, if it may take the fast path: (data_len).
+#[inline]
 fn fast_message(pa: u64) -> Option<usize> {
     if pa == 0 || rd32(pa, at::CAP_COUNT) != 0 {
         return None;
@@ -711,12 +777,20 @@ fn may_switch_to(i: &super::tcb::TcbInner, prio: u8) -> bool {
 /// `call`'s fast path: returns the receiver to switch to, the message delivered and the caller
 /// waiting for the reply; `None` leaves everything to the general path. The endpoint's lock is
 /// held throughout, so a concurrent stop of the receiver (which needs it) sees all or nothing.
+/// The message is looked at here, inline, so that a message too big for the fast path costs
+/// its caller a few loads, not a call.
+#[inline]
 pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tcb>> {
     if !FASTPATH {
         return None;
     }
     let from = me.ipc_pa.load(Ordering::Relaxed);
     let len = fast_message(from)?;
+    fast_call_to(me, ep, badge, from, len)
+}
+
+#[inline(never)]
+fn fast_call_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, from: u64, len: usize) -> Option<Arc<Tcb>> {
     let prio = me.prio.load(Ordering::Relaxed);
     let mut q = ep.queues.lock();
     if q.closed {
@@ -762,12 +836,18 @@ pub fn fast_call(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64) -> Option<Arc<Tc
 /// current thread waiting in `ep`; `None` leaves everything to the general path. The caller is
 /// checked and committed in one hold of its lock, since a stop of a thread waiting for a reply
 /// does not take the endpoint's.
+#[inline]
 pub fn fast_reply_recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Option<Arc<Tcb>> {
     if !FASTPATH {
         return None;
     }
     let from = me.ipc_pa.load(Ordering::Relaxed);
     let len = fast_message(from)?;
+    fast_reply_recv_to(me, ep, from, len)
+}
+
+#[inline(never)]
+fn fast_reply_recv_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, from: u64, len: usize) -> Option<Arc<Tcb>> {
     let prio = me.prio.load(Ordering::Relaxed);
     let mut q = ep.queues.lock();
     if q.closed || !q.senders.is_empty() || q.receivers.try_reserve(1).is_err() {

@@ -8,7 +8,11 @@ pub mod abi {
     ///
     /// # Safety
     /// Implement only for `#[repr(C)]` types made of integers and byte arrays.
-    pub unsafe trait Pod: Copy {}
+    pub unsafe trait Pod: Copy {
+        /// The `(offset, length)` byte ranges no field covers (padding), which a copy into a
+        /// message zeroes so that no stale byte travels under them.
+        const PADDING: &'static [(u16, u16)] = &[];
+    }
 
     /// True if the bytes up to the first NUL (or all of them) are UTF-8: the check of a
     /// `string<N>` stored inline in a struct.
@@ -266,7 +270,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for Record {}
+    unsafe impl super::abi::Pod for Record {
+        const PADDING: &'static [(u16, u16)] = &[(1, 7), (17, 3), (42, 6)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<Record>() == 48);
         assert!(core::mem::offset_of!(Record, flag) == 0);
@@ -328,7 +334,9 @@ pub mod names {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for Locals {}
+    unsafe impl super::abi::Pod for Locals {
+        const PADDING: &'static [(u16, u16)] = &[(11, 1), (21, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<Locals>() == 24);
         assert!(core::mem::offset_of!(Locals, a) == 0);
@@ -439,6 +447,7 @@ pub enum Object<T: Types> {
     Clashy(T::Clashy),
 }
 impl<T: Types> Clone for Object<T> {
+    #[inline]
     fn clone(&self) -> Self {
         match self {
             Object::Widget(o_) => Object::Widget(o_.clone()),
@@ -541,8 +550,9 @@ impl<K: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls> AllSyscalls for
 
 /// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
 /// handler, and writes its results into the same registers; returns the status for rax.
-/// A failed syscall returns all six registers zero; a successful one leaves the registers it
-/// has no result for as the caller passed them.
+/// A syscall refused here returns all six registers zero; one that succeeds (or blocks, and
+/// ends later with its waker's status) leaves the registers it has no result for as the
+/// caller passed them.
 pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {
     match nr_ {
 SYS_WIDGET_CREATE => sys_widget_create_(k_, regs_),
@@ -588,8 +598,9 @@ fn sys_widget_poke_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let widget_c_ = k_.lookup(a_[0])?;
-        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let widget_r_ = k_.lookup(a_[0]);
+        let widget_c_ = match &widget_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
         if !widget.rights.contains(base::Rights(base::Rights::READ.0 | base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
         let at: every::Point = k_.user_struct(a_[1])?;
         if !at.is_valid() { return Err(base::Status::INVALID_ARGS); }
@@ -607,8 +618,9 @@ fn sys_widget_load_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let widget_c_ = k_.lookup(a_[0])?;
-        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let widget_r_ = k_.lookup(a_[0]);
+        let widget_c_ = match &widget_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
         if !widget.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
         if a_[2] > 64 { return Err(base::Status::INVALID_ARGS); }
         let data = k_.user_bytes(a_[1], a_[2])?;
@@ -625,9 +637,10 @@ fn sys_widget_inspect_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let any_c_ = k_.lookup(a_[0])?;
+        let any_r_ = k_.lookup(a_[0]);
+        let any_c_ = match &any_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
         if !any_c_.rights().contains(base::Rights(base::Rights::GRANT.0)) { return Err(base::Status::ACCESS_DENIED); }
-        let any = &any_c_;
+        let any = any_c_;
         let state = base::Status(u32::try_from(a_[1]).map_err(|_| base::Status::INVALID_ARGS)?);
         if !state.is_known() { return Err(base::Status::INVALID_ARGS); }
         let mask = base::Small(u8::try_from(a_[2]).map_err(|_| base::Status::INVALID_ARGS)?);
@@ -645,8 +658,9 @@ fn sys_widget_wait_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let widget_c_ = k_.lookup(a_[0])?;
-        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let widget_r_ = k_.lookup(a_[0]);
+        let widget_c_ = match &widget_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
         let () = k_.widget_wait(widget)?;
         Ok(())
     }
@@ -670,8 +684,9 @@ fn sys_widget_record_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let widget_c_ = k_.lookup(a_[0])?;
-        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: &widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let widget_r_ = k_.lookup(a_[0]);
+        let widget_c_ = match &widget_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let widget = match widget_c_.object() { Object::Widget(o_) => Checked { object: o_, rights: widget_c_.rights(), badge: widget_c_.badge(), cap: widget_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
         if !widget.rights.contains(base::Rights(base::Rights::READ.0)) { return Err(base::Status::ACCESS_DENIED); }
         let rec: every::Record = k_.user_struct(a_[1])?;
         if !rec.is_valid() { return Err(base::Status::INVALID_ARGS); }
@@ -749,10 +764,12 @@ fn sys_clashy_typed_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> u64 {
     #[inline(always)]
     #[allow(unused_variables)]
     fn body_<K: AllSyscalls>(k_: &mut K, a_: &mut [u64; 6]) -> Result<(), base::Status> {
-        let port_c_ = k_.lookup(a_[0])?;
-        let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: &port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
-        let store_c_ = k_.lookup(a_[1])?;
-        let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: &store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let port_r_ = k_.lookup(a_[0]);
+        let port_c_ = match &port_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let port = match port_c_.object() { Object::Port(o_) => Checked { object: o_, rights: port_c_.rights(), badge: port_c_.badge(), cap: port_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
+        let store_r_ = k_.lookup(a_[1]);
+        let store_c_ = match &store_r_ { Ok(c_) => c_, Err(e_) => return Err(*e_) };
+        let store = match store_c_.object() { Object::Port(o_) => Checked { object: o_, rights: store_c_.rights(), badge: store_c_.badge(), cap: store_c_ }, _ => return Err(base::Status::WRONG_TYPE) };
         if !store.rights.contains(base::Rights(base::Rights::WRITE.0)) { return Err(base::Status::ACCESS_DENIED); }
         let back_v_ = k_.clashy_typed(port, store)?;
         a_[0] = k_.install(back_v_)?;

@@ -9,7 +9,11 @@ pub mod abi {
     ///
     /// # Safety
     /// Implement only for `#[repr(C)]` types made of integers and byte arrays.
-    pub unsafe trait Pod: Copy {}
+    pub unsafe trait Pod: Copy {
+        /// The `(offset, length)` byte ranges no field covers (padding), which a copy into a
+        /// message zeroes so that no stale byte travels under them.
+        const PADDING: &'static [(u16, u16)] = &[];
+    }
 
     /// True if the bytes up to the first NUL (or all of them) are UTF-8: the check of a
     /// `string<N>` stored inline in a struct.
@@ -162,12 +166,17 @@ pub mod abi {
             unsafe { core::ptr::read_unaligned(self.data.as_ptr().cast::<T>()) }
         }
 
-        /// Writes a plain-data value at the start of the data area.
+        /// Writes a plain-data value at the start of the data area. A typed copy need not carry
+        /// the padding between fields, so the padding is zeroed after it: no stale byte of the
+        /// buffer (or of the stack) travels under it.
         pub fn write<T: Pod>(&mut self, v: &T) {
             const { assert!(core::mem::size_of::<T>() <= MSG_DATA) };
             // SAFETY: the const assertion keeps the write inside `data`, which `&mut self`
             // borrows exclusively.
             unsafe { core::ptr::write_unaligned(self.data.as_mut_ptr().cast::<T>(), *v) }
+            for &(at, n) in T::PADDING {
+                self.data[usize::from(at)..usize::from(at) + usize::from(n)].fill(0);
+            }
         }
     }
 
@@ -584,7 +593,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for Record {}
+    unsafe impl super::abi::Pod for Record {
+        const PADDING: &'static [(u16, u16)] = &[(1, 7), (17, 3), (42, 6)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<Record>() == 48);
         assert!(core::mem::offset_of!(Record, flag) == 0);
@@ -723,7 +734,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for StorePutRequest {}
+    unsafe impl super::abi::Pod for StorePutRequest {
+        const PADDING: &'static [(u16, u16)] = &[(105, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<StorePutRequest>() == 108);
         assert!(core::mem::offset_of!(StorePutRequest, key_len) == 0);
@@ -801,7 +814,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for StoreGetResponse {}
+    unsafe impl super::abi::Pod for StoreGetResponse {
+        const PADDING: &'static [(u16, u16)] = &[(69, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<StoreGetResponse>() == 72);
         assert!(core::mem::offset_of!(StoreGetResponse, value_len) == 0);
@@ -860,7 +875,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for StoreStatRequest {}
+    unsafe impl super::abi::Pod for StoreStatRequest {
+        const PADDING: &'static [(u16, u16)] = &[(1, 7), (17, 3), (42, 6)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<StoreStatRequest>() == 56);
         assert!(core::mem::offset_of!(StoreStatRequest, rec) == 0);
@@ -882,7 +899,9 @@ pub mod every {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for StoreStatResponse {}
+    unsafe impl super::abi::Pod for StoreStatResponse {
+        const PADDING: &'static [(u16, u16)] = &[(1, 7), (17, 3), (42, 6)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<StoreStatResponse>() == 48);
         assert!(core::mem::offset_of!(StoreStatResponse, rec_out) == 0);
@@ -1396,7 +1415,9 @@ pub mod names {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for Locals {}
+    unsafe impl super::abi::Pod for Locals {
+        const PADDING: &'static [(u16, u16)] = &[(11, 1), (21, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<Locals>() == 24);
         assert!(core::mem::offset_of!(Locals, a) == 0);
@@ -1584,7 +1605,9 @@ pub mod names {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for ClashSizedRequest {}
+    unsafe impl super::abi::Pod for ClashSizedRequest {
+        const PADDING: &'static [(u16, u16)] = &[(25, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<ClashSizedRequest>() == 28);
         assert!(core::mem::offset_of!(ClashSizedRequest, x_len) == 0);
@@ -1614,7 +1637,9 @@ pub mod names {
     }
     // SAFETY: every field is an integer, an integer newtype or an array of bytes, so every
     // bit pattern is a valid value, and the type holds no pointers.
-    unsafe impl super::abi::Pod for ClashSizedResponse {}
+    unsafe impl super::abi::Pod for ClashSizedResponse {
+        const PADDING: &'static [(u16, u16)] = &[(1, 3)];
+    }
     const _: () = {
         assert!(core::mem::size_of::<ClashSizedResponse>() == 16);
         assert!(core::mem::offset_of!(ClashSizedResponse, error) == 0);

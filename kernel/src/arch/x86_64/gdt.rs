@@ -37,6 +37,10 @@ pub struct PerCpu {
     /// The reaper's flag: this CPU's list of objects to drop may hold something (see
     /// `object::reap`). Here so that the end of every syscall reads it in one load.
     pub reap_queued: core::sync::atomic::AtomicBool,
+    /// The scheduler's word for the thread this CPU just switched away from, released once
+    /// the switch is complete (opaque here; see `sched::anvil_sched_finish`). Only this CPU
+    /// touches it.
+    pub prev: core::sync::atomic::AtomicPtr<u8>,
 }
 
 /// Builds and loads this CPU's GDT, TSS and per-CPU block, and programs the syscall MSRs.
@@ -78,6 +82,7 @@ pub fn init_cpu(index: u32, apic_id: u32, boot_rsp: u64, ist: [u64; 3]) -> &'sta
         tss: tss_ptr,
         current: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
         reap_queued: core::sync::atomic::AtomicBool::new(false),
+        prev: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
     }));
     percpu.self_ptr = percpu as *mut PerCpu as u64;
     GsBase::write(VirtAddr::new(percpu.self_ptr));

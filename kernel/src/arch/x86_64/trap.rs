@@ -70,12 +70,6 @@ impl TrapFrame {
         // from `self`, which is borrowed mutably for the lifetime of the result.
         unsafe { &mut *p }
     }
-
-    /// Sets rax and the result registers (see `syscall_regs`).
-    pub fn set_syscall_result(&mut self, status: u64, r: [u64; 6]) {
-        self.rax = status;
-        *self.syscall_regs() = r;
-    }
 }
 
 impl fmt::Display for TrapFrame {
