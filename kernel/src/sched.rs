@@ -396,6 +396,7 @@ fn switch_from_current(given: Option<Arc<Tcb>>) {
 
 /// True if a thread of priority `prio` may run on this CPU now without passing over a thread
 /// of higher priority waiting in its queue.
+#[inline]
 pub fn may_run_now(prio: u8) -> bool {
     queues().top_priority(me()).is_none_or(|top| top <= prio)
 }

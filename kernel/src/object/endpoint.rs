@@ -450,6 +450,7 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
 
 /// Makes a thread that was handed its message runnable and running, for the current thread
 /// to switch to it directly (see `Then::SwitchTo`).
+#[inline]
 fn claim(t: &Tcb, i: &mut super::tcb::TcbInner) {
     i.wait = Wait::None;
     i.state = State::Runnable;
@@ -766,6 +767,7 @@ fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
 }
 
 /// May `t` (locked as `i`) be switched to on this CPU by a thread of priority `prio`?
+#[inline]
 fn may_switch_to(i: &super::tcb::TcbInner, prio: u8) -> bool {
     let cpu = crate::sched::this_cpu() as u32;
     !i.running
