@@ -293,7 +293,6 @@ impl VSpace {
         // The entries on the way down: path[l] is the entry in the level-`l` table.
         let mut path = [(0u64, 0usize); 5];
         let (mut table, mut shadow) = (self.pml4, self.shadow);
-        let mut created = [false; 5];
         for level in [4u32, 3, 2] {
             let i = index(va, level);
             let e = read(table, i);
@@ -311,7 +310,14 @@ impl VSpace {
                 };
                 write(table, i, t | P | W | U);
                 write(shadow, i, s);
-                created[level as usize] = true;
+                // Counted in the entry above as soon as it is linked: if a lower level then
+                // fails, the new table stays, empty and counted, so an unmap that empties its
+                // parent does not take the parent for an empty one (which would put a table
+                // still linking this one on the spare list). Such a table goes when its
+                // parent empties or with the address space.
+                if level < 4 {
+                    bump(path[level as usize + 1], 1);
+                }
                 (t, s)
             };
         }
@@ -325,14 +331,8 @@ impl VSpace {
         let i = index(va, 1);
         write(table, i, pa | flags);
         write(shadow, i, Arc::into_raw(vmo.clone()) as u64);
-        // The table below each entry gained an entry: the leaf's table always, each other one
-        // if the table under it was made just now.
+        // The leaf table gained an entry (new tables were counted as they were linked).
         bump(path[2], 1);
-        for level in [3usize, 4] {
-            if created[level - 1] {
-                bump(path[level], 1);
-            }
-        }
         Ok(())
     }
 

@@ -785,6 +785,7 @@ fn soundness(name: &str, cpus: u32) {
                 "soundness: ok 1000 threads killed while exiting to a fault endpoint: frames, heap and quota exactly back",
                 "soundness: ok a thread blocked on an endpoint held only by its own CNode is freed by revoking its quota",
                 "soundness: ok 100,000 map/unmap rounds across page tables run in constant memory",
+                "soundness: ok a map that runs out of quota half way leaves its address space sound, and everything comes back",
                 "soundness: ok a quota-driven attempt to exhaust kernel memory is refused, the kernel keeps serving, and everything comes back",
                 "soundness: PASS",
             ],

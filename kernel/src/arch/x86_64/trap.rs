@@ -41,6 +41,17 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
+// `syscall_regs` relies on the argument registers being adjacent and in ABI order.
+const _: () = {
+    use core::mem::offset_of;
+    let base = offset_of!(TrapFrame, rdi);
+    assert!(offset_of!(TrapFrame, rsi) == base + 8);
+    assert!(offset_of!(TrapFrame, rdx) == base + 16);
+    assert!(offset_of!(TrapFrame, r10) == base + 24);
+    assert!(offset_of!(TrapFrame, r8) == base + 32);
+    assert!(offset_of!(TrapFrame, r9) == base + 40);
+};
+
 const USER_CS: u64 = 0x23;
 const USER_SS: u64 = 0x1b;
 
@@ -64,11 +75,12 @@ impl TrapFrame {
     /// The six syscall argument registers in ABI order (rdi, rsi, rdx, r10, r8, r9), which
     /// are also the result registers: the dispatch reads and writes them in place.
     pub fn syscall_regs(&mut self) -> &mut [u64; 6] {
-        let p = core::ptr::addr_of_mut!(self.rdi).cast::<[u64; 6]>();
+        let base = (self as *mut TrapFrame).cast::<u8>();
         // SAFETY: the struct is `repr(C)` with rdi, rsi, rdx, r10, r8 and r9 declared one after
-        // the other, all `u64`, so they form one `[u64; 6]` with no padding; `p` is derived
-        // from `self`, which is borrowed mutably for the lifetime of the result.
-        unsafe { &mut *p }
+        // the other, all `u64`, so they form one `[u64; 6]` with no padding at this offset; the
+        // pointer is derived from the whole of `self` (not from one field), which is borrowed
+        // mutably for the lifetime of the result.
+        unsafe { &mut *base.add(core::mem::offset_of!(TrapFrame, rdi)).cast::<[u64; 6]>() }
     }
 }
 

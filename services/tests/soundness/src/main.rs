@@ -2,7 +2,8 @@
 //! or leaked it, and checks each ends in a documented status with nothing lost: creating into
 //! a full CNode while other CPUs do the same, suspend/resume storms, quota exhaustion, a
 //! server dying under a blocked caller, an endpoint deleted under its waiters, suspend and
-//! resume of blocked threads, a thousand thread deaths of each kind, and map/unmap churn.
+//! resume of blocked threads, a thousand thread deaths of each kind, map/unmap churn, and a
+//! map that runs out of quota half way through its page tables.
 //! Runs as init (it needs the root quota); prints `soundness: ok ...` per check and `PASS`.
 
 #![no_std]
@@ -900,6 +901,52 @@ fn map_unmap() {
     );
 }
 
+/// A map that runs out of quota half way through making page tables leaves the address space
+/// sound: the tables it made stay counted (an unmap that empties their parent must not take
+/// the parent for empty and reuse it while it still links them), later maps around them work,
+/// and deleting the address space gives everything back.
+fn map_out_of_quota() {
+    let before = mem();
+    let vmo = T.want("Vmo.create", Vmo::create(&quota(), 2 * PAGE));
+    // What an empty address space costs its quota, measured on a scratch one.
+    let probe = T.want("Quota.split", quota().split(64 * PAGE));
+    let scratch = T.want("VSpace.create", VSpace::create(&probe));
+    let (_, empty) = T.want("Quota.info", probe.info());
+    delete(scratch.0);
+    delete(probe.0);
+    // Room for exactly 8 frames of tables: the first page below takes 6 (a PDPT, a PD and a
+    // page table, each with its shadow), the second crosses into the next PDPT entry and gets
+    // its PD (2 frames) before its page table is refused.
+    let q = T.want("Quota.split", quota().split(empty + 8 * PAGE));
+    let vs = T.want("VSpace.create", VSpace::create(&q));
+    let va = 0x0000_1000_3FFF_F000;
+    let rw = MapFlags::R | MapFlags::W;
+    let r = vs.map(&vmo, va, 0, 2 * PAGE, rw);
+    T.expect(
+        "a map that runs out of quota for its page tables",
+        r,
+        Err(Status::QUOTA_EXCEEDED),
+    );
+    // Two pages in the first PDPT entry again, from the tables the failed map gave back.
+    let low = 0x0000_1000_0000_0000;
+    T.want("VSpace.map after the failed map", vs.map(&vmo, low, 0, PAGE, rw));
+    T.expect(
+        "the page next to it is free",
+        vs.map(&vmo, low + PAGE, PAGE, PAGE, rw),
+        Ok(()),
+    );
+    T.want("VSpace.unmap", vs.unmap(low, 2 * PAGE));
+    T.want("VSpace.map", vs.map(&vmo, low, 0, PAGE, rw));
+    delete(vs.0);
+    delete(q.0);
+    delete(vmo.0);
+    T.expect("memory after a map that ran out of quota", mem(), before);
+    T.check(
+        "a map that runs out of quota half way leaves its address space sound, and everything comes back",
+        true,
+    );
+}
+
 fn main() -> u64 {
     println!("soundness: {} CPU(s)", cpus());
     full_cnode();
@@ -910,6 +957,7 @@ fn main() -> u64 {
     thread_deaths();
     unreachable_cycle();
     map_unmap();
+    map_out_of_quota();
     exhaust();
     T.pass()
 }
