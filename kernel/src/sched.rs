@@ -251,9 +251,9 @@ fn next_for(cpu: usize) -> Option<Arc<Tcb>> {
 /// CPU in its TLB-shootdown set) throughout.
 static LOADED: [AtomicPtr<VSpace>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 
-/// Makes `vs` (or only the kernel, for `None`) this CPU's address space.
-fn load_vspace(cpu: usize, vs: Option<&Arc<VSpace>>) {
-    let new = vs.map_or(core::ptr::null_mut(), |v| Arc::as_ptr(v) as *mut VSpace);
+/// Makes `new` (or only the kernel, for null) this CPU's address space: the address space of a
+/// thread about to run here (`Tcb::vspace_ptr`), which that thread holds while it runs.
+fn load_vspace(cpu: usize, new: *mut VSpace) {
     let old = LOADED[cpu].load(Ordering::Relaxed);
     if old == new {
         return;
@@ -264,9 +264,13 @@ fn load_vspace(cpu: usize, vs: Option<&Arc<VSpace>>) {
         unsafe { (*old).deactivate_on(cpu) };
     }
     LOADED[cpu].store(new, Ordering::Relaxed);
-    match vs {
-        Some(v) => v.activate_on(cpu),
-        None => paging::activate(paging::kernel_pml4()),
+    if new.is_null() {
+        paging::activate(paging::kernel_pml4());
+    } else {
+        // SAFETY: `new` is the address space of the thread this CPU switches to, which holds it
+        // (see `Tcb::vspace_ptr`) until after it has left this CPU, and by then this CPU has
+        // loaded another one.
+        unsafe { (*new).activate_on(cpu) };
     }
 }
 
@@ -276,7 +280,7 @@ fn prepare(cpu: usize, t: &Tcb) {
     // or saves its FPU area (see arch/x86_64/fpu.rs).
     unsafe { t.fpu.restore() };
     gdt::set_kernel_stack(t.kstack.top);
-    load_vspace(cpu, t.inner.lock().vspace.as_ref());
+    load_vspace(cpu, t.vspace_ptr.load(Ordering::Acquire));
     t.on_cpu.store(cpu as i64, Ordering::Release);
     EPOCH.fetch_add(1, Ordering::SeqCst);
     DISPATCHES[cpu].fetch_add(1, Ordering::Relaxed);
@@ -318,6 +322,7 @@ fn release_prev(t: Arc<Tcb>) {
             if i.state == State::Dead {
                 // Its address space is no longer loaded anywhere: release it now, not when
                 // the last capability to the thread goes.
+                t.vspace_ptr.store(core::ptr::null_mut(), Ordering::Release);
                 if let Some(vs) = i.vspace.take() {
                     crate::object::reap::defer(crate::object::Object::VSpace(vs));
                 }
@@ -381,7 +386,7 @@ fn switch_from_current(given: Option<Arc<Tcb>>) {
                 sp
             }
             None => {
-                load_vspace(cpu, None);
+                load_vspace(cpu, core::ptr::null_mut());
                 s.idle_ksp
             }
         };

@@ -85,7 +85,7 @@ pub fn load(name: &str, image: &[u8], initrd: (u64, u64)) -> Result<Arc<Tcb>, St
         .map_err(|e| alloc::format!("boot capability: {e:?}"))?;
     {
         let mut i = t.inner.lock();
-        i.vspace = Some(vs);
+        t.set_vspace(&mut i, vs);
         t.cnode_id.store(cnode.id, core::sync::atomic::Ordering::Release);
         i.cnode = Some(cnode);
         t.ipc_pa

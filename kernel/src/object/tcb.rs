@@ -159,6 +159,11 @@ pub struct Tcb {
     /// the lock. Both change only while the thread has never run (`configure`).
     pub ipc_pa: AtomicU64,
     pub prio: core::sync::atomic::AtomicU8,
+    /// `inner.vspace` as a pointer, for the scheduler's switch to read without the lock. Set by
+    /// `configure` (before the thread first runs) and cleared when the scheduler releases the
+    /// address space of a dead thread that has left its CPU; a thread is only ever switched to
+    /// before that, so whenever the scheduler reads it the `Arc` in `inner.vspace` holds it.
+    pub vspace_ptr: core::sync::atomic::AtomicPtr<VSpace>,
     /// The id of `inner.cnode` in the capability space (`NO_CNODE` for none), for lookups
     /// without the lock or a reference count. Valid while the thread runs: its CNode is
     /// released only when it dies, and then dropped only after it has left its CPU (`kill`
@@ -242,6 +247,7 @@ impl Tcb {
             regs_replaced: core::sync::atomic::AtomicBool::new(false),
             ipc_pa: AtomicU64::new(0),
             prio: core::sync::atomic::AtomicU8::new(0),
+            vspace_ptr: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
             cnode_id: core::sync::atomic::AtomicUsize::new(NO_CNODE),
             wake_status: AtomicU64::new(0),
             wake_value: AtomicU64::new(0),
@@ -290,6 +296,13 @@ impl Tcb {
     pub fn stats(&self) -> (ThreadState, u32, u64) {
         let cpu = u32::try_from(self.on_cpu.load(Ordering::Acquire)).unwrap_or(u32::MAX);
         (self.user_state(), cpu, self.ticks.load(Ordering::Relaxed))
+    }
+
+    /// Gives the thread (locked as `i`, not yet started) its address space; returns the one it
+    /// had. Keeps `vspace_ptr` in step.
+    pub fn set_vspace(&self, i: &mut TcbInner, vs: Arc<VSpace>) -> Option<Arc<VSpace>> {
+        self.vspace_ptr.store(Arc::as_ptr(&vs).cast_mut(), Ordering::Release);
+        i.vspace.replace(vs)
     }
 
     /// Where the thread's user registers are saved while it is in the kernel or stopped.
@@ -575,7 +588,7 @@ impl TcbSyscalls for Ctx<'_> {
         t.prio.store(prio, Ordering::Relaxed);
         t.cnode_id.store(c.id, Ordering::Release);
         let old = (
-            i.vspace.replace(v.object.clone()),
+            t.set_vspace(&mut i, v.object.clone()),
             i.cnode.replace(c.object.clone()),
             core::mem::replace(&mut i.ipc, buffer),
         );

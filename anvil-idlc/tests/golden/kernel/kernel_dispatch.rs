@@ -447,7 +447,7 @@ pub enum Object<T: Types> {
     Clashy(T::Clashy),
 }
 impl<T: Types> Clone for Object<T> {
-    #[inline]
+    #[inline(always)]
     fn clone(&self) -> Self {
         match self {
             Object::Widget(o_) => Object::Widget(o_.clone()),
