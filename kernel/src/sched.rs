@@ -14,7 +14,6 @@
 //! references first.
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use anvil_kcore::runqueue::RunQueues;
@@ -33,7 +32,14 @@ struct CpuState {
 }
 
 static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
-static CPUS: Once<Vec<Mutex<CpuState>>> = Once::new();
+/// Each CPU's scheduler state, one per possible CPU (a static array: the switch path finds its
+/// own without an initialisation check).
+static CPUS: [Mutex<CpuState>; MAX_CPUS] = [const {
+    Mutex::new(CpuState {
+        current: None,
+        idle_ksp: 0,
+    })
+}; MAX_CPUS];
 static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 /// Whether each CPU has logged that it went idle (once per CPU: the line is for people
 /// reading a boot log, and logging every idle entry cost more than the IPC it followed).
@@ -50,20 +56,12 @@ pub static DISPATCHES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX
 /// Sets up the queues for `cpus` CPUs. Called once by the boot CPU before any AP starts.
 pub fn init(cpus: usize) {
     QUEUES.call_once(|| RunQueues::new(cpus));
-    CPUS.call_once(|| {
-        (0..cpus)
-            .map(|_| {
-                Mutex::new(CpuState {
-                    current: None,
-                    idle_ksp: 0,
-                })
-            })
-            .collect()
-    });
 }
 
+/// This CPU's index, below `MAX_CPUS` (boot starts no more CPUs than that): said with a mask,
+/// so the per-CPU arrays it indexes need no bounds check.
 fn me() -> usize {
-    gdt::this_cpu().index as usize
+    gdt::this_cpu().index as usize % MAX_CPUS
 }
 
 fn queues() -> &'static RunQueues<Arc<Tcb>> {
@@ -73,9 +71,7 @@ fn queues() -> &'static RunQueues<Arc<Tcb>> {
 }
 
 fn state(cpu: usize) -> &'static Mutex<CpuState> {
-    &CPUS
-        .get()
-        .unwrap_or_else(|| panic!("scheduler used before sched::init"))[cpu]
+    &CPUS[cpu % MAX_CPUS]
 }
 
 /// True while `cpu` waits in its idle loop (`Debug.cpu`).

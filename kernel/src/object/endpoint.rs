@@ -223,6 +223,7 @@ enum Body {
 
 /// Copies a message into `to`'s IPC buffer, moving its capabilities into `to`'s CNode. On
 /// failure nothing is left behind in the receiver.
+#[inline]
 fn transfer(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
     if let Body::Buffer(from) = body {
         if rd32(from.pa, at::CAP_COUNT) == 0 {
@@ -234,6 +235,7 @@ fn transfer(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
 
 /// `transfer` of a message without capabilities (the common case): header, cleared
 /// capability fields and data, with none of the capability bookkeeping.
+#[inline(never)]
 fn transfer_data(from: u64, to: u64, badge: u64) -> Result<(), Status> {
     let label = rd64(from, at::LABEL);
     let data_len = rd32(from, at::DATA_LEN) as usize;
@@ -255,20 +257,28 @@ fn transfer_data(from: u64, to: u64, badge: u64) -> Result<(), Status> {
             (at::DATA - at::CAPS) as usize,
         )
     };
-    // SAFETY: both are data areas of live IPC buffer pages (`rd64`), `data_len` was checked
-    // against their size, and two threads' buffers are distinct pages or the same page only if
-    // one thread sends to itself, which cannot pair up.
-    unsafe {
-        core::ptr::copy(
-            (phys_to_virt(from) + at::DATA) as *const u8,
-            (phys_to_virt(to) + at::DATA) as *mut u8,
-            data_len,
-        )
-    };
+    copy_data(from, to, data_len);
     Ok(())
 }
 
+/// Copies `len` bytes (checked to be at most `MSG_DATA_BYTES`) of message data from the IPC
+/// buffer at `from` to the one at `to`.
+fn copy_data(from: u64, to: u64, len: usize) {
+    debug_assert!(len <= DATA_N);
+    // SAFETY: both are data areas of live IPC buffer pages (`rd64`) with room for `len` bytes,
+    // and they do not overlap: two threads' buffers are distinct pages, or the same page only
+    // if one thread sends to itself, which cannot pair up.
+    unsafe {
+        crate::arch::x86_64::string::copy(
+            (phys_to_virt(to) + at::DATA) as *mut u8,
+            (phys_to_virt(from) + at::DATA) as *const u8,
+            len,
+        )
+    };
+}
+
 /// `transfer` of a fault report or of a message that carries capabilities.
+#[inline(never)]
 fn transfer_with_caps(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
     let mut types = [0u32; CAPS_N];
     let mut rights = [0u32; CAPS_N];
@@ -303,21 +313,15 @@ fn transfer_with_caps(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
         wr32(to.pa, at::CAP_TYPES + 4 * i as u64, types[i]);
         wr32(to.pa, at::CAP_RIGHTS + 4 * i as u64, rights[i]);
     }
-    let dst = (phys_to_virt(to.pa) + at::DATA) as *mut u8;
     match body {
         Body::Fault(r) => {
             let src = (r as *const FaultReport).cast::<u8>();
+            let dst = (phys_to_virt(to.pa) + at::DATA) as *mut u8;
             // SAFETY: `FaultReport` is a padding-free `repr(C)` struct of integers, so its
             // bytes are initialised; the destination is the data area of a live IPC buffer.
             unsafe { core::ptr::copy_nonoverlapping(src, dst, data_len) };
         }
-        Body::Buffer(from) => {
-            let src = (phys_to_virt(from.pa) + at::DATA) as *const u8;
-            // SAFETY: both are data areas of live IPC buffer pages (`rd64`), `data_len` was
-            // checked against their size, and two threads' buffers are distinct pages or the
-            // same page only if one thread sends to itself, which cannot pair up.
-            unsafe { core::ptr::copy(src, dst, data_len) };
-        }
+        Body::Buffer(from) => copy_data(from.pa, to.pa, data_len),
     }
     Ok(())
 }
@@ -384,7 +388,7 @@ fn wait_in(q: &mut Queues, me: &Arc<Tcb>, wait: Wait) -> Result<Then, Status> {
     let list = if sender { &mut q.senders } else { &mut q.receivers };
     list.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
     i.state = State::Blocked;
-    i.wait = wait;
+    i.start_waiting(wait);
     list.push_back(me.clone());
     Ok(Then::Block)
 }
@@ -426,7 +430,7 @@ pub fn send(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, call: bool) -> Result
         mi.reply_token = mi.reply_token.wrapping_add(1);
         if mi.state == State::Runnable {
             mi.state = State::Blocked;
-            mi.wait = Wait::Reply;
+            mi.start_waiting(Wait::Reply);
             then = Then::Block;
         } else {
             // Stopped while sending: the message went, the reply will find nobody waiting.
@@ -475,17 +479,30 @@ pub fn unclaim(t: Arc<Tcb>) {
     }
 }
 
+/// The reply the current thread `me` owes (taken: it is answered or abandoned next) and its
+/// bound notification, in one hold of its lock.
+fn owed_and_bound(me: &Tcb) -> (Option<(Arc<Tcb>, u64)>, Option<Arc<super::notification::Notification>>) {
+    let mut i = me.inner.lock();
+    (i.reply_to.take(), i.bound.clone())
+}
+
 /// `Endpoint.recv` by the current thread `me`.
 pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
-    let mut to = end(me, false)?;
+    let (owed, bound) = owed_and_bound(me);
     // A caller this thread still owes a reply would otherwise wait forever.
-    let (owed, bound) = {
-        let mut i = me.inner.lock();
-        (i.reply_to.take(), i.bound.clone())
-    };
     if let Some((c, token)) = owed {
         abandon_reply(&c, token);
     }
+    recv_bound(me, ep, bound)
+}
+
+/// `recv` once the reply owed is dealt with; `bound` is `me`'s bound notification.
+fn recv_bound(
+    me: &Arc<Tcb>,
+    ep: &Arc<Endpoint>,
+    bound: Option<Arc<super::notification::Notification>>,
+) -> Result<Then, Status> {
+    let mut to = end(me, false)?;
     let mut q = ep.queues.lock();
     if q.closed {
         return Err(Status::PEER_CLOSED);
@@ -568,7 +585,7 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 /// thread to switch to (or to `unclaim`).
 pub fn reply(me: &Arc<Tcb>, claim_it: bool) -> Result<Option<Arc<Tcb>>, Status> {
     let (caller, token) = me.inner.lock().reply_to.take().ok_or(Status::BAD_STATE)?;
-    Ok(match answer(me, &caller, token, claim_it)? {
+    Ok(match answer(me, caller, token, claim_it)? {
         Answered::Claimed(c) => Some(c),
         Answered::Woken | Answered::No => None,
     })
@@ -587,13 +604,13 @@ pub enum Answered {
 /// Delivers `me`'s message as the reply to the call of `caller` that `token` names, if the
 /// caller still waits for it (`reply`, and `Reply.send` for a reply saved to answer later).
 /// With `claim_it`, as `reply`.
-pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> Result<Answered, Status> {
+pub fn answer(me: &Arc<Tcb>, caller: Arc<Tcb>, token: u64, claim_it: bool) -> Result<Answered, Status> {
     let caps = has_caps(me.ipc_pa.load(Ordering::Relaxed));
     let from = match end(me, caps) {
         Ok(f) => f,
         Err(e) => {
             // The reply cannot be sent: the caller must not wait for it for ever.
-            abandon_reply(caller, token);
+            abandon_reply(&caller, token);
             return Err(e);
         }
     };
@@ -611,11 +628,11 @@ pub fn answer(me: &Arc<Tcb>, caller: &Arc<Tcb>, token: u64, claim_it: bool) -> R
         transfer(&Body::Buffer(from), &to, 0)
     };
     if claim_it && status.is_ok() && may_switch_to(&ci, me.prio.load(Ordering::Relaxed)) {
-        claim(caller, &mut ci);
+        claim(&caller, &mut ci);
         drop(ci);
-        return Ok(Answered::Claimed(caller.clone()));
+        return Ok(Answered::Claimed(caller));
     }
-    tcb::wake(caller, ci, status.err().unwrap_or(Status::OK));
+    tcb::wake(&caller, ci, status.err().unwrap_or(Status::OK));
     Ok(Answered::Woken)
 }
 
@@ -755,15 +772,7 @@ fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
     if len == 0 {
         return;
     }
-    // SAFETY: both are data areas of live IPC buffer pages (see `rd64`), `len` is at most
-    // FASTPATH_DATA_BYTES, and the two threads' buffers are distinct pages.
-    unsafe {
-        core::ptr::copy(
-            (phys_to_virt(from) + at::DATA) as *const u8,
-            (phys_to_virt(to) + at::DATA) as *mut u8,
-            len,
-        )
-    };
+    copy_data(from, to, len);
 }
 
 /// May `t` (locked as `i`) be switched to on this CPU by a thread of priority `prio`?
@@ -817,7 +826,7 @@ fn fast_call_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, from: u64, len: u
         }
         mi.reply_token = mi.reply_token.wrapping_add(1);
         mi.state = State::Blocked;
-        mi.wait = Wait::Reply;
+        mi.start_waiting(Wait::Reply);
         mi.reply_token
     };
     copy_small(from, to, len, badge);
@@ -866,7 +875,7 @@ fn fast_reply_recv_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, from: u64, len: usize) 
         }
         let owed = mi.reply_to.take()?;
         mi.state = State::Blocked;
-        mi.wait = Wait::Recv { ep: ep.clone() };
+        mi.start_waiting(Wait::Recv { ep: ep.clone() });
         owed
     };
     q.receivers.push_back(me.clone());
@@ -953,12 +962,17 @@ impl EndpointSyscalls for Ctx<'_> {
     }
 
     fn endpoint_reply_recv(&mut self, ep: C<'_, Arc<EndpointCap>>) -> Result<(), Status> {
-        let caller = match reply(self.thread, true) {
-            Ok(c) => c,
-            Err(Status::BAD_STATE) => None,
-            Err(e) => return Err(e),
+        // The reply owed (none: only receive) and the bound notification, in one hold of the
+        // thread's lock.
+        let (owed, bound) = owed_and_bound(self.thread);
+        let caller = match owed {
+            Some((c, token)) => match answer(self.thread, c, token, true)? {
+                Answered::Claimed(c) => Some(c),
+                Answered::Woken | Answered::No => None,
+            },
+            None => None,
         };
-        match (recv(self.thread, &ep.0), caller) {
+        match (recv_bound(self.thread, &ep.0, bound), caller) {
             // Waiting now: run the caller that was answered, straight away.
             (Ok(Then::Block), Some(c)) => self.then(Then::SwitchTo(c)),
             (r, c) => {

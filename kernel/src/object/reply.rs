@@ -51,7 +51,7 @@ pub fn save(me: &Tcb, charge: Charge) -> Result<Reply, Status> {
 pub fn send(me: &Arc<Tcb>, r: &Reply) -> Result<(), Status> {
     let (caller, token) = r.caller.lock().take().ok_or(Status::BAD_STATE)?;
     let caller = caller.upgrade().ok_or(Status::PEER_CLOSED)?;
-    match endpoint::answer(me, &caller, token, false)? {
+    match endpoint::answer(me, caller, token, false)? {
         endpoint::Answered::No => Err(Status::PEER_CLOSED),
         _ => Ok(()),
     }

@@ -128,6 +128,20 @@ pub struct TcbInner {
 }
 
 impl TcbInner {
+    /// Sets what a thread that is not waiting (`Wait::None`) now waits for: the common change
+    /// of the IPC paths, which then costs no call to drop the old value. Any other old value
+    /// is dropped as usual.
+    #[inline]
+    pub fn start_waiting(&mut self, w: Wait) {
+        let old = core::mem::replace(&mut self.wait, w);
+        if matches!(old, Wait::None) {
+            // Holds nothing: forgetting it leaks nothing.
+            core::mem::forget(old);
+        } else {
+            drop(old);
+        }
+    }
+
     /// The thread waits for the reply to its call that `token` names (it was not stopped, and
     /// did not call again, meanwhile).
     pub fn awaits_reply(&self, token: u64) -> bool {
