@@ -215,16 +215,16 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
     // One function per syscall, each with its own small frame, and a table-driven jump to it:
     // a single `match` holding every syscall's decoding made one function whose prologue and
     // 2 KiB frame every syscall paid for.
-    w.lines(&format!(
+    w.lines(
         "
 /// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
 /// handler, and writes its results into the same registers; returns the status for rax.
 /// A syscall refused here returns all six registers zero; one that succeeds (or blocks, and
 /// ends later with its waker's status) leaves the registers it has no result for as the
 /// caller passed them.
-pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {{
-    match nr_ {{"
-    ));
+pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {
+    match nr_ {",
+    );
     for i in m.objects() {
         for me in &i.methods {
             w!(w, "{} => {}(k_, regs_),", kernel_sys(i, me), sys_fn(i, me));

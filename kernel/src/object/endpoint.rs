@@ -479,9 +479,13 @@ pub fn unclaim(t: Arc<Tcb>) {
     }
 }
 
+/// A caller owed a reply, with the token of its call.
+type Owed = (Arc<Tcb>, u64);
+type Bound = Option<Arc<super::notification::Notification>>;
+
 /// The reply the current thread `me` owes (taken: it is answered or abandoned next) and its
 /// bound notification, in one hold of its lock.
-fn owed_and_bound(me: &Tcb) -> (Option<(Arc<Tcb>, u64)>, Option<Arc<super::notification::Notification>>) {
+fn owed_and_bound(me: &Tcb) -> (Option<Owed>, Bound) {
     let mut i = me.inner.lock();
     (i.reply_to.take(), i.bound.clone())
 }
@@ -497,11 +501,7 @@ pub fn recv(me: &Arc<Tcb>, ep: &Arc<Endpoint>) -> Result<Then, Status> {
 }
 
 /// `recv` once the reply owed is dealt with; `bound` is `me`'s bound notification.
-fn recv_bound(
-    me: &Arc<Tcb>,
-    ep: &Arc<Endpoint>,
-    bound: Option<Arc<super::notification::Notification>>,
-) -> Result<Then, Status> {
+fn recv_bound(me: &Arc<Tcb>, ep: &Arc<Endpoint>, bound: Bound) -> Result<Then, Status> {
     let mut to = end(me, false)?;
     let mut q = ep.queues.lock();
     if q.closed {
