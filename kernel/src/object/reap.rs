@@ -86,7 +86,9 @@ pub fn drain_all() {
     drain();
 }
 
-/// Drops the objects of `list` one at a time (a drop may queue more on this CPU's list).
+/// Drops the objects of `list` one at a time (a drop may queue more on this CPU's list). A
+/// big revoke may have grown the list: once it is empty its memory goes back, keeping the room
+/// every CPU is given at boot, so heap use does not depend on which CPU deleted what.
 fn empty(list: &Mutex<Vec<Object>>) {
     loop {
         let next = {
@@ -94,6 +96,8 @@ fn empty(list: &Mutex<Vec<Object>>) {
             let o = l.pop();
             if o.is_some() {
                 DROPPING.fetch_add(1, Ordering::SeqCst);
+            } else if l.capacity() > ROOM {
+                l.shrink_to(ROOM);
             }
             o
         };
@@ -126,14 +130,6 @@ pub fn drain() {
 #[inline(never)]
 fn drain_slow() {
     empty(mine());
-    // A big revoke may have grown the list; give the memory back, keeping the room every CPU
-    // is given at boot, so heap use does not depend on which CPU deleted what.
-    {
-        let mut p = mine().lock();
-        if p.is_empty() && p.capacity() > ROOM {
-            p.shrink_to(ROOM);
-        }
-    }
     crate::mm::kstack::reclaim();
     // A safe point is also where the console server hears of new kernel output.
     crate::log::kick();
