@@ -26,7 +26,6 @@ void anvil_runtime_init(uint64_t ipc) {
 static anvil_cap_t console_slot;
 enum { NAMES_UNKNOWN, NAMES_CLIENT, NAMES_NONE };
 static int names_state = NAMES_UNKNOWN;
-#define ENDPOINT_TYPE 7u
 
 void anvil_console_use(anvil_cap_t slot) {
     console_slot = slot;
@@ -60,11 +59,14 @@ static anvil_cap_t console(void) {
     if (names_state == NAMES_UNKNOWN) {
         /* A client holds the name server's endpoint without READ; the name server serves it. */
         anvil_rights_t r = 0;
-        int client = holds(ANVIL_BOOT_SLOT_NAMES, ENDPOINT_TYPE, 0, &r) && !(r & ANVIL_RIGHTS_READ);
+        int client = holds(ANVIL_BOOT_SLOT_NAMES, ANVIL_OBJ_ENDPOINT, 0, &r) && !(r & ANVIL_RIGHTS_READ);
         names_state = client ? NAMES_CLIENT : NAMES_NONE;
         if (!client) return 0;
     }
-    int has_debug = holds(ANVIL_BOOT_SLOT_DEBUG, 0, ANVIL_RIGHTS_WRITE, NULL);
+    /* The debug console's slot holds it only if init granted it; otherwise the slot is free and
+     * may hold anything this service made since (the kernel gives out the lowest free slot),
+     * so the object's type is checked, not only the right. */
+    int has_debug = holds(ANVIL_BOOT_SLOT_DEBUG, ANVIL_OBJ_DEBUG, ANVIL_RIGHTS_WRITE, NULL);
     anvil_cap_t ep = 0;
     anvil_status_t st = has_debug ? anvil_try_lookup("console", &ep) : anvil_lookup("console", &ep);
     if (st == ANVIL_STATUS_OK) {
@@ -89,7 +91,7 @@ static void debug_write(const char *s, size_t n) {
 static void forget_console(anvil_cap_t slot) {
     if (console_slot != slot) return;
     console_slot = 0;
-    if (holds(slot, ENDPOINT_TYPE, 0, NULL)) (void)anvil_cap_delete(ANVIL_BOOT_SLOT_CNODE, slot);
+    if (holds(slot, ANVIL_OBJ_ENDPOINT, 0, NULL)) (void)anvil_cap_delete(ANVIL_BOOT_SLOT_CNODE, slot);
 }
 
 void anvil_rt_console_write(const char *s, size_t n) {

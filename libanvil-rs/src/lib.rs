@@ -248,13 +248,11 @@ pub mod console {
         if SLOT
             .compare_exchange(slot, 0, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
-            && sys::kernel::Cap::identify(&boot::cnode(), slot).is_ok_and(|(t, _, _)| t == ENDPOINT_TYPE)
+            && sys::kernel::Cap::identify(&boot::cnode(), slot).is_ok_and(|(t, _, _)| t == sys::kernel::OBJ_ENDPOINT)
         {
             let _ = sys::kernel::Cap::delete(&boot::cnode(), slot);
         }
     }
-
-    const ENDPOINT_TYPE: u32 = 7;
 
     /// Moves the console capability to the CNode's last slot if it is free: the kernel gives
     /// out the lowest free slot, so the console's is not one a revoked capability of the
@@ -288,14 +286,19 @@ pub mod console {
         if NAMES.load(Ordering::SeqCst) == UNKNOWN {
             // A client holds the name server's endpoint without READ; the name server serves it.
             let client = sys::kernel::Cap::identify(&own, types::BOOT_SLOT_NAMES)
-                .is_ok_and(|(t, r, _)| t == ENDPOINT_TYPE && !r.contains(Rights::READ));
+                .is_ok_and(|(t, r, _)| t == sys::kernel::OBJ_ENDPOINT && !r.contains(Rights::READ));
             NAMES.store(if client { CLIENT } else { NONE }, Ordering::SeqCst);
             if !client {
                 return 0;
             }
         }
-        let has_debug =
-            sys::kernel::Cap::identify(&own, types::BOOT_SLOT_DEBUG).is_ok_and(|(_, r, _)| r.contains(Rights::WRITE));
+        // The debug console's slot holds it only if init granted it; otherwise the slot is
+        // free and may hold anything this process made since (the kernel gives out the lowest
+        // free slot: a thread's capabilities, say), so the type is checked, not only the right.
+        // (Taking such a capability for a debug console made a service that printed while the
+        // IO server was not yet registered skip the wait, and lose the line.)
+        let has_debug = sys::kernel::Cap::identify(&own, types::BOOT_SLOT_DEBUG)
+            .is_ok_and(|(t, r, _)| t == sys::kernel::OBJ_DEBUG && r.contains(Rights::WRITE));
         let found = if has_debug {
             names::try_lookup("console")
         } else {
