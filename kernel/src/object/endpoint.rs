@@ -192,6 +192,31 @@ fn has_caps(pa: u64) -> bool {
     pa != 0 && rd32(pa, at::CAP_COUNT) != 0
 }
 
+/// Writes a message header into the IPC buffer at `pa`: label, badge, data length and the
+/// count of capabilities (their fields are the caller's to fill).
+#[inline]
+fn write_header(pa: u64, label: u64, badge: u64, data_len: usize, cap_count: usize) {
+    wr64(pa, at::LABEL, label);
+    wr64(pa, at::BADGE, badge);
+    wr32(pa, at::DATA_LEN, data_len as u32);
+    wr32(pa, at::CAP_COUNT, cap_count as u32);
+}
+
+/// Clears the capability fields (slots, types, rights) of the IPC buffer at `pa`, for a
+/// message that carries none.
+#[inline]
+fn clear_cap_fields(pa: u64) {
+    // SAFETY: the capability fields of a live IPC buffer page (`rd64`), which lie between
+    // `CAPS` and `DATA`.
+    unsafe {
+        core::ptr::write_bytes(
+            (phys_to_virt(pa) + at::CAPS) as *mut u8,
+            0,
+            (at::DATA - at::CAPS) as usize,
+        )
+    };
+}
+
 fn rd64(pa: u64, off: u64) -> u64 {
     // SAFETY: `pa` is an IPC buffer page kept alive by its thread's `IpcBuffer` for as long as
     // the thread (which the caller holds) has it, reached through the direct map; `off` lies
@@ -244,19 +269,8 @@ fn transfer_data(from: u64, to: u64, badge: u64) -> Result<(), Status> {
     if data_len > DATA_N {
         return Err(Status::INVALID_ARGS);
     }
-    wr64(to, at::LABEL, label);
-    wr64(to, at::BADGE, badge);
-    wr32(to, at::DATA_LEN, data_len as u32);
-    wr32(to, at::CAP_COUNT, 0);
-    // SAFETY: the capability fields of a live IPC buffer page (`rd64`), which lie between
-    // `CAPS` and `DATA`.
-    unsafe {
-        core::ptr::write_bytes(
-            (phys_to_virt(to) + at::CAPS) as *mut u8,
-            0,
-            (at::DATA - at::CAPS) as usize,
-        )
-    };
+    write_header(to, label, badge, data_len, 0);
+    clear_cap_fields(to);
     copy_data(from, to, data_len);
     Ok(())
 }
@@ -304,10 +318,7 @@ fn transfer_with_caps(body: &Body, to: &End, badge: u64) -> Result<(), Status> {
             (label, data_len, cap_count)
         }
     };
-    wr64(to.pa, at::LABEL, label);
-    wr64(to.pa, at::BADGE, badge);
-    wr32(to.pa, at::DATA_LEN, data_len as u32);
-    wr32(to.pa, at::CAP_COUNT, cap_count as u32);
+    write_header(to.pa, label, badge, data_len, cap_count);
     for i in 0..CAPS_N {
         wr64(to.pa, at::CAPS + 8 * i as u64, slots[i]);
         wr32(to.pa, at::CAP_TYPES + 4 * i as u64, types[i]);
@@ -639,15 +650,8 @@ pub fn answer(me: &Arc<Tcb>, caller: Arc<Tcb>, token: u64, claim_it: bool) -> Re
 /// Writes the message a bound notification's signal ends a receive with: label
 /// `NOTIFY_LABEL`, the bits as the badge, no data, no capabilities.
 fn write_notify(pa: u64, bits: u64) {
-    wr64(pa, at::LABEL, NOTIFY_LABEL);
-    wr64(pa, at::BADGE, bits);
-    wr32(pa, at::DATA_LEN, 0);
-    wr32(pa, at::CAP_COUNT, 0);
-    for i in 0..CAPS_N {
-        wr64(pa, at::CAPS + 8 * i as u64, 0);
-        wr32(pa, at::CAP_TYPES + 4 * i as u64, 0);
-        wr32(pa, at::CAP_RIGHTS + 4 * i as u64, 0);
-    }
+    write_header(pa, NOTIFY_LABEL, bits, 0, 0);
+    clear_cap_fields(pa);
 }
 
 /// `t`'s bound notification `n` was signalled while `t` waited in a receive on `ep`: if it
@@ -765,10 +769,7 @@ fn fast_message(pa: u64) -> Option<usize> {
 
 /// Copies a capability-free message of `len` data bytes from buffer `from` to buffer `to`.
 fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
-    wr64(to, at::LABEL, rd64(from, at::LABEL));
-    wr64(to, at::BADGE, badge);
-    wr32(to, at::DATA_LEN, len as u32);
-    wr32(to, at::CAP_COUNT, 0);
+    write_header(to, rd64(from, at::LABEL), badge, len, 0);
     if len == 0 {
         return;
     }

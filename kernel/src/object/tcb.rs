@@ -173,10 +173,11 @@ pub struct Tcb {
     /// the lock. Both change only while the thread has never run (`configure`).
     pub ipc_pa: AtomicU64,
     pub prio: core::sync::atomic::AtomicU8,
-    /// `inner.vspace` as a pointer, for the scheduler's switch to read without the lock. Set by
-    /// `configure` (before the thread first runs) and cleared when the scheduler releases the
-    /// address space of a dead thread that has left its CPU; a thread is only ever switched to
-    /// before that, so whenever the scheduler reads it the `Arc` in `inner.vspace` holds it.
+    /// `inner.vspace` as a pointer, for the scheduler's switch to read without the lock. Set
+    /// with it (`set_vspace`, before the thread first runs) and cleared when the scheduler
+    /// releases the address space of a dead thread that has left its CPU; a thread is only
+    /// ever switched to before that, so whenever the scheduler reads it the `Arc` in
+    /// `inner.vspace` holds it.
     pub vspace_ptr: core::sync::atomic::AtomicPtr<VSpace>,
     /// The id of `inner.cnode` in the capability space (`NO_CNODE` for none), for lookups
     /// without the lock or a reference count. Valid while the thread runs: its CNode is

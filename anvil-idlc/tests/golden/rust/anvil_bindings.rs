@@ -27,22 +27,7 @@ pub mod abi {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     pub fn syscall6(nr: u64, a: [u64; 6]) -> (u64, [u64; 6]) {
-        let (mut rax, mut r) = (nr, a);
-        // SAFETY: the `syscall` instruction only transfers control to the kernel, which
-        // validates every argument and touches user memory only through checked copies;
-        // pointers passed here come from live Rust references. rcx and r11 are clobbered
-        // by the instruction itself and declared so.
-        unsafe {
-            core::arch::asm!(
-                "syscall",
-                inout("rax") rax,
-                inout("rdi") r[0], inout("rsi") r[1], inout("rdx") r[2],
-                inout("r10") r[3], inout("r8") r[4], inout("r9") r[5],
-                out("rcx") _, out("r11") _,
-                options(nostack),
-            );
-        }
-        (rax, r)
+        syscall(nr, a)
     }
 
     /// `syscall6` for a syscall that reads only its first `N` argument registers: the others are
@@ -52,13 +37,17 @@ pub mod abi {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     pub fn syscall<const N: usize>(nr: u64, a: [u64; N]) -> (u64, [u64; 6]) {
+        const { assert!(N <= 6, "a syscall has at most six argument registers") };
         let mut rax = nr;
         let mut r = [0u64; 6];
         r[..N].copy_from_slice(&a);
         // The registers past `N` are outputs only; `N` is a constant, so one arm remains.
         macro_rules! enter {
             ($io0:ident; $io1:ident; $io2:ident; $io3:ident; $io4:ident; $io5:ident) => {
-                // SAFETY: as for `syscall6`.
+                // SAFETY: the `syscall` instruction only transfers control to the kernel, which
+                // validates every argument and touches user memory only through checked copies;
+                // pointers passed here come from live Rust references. rcx and r11 are clobbered
+                // by the instruction itself and declared so.
                 unsafe {
                     core::arch::asm!(
                         "syscall",
@@ -78,7 +67,7 @@ pub mod abi {
             3 => enter!(inout; inout; inout; lateout; lateout; lateout),
             4 => enter!(inout; inout; inout; inout; lateout; lateout),
             5 => enter!(inout; inout; inout; inout; inout; lateout),
-            _ => return syscall6(nr, r),
+            _ => enter!(inout; inout; inout; inout; inout; inout),
         }
         (rax, r)
     }

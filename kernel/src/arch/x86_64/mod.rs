@@ -1,6 +1,6 @@
 //! Everything that touches x86-64 hardware directly: boot entry, descriptor tables, traps,
-//! the syscall entry, MSRs, the local APIC, port I/O, FPU state, the user-copy routine and the kernel's bulk copy. No `asm!`,
-//! MSR access or descriptor table exists outside this module.
+//! the syscall entry, MSRs, the local APIC, port I/O, FPU state, the user-copy routine and the
+//! kernel's bulk copy. No `asm!`, MSR access or descriptor table exists outside this module.
 
 pub mod apic;
 pub mod boot;

@@ -146,6 +146,16 @@ fn spawn(f: extern "C" fn(u64) -> !, arg: u64) -> Thread {
     })
 }
 
+/// A `Console.read` on a thread of its own (`console_read` with result slot `k`), given 300 ms:
+/// its result, `NONE` if it still waits; the thread is then abandoned.
+fn read_once(s: &Supervisor, k: usize) -> u64 {
+    let t = spawn(console_read, k as u64);
+    sleep_ms(s, 300);
+    let r = RESULTS[k].load(SeqCst);
+    abandon(t);
+    r
+}
+
 /// Stops a worker wherever it is (in a call: the server keeps its saved reply) and frees it.
 fn abandon(t: Thread) {
     let _ = t.tcb.suspend();
@@ -352,10 +362,7 @@ fn stale_reads(s: &Supervisor) {
     sleep_ms(s, 100);
     let mut buf = [0u8; 64];
     // max 0 with no input returns at once; a real read:
-    let t = spawn(console_read, 7);
-    sleep_ms(s, 300);
-    let r = RESULTS[7].load(SeqCst);
-    abandon(t);
+    let r = read_once(s, 7);
     if r == NONE {
         println!("sys_hostile: io: after the readers vanished, a new read waits");
     } else {
@@ -453,10 +460,7 @@ fn io_exhaustion(s: &Supervisor) {
     // Can a live client still read?
     let con = names::try_lookup("console").map(|e| e.0).unwrap_or(0);
     CONSOLE.store(con, SeqCst);
-    let t = spawn(console_read, 5);
-    sleep_ms(s, 300);
-    let r = RESULTS[5].load(SeqCst);
-    abandon(t);
+    let r = read_once(s, 5);
     if r == NONE {
         println!("sys_hostile: io-exhaustion: a live client's read still waits normally");
     } else {
