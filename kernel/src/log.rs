@@ -148,7 +148,16 @@ pub fn attach(n: &Arc<Notification>, bits: u64) {
 
 /// At a safe point (no lock held: `reap::drain`): signals the console server if output waits
 /// for it; if the server is gone, the console goes back to the port, with what the ring holds.
+/// One load when nothing waits.
+#[inline]
 pub fn kick() {
+    if PENDING.load(Ordering::Acquire) {
+        kick_now();
+    }
+}
+
+#[inline(never)]
+fn kick_now() {
     if !PENDING.swap(false, Ordering::AcqRel) {
         return;
     }

@@ -17,7 +17,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use anvil_kcore::runqueue::RunQueues;
-use spin::{Mutex, Once};
+use spin::Once;
 
 use crate::arch::x86_64::tlb::{self, APIC_IDS, MAX_CPUS};
 use crate::arch::x86_64::{apic, cpu, gdt, switch, trap::TrapFrame};
@@ -25,21 +25,15 @@ use crate::mm::paging;
 use crate::object::tcb::{State, Tcb};
 use crate::object::vspace::VSpace;
 
-struct CpuState {
-    current: Option<Arc<Tcb>>,
-    /// Saved stack pointer of the idle loop while a thread runs.
-    idle_ksp: u64,
-}
-
 static QUEUES: Once<RunQueues<Arc<Tcb>>> = Once::new();
-/// Each CPU's scheduler state, one per possible CPU (a static array: the switch path finds its
-/// own without an initialisation check).
-static CPUS: [Mutex<CpuState>; MAX_CPUS] = [const {
-    Mutex::new(CpuState {
-        current: None,
-        idle_ksp: 0,
-    })
-}; MAX_CPUS];
+/// The thread each CPU runs, as the pointer of an `Arc` this entry owns (`Arc::into_raw`;
+/// null: the idle loop). Only the CPU itself changes its entry, and the kernel is not
+/// preemptible, so that CPU needs no lock to use it; other CPUs only ask whether it is null
+/// (`all_idle`). `PerCpu::current` holds the same pointer, for the syscall path's one load.
+static CURRENT: [AtomicPtr<Tcb>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+/// Saved stack pointer of each CPU's idle loop while a thread runs there (only that CPU uses
+/// its entry).
+static IDLE_KSP: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 /// Whether each CPU has logged that it went idle (once per CPU: the line is for people
 /// reading a boot log, and logging every idle entry cost more than the IPC it followed).
@@ -70,10 +64,6 @@ fn queues() -> &'static RunQueues<Arc<Tcb>> {
         .unwrap_or_else(|| panic!("scheduler used before sched::init"))
 }
 
-fn state(cpu: usize) -> &'static Mutex<CpuState> {
-    &CPUS[cpu % MAX_CPUS]
-}
-
 /// True while `cpu` waits in its idle loop (`Debug.cpu`).
 pub fn is_idle(cpu: usize) -> bool {
     IDLE[cpu % MAX_CPUS].load(Ordering::Acquire)
@@ -84,14 +74,25 @@ pub fn queue_bytes() -> usize {
     queues().heap_bytes()
 }
 
-/// Each CPU's current thread, readable without a lock: `PerCpu::current` holds the pointer of
-/// the `Arc` in `CpuState::current` and changes together with it (only the CPU itself
-/// writes or reads its own).
-fn set_current(t: Option<&Arc<Tcb>>) {
-    gdt::this_cpu().current.store(
-        t.map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t) as *mut u8),
-        Ordering::Release,
-    );
+/// Makes `t` (or nobody) this CPU's current thread. `CURRENT` takes over the reference;
+/// `PerCpu::current` gets the same pointer (only this CPU writes or reads its own).
+fn set_current(cpu: usize, t: Option<Arc<Tcb>>) {
+    let p = t.map_or(core::ptr::null_mut(), |t| Arc::into_raw(t).cast_mut());
+    CURRENT[cpu].store(p, Ordering::Relaxed);
+    gdt::this_cpu().current.store(p.cast::<u8>(), Ordering::Release);
+}
+
+/// Takes this CPU's current thread out of `CURRENT`, with the reference it held, leaving
+/// nobody current.
+fn take_current(cpu: usize) -> Option<Arc<Tcb>> {
+    let p = CURRENT[cpu].swap(core::ptr::null_mut(), Ordering::SeqCst);
+    if p.is_null() {
+        return None;
+    }
+    gdt::this_cpu().current.store(core::ptr::null_mut(), Ordering::Release);
+    // SAFETY: a non-null entry came from `Arc::into_raw` in `set_current` on this CPU, and the
+    // swap took it out: the reference is taken over exactly once.
+    Some(unsafe { Arc::from_raw(p) })
 }
 
 #[inline]
@@ -108,15 +109,15 @@ pub fn current() -> Option<Arc<Tcb>> {
 }
 
 /// Calls `f` with this CPU's current thread, without a lock or a reference count. `f` must
-/// not leave the CPU (the thread stays current, so `CpuState` keeps its `Arc` alive).
+/// not leave the CPU (the thread stays current, so `CURRENT` keeps its `Arc` alive).
 pub fn with_current<R>(f: impl FnOnce(&Arc<Tcb>) -> R) -> Option<R> {
     let p = current_ptr();
     if p.is_null() {
         return None;
     }
-    // SAFETY: `p` came from `Arc::as_ptr` of the `Arc` in this CPU's `CpuState::current`, which
-    // holds it until this CPU switches away from the thread; the caller runs on this CPU and `f`
-    // does not switch, and `ManuallyDrop` keeps the count untouched.
+    // SAFETY: `p` is the pointer of the reference this CPU's `CURRENT` entry holds until this
+    // CPU switches away from the thread; the caller runs on this CPU and `f` does not switch,
+    // and `ManuallyDrop` keeps the count untouched.
     let t = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
     Some(f(&t))
 }
@@ -131,8 +132,8 @@ pub fn current_handle() -> Option<core::mem::ManuallyDrop<Arc<Tcb>>> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: `p` came from `Arc::as_ptr` of the `Arc` in this CPU's `CpuState::current`; see
-    // the doc comment for how long the handle stays valid, and `ManuallyDrop` leaves the count
+    // SAFETY: `p` is the pointer of the reference this CPU's `CURRENT` entry holds; see the doc
+    // comment for how long the handle stays valid, and `ManuallyDrop` leaves the count
     // untouched.
     Some(core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) }))
 }
@@ -270,7 +271,7 @@ fn load_vspace(cpu: usize, new: *mut VSpace) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn prepare(cpu: usize, t: &Tcb) {
     // SAFETY: this CPU is about to run `t`, which it took off a run queue: no other CPU runs it
     // or saves its FPU area (see arch/x86_64/fpu.rs).
@@ -298,7 +299,7 @@ pub extern "C" fn anvil_sched_finish() {
 }
 
 /// Hands the thread this CPU is switching away from to `anvil_sched_finish`, which runs after
-/// the switch. Kept outside `CpuState`: only this CPU uses it, so it needs no lock.
+/// the switch. Only this CPU uses it, so it needs no lock.
 fn set_prev(t: Arc<Tcb>) {
     let old = gdt::this_cpu()
         .prev
@@ -337,7 +338,19 @@ fn release_prev(t: Arc<Tcb>) {
 /// still runnable and nothing else waits, it keeps the CPU. The caller holds no lock and no
 /// owned reference on its stack (see the module header).
 fn reschedule() {
-    switch_from_current(None);
+    let cpu = me();
+    // The current thread stays in `CURRENT` until this CPU has decided to switch away from
+    // it: a thread that keeps its CPU is never seen by the idle check as neither current nor
+    // counted (`all_idle`), not even for an instant.
+    let Some(runnable) = with_current(|c| c.inner.lock().state == State::Runnable) else {
+        // The idle loop: no thread to switch away from.
+        return;
+    };
+    let next = next_for(cpu);
+    if runnable && next.is_none() {
+        return;
+    }
+    switch_away(cpu, next);
 }
 
 /// Switches from the current thread straight to `next`, without the run queues: the IPC fast
@@ -345,48 +358,36 @@ fn reschedule() {
 /// marked running under its lock by the caller, which also made sure it has left every CPU.
 /// Returns when the current thread runs again.
 pub fn switch_to(next: Arc<Tcb>) {
-    switch_from_current(Some(next));
+    switch_away(me(), Some(next));
 }
 
-fn switch_from_current(given: Option<Arc<Tcb>>) {
-    let cpu = me();
-    let (save, load) = {
-        let mut s = state(cpu).lock();
-        let Some(cur) = s.current.take() else { return };
-        set_current(None);
-        let next = match given {
-            Some(n) => Some(n),
-            None => {
-                let runnable = cur.inner.lock().state == State::Runnable;
-                let next = next_for(cpu);
-                if runnable && next.is_none() {
-                    set_current(Some(&cur));
-                    s.current = Some(cur);
-                    return;
-                }
-                next
-            }
-        };
-        let save = cur.ksp.as_ptr();
-        // SAFETY: this CPU runs `cur` and switches away from it now; the kernel never touches the
-        // FPU registers, so they still hold its user values.
-        unsafe { cur.fpu.save() };
-        TRANSIT.fetch_add(1, Ordering::SeqCst);
-        set_prev(cur);
-        let load = match next {
-            Some(n) => {
-                prepare(cpu, &n);
-                let sp = n.ksp.load(Ordering::Relaxed);
-                set_current(Some(&n));
-                s.current = Some(n);
-                sp
-            }
-            None => {
-                load_vspace(cpu, core::ptr::null_mut());
-                s.idle_ksp
-            }
-        };
-        (save, load)
+/// Switches from the current thread to `next` (the idle loop for `None`), which is marked
+/// running; returns when the current thread runs again.
+#[inline(always)]
+fn switch_away(cpu: usize, next: Option<Arc<Tcb>>) {
+    // In transit before it stops being current, so that the idle check never misses it.
+    TRANSIT.fetch_add(1, Ordering::SeqCst);
+    let Some(cur) = take_current(cpu) else {
+        // Not reached: both callers run on a thread, and only this CPU changes its entry.
+        TRANSIT.fetch_sub(1, Ordering::SeqCst);
+        return;
+    };
+    let save = cur.ksp.as_ptr();
+    // SAFETY: this CPU runs `cur` and switches away from it now; the kernel never touches the
+    // FPU registers, so they still hold its user values.
+    unsafe { cur.fpu.save() };
+    set_prev(cur);
+    let load = match next {
+        Some(n) => {
+            prepare(cpu, &n);
+            let sp = n.ksp.load(Ordering::Relaxed);
+            set_current(cpu, Some(n));
+            sp
+        }
+        None => {
+            load_vspace(cpu, core::ptr::null_mut());
+            IDLE_KSP[cpu].load(Ordering::Relaxed)
+        }
     };
     // SAFETY: `save` points into the current thread's TCB, which `prev` keeps alive until
     // `finish` runs after this switch; `load` was saved by `switch` or built by `initial_stack`
@@ -475,21 +476,14 @@ pub fn exit_current() -> ! {
 pub fn run() -> ! {
     let cpu = me();
     loop {
-        let next = {
-            let mut s = state(cpu).lock();
-            let n = next_for(cpu);
-            if let Some(n) = &n {
-                prepare(cpu, n);
-                set_current(Some(n));
-                s.current = Some(n.clone());
-            }
-            n.map(|n| (n.ksp.load(Ordering::Relaxed), &raw mut s.idle_ksp))
-        };
-        match next {
-            Some((load, save)) => {
-                // SAFETY: `save` is this CPU's idle slot in static scheduler state; `load` is a
-                // context saved by `switch` or built by `initial_stack`.
-                unsafe { switch::switch(save, load) };
+        match next_for(cpu) {
+            Some(n) => {
+                prepare(cpu, &n);
+                let load = n.ksp.load(Ordering::Relaxed);
+                set_current(cpu, Some(n));
+                // SAFETY: `IDLE_KSP[cpu]` is this CPU's idle slot in static scheduler state;
+                // `load` is a context saved by `switch` or built by `initial_stack`.
+                unsafe { switch::switch(IDLE_KSP[cpu].as_ptr(), load) };
                 anvil_sched_finish();
             }
             None => {
@@ -549,7 +543,7 @@ fn all_idle(me: usize) -> bool {
         return false;
     }
     let q = queues();
-    let idle =
-        (0..q.cpus()).all(|c| c == me || state(c).lock().current.is_none()) && (0..q.cpus()).all(|c| q.is_empty(c));
+    let idle = (0..q.cpus()).all(|c| c == me || CURRENT[c].load(Ordering::SeqCst).is_null())
+        && (0..q.cpus()).all(|c| q.is_empty(c));
     idle && TRANSIT.load(Ordering::SeqCst) == 0 && EPOCH.load(Ordering::SeqCst) == before
 }

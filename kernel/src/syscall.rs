@@ -59,8 +59,19 @@ pub fn entry(frame: &mut TrapFrame) {
     match ctx.after {
         // The common case in a few loads: no blocking, nothing to reap, not stopped.
         After::Return if reap::idle() && !thread.halted.load(Ordering::Acquire) => {}
+        // The IPC fast path's tail, without the general one's frame.
+        After::SwitchTo(next) if reap::idle() => switch_to(next, &thread, frame),
         after => finish(after, &thread, frame),
     }
+}
+
+/// Switches to the IPC partner `next` and, once woken, ends the syscall with the waker's
+/// status (`finish` for `After::SwitchTo` when nothing waits to be reaped).
+#[inline(never)]
+fn switch_to(next: Arc<Tcb>, thread: &Tcb, frame: &mut TrapFrame) {
+    sched::switch_to(next);
+    set_result(thread, frame);
+    sched::check_stopped_of(thread);
 }
 
 #[cold]

@@ -54,6 +54,8 @@ pub enum CapError {
     Full,
     /// A badge was requested for a capability that already has one.
     AlreadyBadged,
+    /// The capability lacks a right the operation needs (`derive`).
+    Denied,
     /// Memory for the CNode's slots could not be allocated.
     NoMemory,
 }
@@ -215,10 +217,23 @@ impl<O: Slotted> CapSpace<O> {
         self.cell_mut(at).as_mut().unwrap_or_else(|| broken())
     }
 
+    /// The location of `slot` in `cn` and its cell, if the slot exists: `loc` and `cell` with
+    /// one walk to the CNode's table (each walk is a dozen instructions, and the capability
+    /// operations are a handful of them).
+    #[inline]
+    fn checked(&self, cn: CNodeId, slot: u64) -> Result<(Loc, &Option<Node<O>>), CapError> {
+        let t = self.table(cn).ok_or(CapError::InvalidSlot)?;
+        if slot == 0 || slot >= t.slots as u64 {
+            return Err(CapError::InvalidSlot);
+        }
+        let s = slot as usize;
+        Ok((Loc::new(cn, slot), &t.chunks[s / CHUNK][s % CHUNK]))
+    }
+
     #[inline]
     fn occupied(&self, cn: CNodeId, slot: u64) -> Result<Loc, CapError> {
-        let at = self.loc(cn, slot)?;
-        self.node(at).map(|_| at).ok_or(CapError::Empty)
+        let (at, c) = self.checked(cn, slot)?;
+        c.as_ref().map(|_| at).ok_or(CapError::Empty)
     }
 
     /// The capability in a slot.
@@ -240,18 +255,16 @@ impl<O: Slotted> CapSpace<O> {
     fn place(&mut self, at: Loc, obj: O, rights: u32, badge: u64, parent: Option<Loc>) {
         let parent = parent.unwrap_or(NIL);
         let next = match parent.get() {
-            Some(p) => {
-                let old = self.node(p).map_or(NIL, |n| n.first_child);
-                self.node_mut(p).first_child = at;
-                old
-            }
+            Some(p) => core::mem::replace(&mut self.node_mut(p).first_child, at),
             None => NIL,
         };
         if let Some(n) = next.get() {
             self.node_mut(n).prev = at;
         }
         obj.placed();
-        *self.cell_mut(at) = Some(Node {
+        let s = at.slot() as usize;
+        let t = self.cnodes[at.cnode()].as_mut().unwrap_or_else(|| broken());
+        t.chunks[s / CHUNK][s % CHUNK] = Some(Node {
             obj,
             rights,
             badge,
@@ -260,12 +273,9 @@ impl<O: Slotted> CapSpace<O> {
             next,
             prev: NIL,
         });
-        let s = at.slot() as usize;
-        if let Some(t) = self.cnodes[at.cnode()].as_mut() {
-            t.used += 1;
-            if t.hint == s {
-                t.hint = s + 1;
-            }
+        t.used += 1;
+        if t.hint == s {
+            t.hint = s + 1;
         }
         self.count += 1;
     }
@@ -336,7 +346,10 @@ impl<O: Slotted> CapSpace<O> {
     }
 
     /// Derives a copy of the capability in (`src`, `src_slot`) into the empty (`dst`,
-    /// `dst_slot`), with rights `parent & mask` and, for a mint, a badge.
+    /// `dst_slot`), with rights `parent & mask` and, for a mint, a badge — if the source has
+    /// every right in `need` (`Denied` if not; checked after the source slot and before the
+    /// destination, so that a caller's own rights check and this one fail alike).
+    #[allow(clippy::too_many_arguments)]
     pub fn derive(
         &mut self,
         src: CNodeId,
@@ -345,13 +358,17 @@ impl<O: Slotted> CapSpace<O> {
         dst_slot: u64,
         mask: u32,
         badge: Option<u64>,
+        need: u32,
     ) -> Result<(), CapError> {
-        let from = self.occupied(src, src_slot)?;
-        let to = self.loc(dst, dst_slot)?;
-        if self.node(to).is_some() {
+        let (from, p) = self.checked(src, src_slot)?;
+        let p = p.as_ref().ok_or(CapError::Empty)?;
+        if p.rights & need != need {
+            return Err(CapError::Denied);
+        }
+        let (to, t) = self.checked(dst, dst_slot)?;
+        if t.is_some() {
             return Err(CapError::Occupied);
         }
-        let p = self.node(from).unwrap_or_else(|| broken());
         let new_badge = match badge {
             Some(b) if p.badge != 0 && b != p.badge => return Err(CapError::AlreadyBadged),
             Some(b) => b,
@@ -415,7 +432,13 @@ impl<O: Slotted> CapSpace<O> {
 
     /// Unlinks and empties a slot; its children move to its parent (or become roots).
     fn remove(&mut self, at: Loc) -> O {
-        let n = self.cell_mut(at).take().unwrap_or_else(|| broken());
+        let s = at.slot() as usize;
+        let n = {
+            let t = self.cnodes[at.cnode()].as_mut().unwrap_or_else(|| broken());
+            t.used -= 1;
+            t.hint = t.hint.min(s);
+            t.chunks[s / CHUNK][s % CHUNK].take().unwrap_or_else(|| broken())
+        };
         // Take `at` out of its sibling list.
         match n.prev.get() {
             Some(p) => self.node_mut(p).next = n.next,
@@ -454,11 +477,6 @@ impl<O: Slotted> CapSpace<O> {
                 }
             }
             c = next;
-        }
-        let s = at.slot() as usize;
-        if let Some(t) = self.cnodes[at.cnode()].as_mut() {
-            t.used -= 1;
-            t.hint = t.hint.min(s);
         }
         self.count -= 1;
         n.obj.removed();
@@ -553,14 +571,14 @@ mod tests {
         let a = s.create_cnode(8).unwrap();
         let b = s.create_cnode(8).unwrap();
         ins(&mut s, a, 1, 7, 0b111);
-        s.derive(a, 1, b, 1, 0b011, None).unwrap();
-        s.derive(b, 1, b, 2, 0b110, None).unwrap();
+        s.derive(a, 1, b, 1, 0b011, None, 0).unwrap();
+        s.derive(b, 1, b, 2, 0b110, None, 0).unwrap();
         assert_eq!(s.get(b, 1).unwrap().rights, 0b011);
         assert_eq!(s.get(b, 2).unwrap().rights, 0b010);
-        assert_eq!(s.derive(a, 1, b, 1, 1, None), Err(CapError::Occupied));
-        assert_eq!(s.derive(a, 9, b, 3, 1, None), Err(CapError::InvalidSlot));
-        assert_eq!(s.derive(a, 2, b, 3, 1, None), Err(CapError::Empty));
-        assert_eq!(s.derive(a, 0, b, 3, 1, None), Err(CapError::InvalidSlot));
+        assert_eq!(s.derive(a, 1, b, 1, 1, None, 0), Err(CapError::Occupied));
+        assert_eq!(s.derive(a, 9, b, 3, 1, None, 0), Err(CapError::InvalidSlot));
+        assert_eq!(s.derive(a, 2, b, 3, 1, None, 0), Err(CapError::Empty));
+        assert_eq!(s.derive(a, 0, b, 3, 1, None, 0), Err(CapError::InvalidSlot));
         // Deleting the middle copy keeps the grandchild, now a child of the root.
         s.delete(b, 1).unwrap();
         assert_eq!(s.parent_of(b, 2).unwrap(), Some((a, 1)));
@@ -572,14 +590,36 @@ mod tests {
     }
 
     #[test]
+    fn derive_checks_source_then_right_then_destination() {
+        let mut s: CapSpace<u32> = CapSpace::new();
+        let a = s.create_cnode(8).unwrap();
+        ins(&mut s, a, 1, 7, 0b011);
+        ins(&mut s, a, 2, 8, 0b111);
+        // Source errors first, even with a bad destination.
+        assert_eq!(s.derive(a, 9, a, 9, 1, None, 0b100), Err(CapError::InvalidSlot));
+        assert_eq!(s.derive(a, 3, a, 9, 1, None, 0b100), Err(CapError::Empty));
+        // Then the right, even with a bad destination.
+        assert_eq!(s.derive(a, 1, a, 9, 1, None, 0b100), Err(CapError::Denied));
+        assert_eq!(s.derive(a, 1, a, 2, 1, None, 0b100), Err(CapError::Denied));
+        // Then the destination.
+        assert_eq!(s.derive(a, 2, a, 9, 1, None, 0b100), Err(CapError::InvalidSlot));
+        assert_eq!(s.derive(a, 2, a, 1, 1, None, 0b100), Err(CapError::Occupied));
+        assert_eq!(s.count(), 2, "nothing placed by a refused derive");
+        s.derive(a, 2, a, 3, 0b001, None, 0b100).unwrap();
+        assert_eq!(s.get(a, 3).unwrap().rights, 0b001);
+        assert_eq!(s.parent_of(a, 3).unwrap(), Some((a, 2)));
+        assert_eq!(s.used(a), Some(3));
+    }
+
+    #[test]
     fn mint_sets_a_badge_once() {
         let mut s: CapSpace<u32> = CapSpace::new();
         let a = s.create_cnode(4).unwrap();
         ins(&mut s, a, 1, 1, 0xff);
-        s.derive(a, 1, a, 2, 0xff, Some(42)).unwrap();
+        s.derive(a, 1, a, 2, 0xff, Some(42), 0).unwrap();
         assert_eq!(s.get(a, 2).unwrap().badge, 42);
-        assert_eq!(s.derive(a, 2, a, 3, 0xff, Some(7)), Err(CapError::AlreadyBadged));
-        s.derive(a, 2, a, 3, 0xff, None).unwrap();
+        assert_eq!(s.derive(a, 2, a, 3, 0xff, Some(7), 0), Err(CapError::AlreadyBadged));
+        s.derive(a, 2, a, 3, 0xff, None, 0).unwrap();
         assert_eq!(s.get(a, 3).unwrap().badge, 42);
     }
 
@@ -589,7 +629,7 @@ mod tests {
         let a = s.create_cnode(4).unwrap();
         let b = s.create_cnode(4).unwrap();
         ins(&mut s, a, 1, 5, 1);
-        s.derive(a, 1, b, 1, 1, None).unwrap();
+        s.derive(a, 1, b, 1, 1, None, 0).unwrap();
         assert_eq!(s.destroy_cnode(a), vec![5]);
         assert_eq!(s.parent_of(b, 1).unwrap(), None);
         assert_eq!(s.count(), 1);
@@ -619,11 +659,11 @@ mod tests {
         let init = s.create_cnode(16).unwrap();
         let svc = s.create_cnode(16).unwrap();
         ins(&mut s, init, 1, 100, 0xff); // the service's quota
-        s.derive(init, 1, svc, 1, 0xff, None).unwrap(); // the service's copy of it
+        s.derive(init, 1, svc, 1, 0xff, None, 0).unwrap(); // the service's copy of it
                                                         // Objects made with either capability are children of it.
         s.insert(svc, 2, 200, 0xff, Some(Loc::new(svc, 1))).unwrap();
         s.insert(init, 2, 300, 0xff, Some(Loc::new(init, 1))).unwrap();
-        s.derive(svc, 2, init, 3, 0x1, None).unwrap(); // a copy handed elsewhere
+        s.derive(svc, 2, init, 3, 0x1, None, 0).unwrap(); // a copy handed elsewhere
         ins(&mut s, svc, 3, 400, 0xff); // made with another quota
                                         // Deleting the service's copy moves its children up to init's capability.
         s.delete(svc, 1).unwrap();
@@ -642,7 +682,7 @@ mod tests {
         let a = s.create_cnode(5000).unwrap();
         ins(&mut s, a, 1, 9, 1);
         for i in 1..4999 {
-            s.derive(a, i, a, i + 1, 1, None).unwrap();
+            s.derive(a, i, a, i + 1, 1, None, 0).unwrap();
         }
         assert_eq!(s.free_slot(a), Err(CapError::Full));
         assert_eq!(s.revoke(a, 1).unwrap().len(), 4998);
@@ -656,9 +696,9 @@ mod tests {
         let a = s.create_cnode(8).unwrap();
         let b = s.create_cnode(8).unwrap();
         ins(&mut s, a, 1, 1, 3);
-        s.derive(a, 1, a, 2, 3, None).unwrap();
-        s.derive(a, 2, a, 3, 3, None).unwrap();
-        s.derive(a, 1, a, 4, 3, None).unwrap();
+        s.derive(a, 1, a, 2, 3, None, 0).unwrap();
+        s.derive(a, 2, a, 3, 3, None, 0).unwrap();
+        s.derive(a, 1, a, 4, 3, None, 0).unwrap();
         s.transfer(a, 2, b, 5).unwrap();
         assert_eq!(s.parent_of(b, 5).unwrap(), Some((a, 1)));
         assert_eq!(s.parent_of(a, 3).unwrap(), Some((b, 5)));
@@ -768,7 +808,7 @@ mod tests {
             let mut next_obj = 10;
             for o in ops {
                 match o {
-                    Op::Derive(a, b, c, d, m, g) => { let _ = s.derive(cns[a], b, cns[c], d, m, g); }
+                    Op::Derive(a, b, c, d, m, g) => { let _ = s.derive(cns[a], b, cns[c], d, m, g, 0); }
                     Op::Create(a, b, c, d) => {
                         next_obj += 1;
                         let parent = s.get(cns[a], b).ok().map(|_| Loc::new(cns[a], b));

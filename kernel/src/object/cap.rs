@@ -28,9 +28,11 @@ impl CapSyscalls for Ctx<'_> {
         d: u64,
         rights: Rights,
     ) -> Result<(), Status> {
-        let mut caps = CAPS.lock();
-        grantable(&caps, &src, s)?;
-        caps.derive(src.id, s, dst.id, d, rights.0, None).map_err(cnode::status)
+        // Needs GRANT on the source, checked in the same walk as the rest (as `grantable`
+        // would, in the same order: the source slot, then the right, then the destination).
+        CAPS.lock()
+            .derive(src.id, s, dst.id, d, rights.0, None, Rights::GRANT.0)
+            .map_err(cnode::status)
     }
 
     fn cap_mint(
@@ -47,7 +49,7 @@ impl CapSyscalls for Ctx<'_> {
         if badge == 0 {
             return Err(Status::INVALID_ARGS);
         }
-        caps.derive(src.id, s, dst.id, d, rights.0, Some(badge))
+        caps.derive(src.id, s, dst.id, d, rights.0, Some(badge), 0)
             .map_err(cnode::status)
     }
 
@@ -61,7 +63,9 @@ impl CapSyscalls for Ctx<'_> {
 
     fn cap_delete(&mut self, cnode: C<'_, Arc<CNode>>, slot: u64) -> Result<(), Status> {
         let obj = CAPS.lock().delete(cnode.id, slot).map_err(cnode::status)?;
-        reap::defer(obj);
+        // The lock is released: the object goes now rather than through the reaper's list
+        // at the end of this syscall (the same drop, ~90 instructions cheaper).
+        reap::drop_now(obj);
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! CNode: a table of capability slots. The slots and the derivation tree of all CNodes live
 //! in one capability space (`anvil_kcore::cap`), behind one lock; docs/smp.md gives its
 //! measured contention and what would split it. Objects leaving the space are never dropped
-//! under the lock: they go to the reaper (`reap`), which drops them at a safe point.
+//! under the lock: they go to the reaper (`reap`), which drops them at a safe point, or (one
+//! `Cap.delete`) are dropped by the handler once the lock is released (`reap::drop_now`).
 
 use anvil_kcore::cap::{CNodeId, CapError, CapSpace, Loc};
 
@@ -24,6 +25,7 @@ pub fn status(e: CapError) -> Status {
         CapError::Full => Status::NO_SLOT,
         CapError::AlreadyBadged => Status::INVALID_ARGS,
         CapError::NoMemory => Status::NO_MEMORY,
+        CapError::Denied => Status::ACCESS_DENIED,
     }
 }
 

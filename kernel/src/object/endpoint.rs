@@ -355,7 +355,7 @@ fn move_caps(
                 return Err(Status::ACCESS_DENIED);
             }
             let slot = caps.free_slot(dst.id).map_err(cnode::status)?;
-            caps.derive(src.id, slots[i], dst.id, slot, r, None)
+            caps.derive(src.id, slots[i], dst.id, slot, r, None, 0)
                 .map_err(cnode::status)?;
             Ok((slot, ty, r))
         })();
@@ -777,7 +777,7 @@ fn copy_small(from: u64, to: u64, len: usize, badge: u64) {
 }
 
 /// May `t` (locked as `i`) be switched to on this CPU by a thread of priority `prio`?
-#[inline]
+#[inline(always)]
 fn may_switch_to(i: &super::tcb::TcbInner, prio: u8) -> bool {
     let cpu = crate::sched::this_cpu() as u32;
     !i.running

@@ -50,6 +50,21 @@ pub fn defer(obj: Object) {
     queued().store(true, Ordering::Release);
 }
 
+/// Drops `obj`, which just left the capability space, here and now: what `defer` and the
+/// `drain` at the end of the same syscall would do, without the list. Only for a caller that
+/// holds no lock (a handler after it released the capability space), and for one object:
+/// one drop does not recurse far, since the objects that cascade (a thread, a CNode) defer
+/// what they refer to. Counted in `DROPPING`, as a drop from a list is, for `drain_all`.
+pub fn drop_now(obj: Object) {
+    DROPPING.fetch_add(1, Ordering::SeqCst);
+    obj.capability_removed();
+    drop(obj);
+    DROPPING.fetch_sub(1, Ordering::SeqCst);
+    // A safe point, as a drain is: the console server hears of what the drop logged (a
+    // thread stopped, say) now, not at some later drain.
+    crate::log::kick();
+}
+
 /// Queues every object of `objs`.
 pub fn defer_all(objs: impl IntoIterator<Item = Object>) {
     let mut p = mine().lock();

@@ -112,12 +112,16 @@ pub fn this_cpu() -> &'static PerCpu {
     unsafe { &*(p as *const PerCpu) }
 }
 
-/// Sets the stack the CPU switches to on an interrupt or syscall from user mode.
+/// Sets the stack the CPU switches to on an interrupt or syscall from user mode. `top` is the
+/// top of a kernel stack, a canonical kernel address (so truncating it changes nothing, and
+/// the switch path skips `VirtAddr::new`'s check).
+#[inline]
 pub fn set_kernel_stack(top: u64) {
+    debug_assert_eq!(VirtAddr::new_truncate(top).as_u64(), top);
     let cpu = this_cpu();
     // SAFETY: `cpu.tss` is this CPU's leaked TSS; only this CPU writes it, with interrupts
     // off in the kernel, and the hardware reads rsp0 only on the next privilege change.
-    unsafe { (*cpu.tss).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*cpu.tss).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
     let p = cpu.self_ptr as *mut PerCpu;
     // SAFETY: as above: the block is this CPU's own, and no other reference writes it now.
     unsafe { (*p).kernel_rsp = top };
