@@ -57,6 +57,16 @@ fn main() {
     let mut next = || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
     let mut mock = Mock { calls: 0 };
     let numbers: Vec<u64> = k::SYSCALLS.iter().map(|s| s.number).collect();
+    // Every number around and inside the dispatch table that no method has is refused
+    // (the table's gaps and both ends), with the registers cleared.
+    let lo = k::SYSCALL_BASE.saturating_sub(70);
+    for nr in (lo..k::SYSCALL_BASE + k::SYSCALL_SPAN as u64 + 70).chain([0, u64::MAX, u64::MAX - k::SYSCALL_BASE]) {
+        if numbers.contains(&nr) { continue; }
+        let mut a = [7u64; 6];
+        let status = k::dispatch(&mut mock, nr, &mut a);
+        assert_eq!(Status(status as u32), Status::UNKNOWN_METHOD, "syscall {nr}");
+        assert_eq!(a, [0; 6], "syscall {nr}");
+    }
     let mut by_status = std::collections::BTreeMap::new();
     for i in 0..200_000u64 {
         let nr = if i % 4 == 0 { next() } else { numbers[(next() % numbers.len() as u64) as usize] };

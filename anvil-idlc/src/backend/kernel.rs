@@ -212,27 +212,74 @@ fn install(&mut self, cap: Self::NewCap) -> Result<u64, {st}>;"
     );
     w!(w, "pub trait AllSyscalls: Kernel + {} {{}}", bounds.join(" + "));
     w!(w, "impl<K: Kernel + {}> AllSyscalls for K {{}}", bounds.join(" + "));
-    // One function per syscall, each with its own small frame, and a table-driven jump to it:
-    // a single `match` holding every syscall's decoding made one function whose prologue and
-    // 2 KiB frame every syscall paid for.
-    w.lines(
+    // One function per syscall, each with its own small frame, reached through one dense table
+    // indexed by the syscall number: a single `match` holding every syscall's decoding made
+    // one function whose prologue and 2 KiB frame every syscall paid for, and a `match` of
+    // calls is lowered to two range checks and a call (syscall numbers are sparse).
+    let numbers: Vec<u64> = m
+        .objects()
+        .flat_map(|i| i.methods.iter().map(|me| me.syscall.unwrap_or(0)))
+        .collect();
+    let base = numbers.iter().copied().min().unwrap_or(0);
+    let span = numbers.iter().copied().max().map_or(0, |hi| hi - base + 1);
+    w.lines(&format!(
         "
+/// The lowest syscall number, and how many numbers from it the dispatch table covers (every
+/// number from the lowest syscall to the highest: at most 255 objects of 64 methods each).
+pub const SYSCALL_BASE: u64 = {base};
+pub const SYSCALL_SPAN: usize = {span};
+
+/// The function that decodes one syscall.
+type SysFn_<K> = fn(&mut K, &mut [u64; 6]) -> u64;
+
+/// The dispatch table: each syscall's function at its number minus `SYSCALL_BASE`, and
+/// `unknown_` at numbers no method has.
+const fn table_<K: AllSyscalls>() -> [SysFn_<K>; SYSCALL_SPAN] {{
+    #[allow(unused_mut)]
+    let mut t_: [SysFn_<K>; SYSCALL_SPAN] = [unknown_::<K>; SYSCALL_SPAN];"
+    ));
+    for i in m.objects() {
+        for me in &i.methods {
+            w!(
+                w,
+                "    t_[({} - SYSCALL_BASE) as usize] = {}::<K>;",
+                kernel_sys(i, me),
+                sys_fn(i, me)
+            );
+        }
+    }
+    w.lines(&format!(
+        "    t_
+}}
+
+/// The table as a constant of every kernel type, so that it is built at compile time and a
+/// reference to it is a static.
+trait Table_: AllSyscalls + Sized {{
+    const TABLE_: [SysFn_<Self>; SYSCALL_SPAN];
+}}
+impl<K: AllSyscalls> Table_ for K {{
+    const TABLE_: [SysFn_<Self>; SYSCALL_SPAN] = table_::<K>();
+}}
+
 /// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
 /// handler, and writes its results into the same registers; returns the status for rax.
 /// A syscall refused here returns all six registers zero; one that succeeds (or blocks, and
 /// ends later with its waker's status) leaves the registers it has no result for as the
 /// caller passed them.
-pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {
-    match nr_ {",
-    );
-    for i in m.objects() {
-        for me in &i.methods {
-            w!(w, "{} => {}(k_, regs_),", kernel_sys(i, me), sys_fn(i, me));
-        }
-    }
-    w.lines(&format!(
-        "        _ => failed_(regs_, {st}::UNKNOWN_METHOD),
+#[inline]
+pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {{
+    let t_ = &<K as Table_>::TABLE_;
+    match t_.get(nr_.wrapping_sub(SYSCALL_BASE) as usize) {{
+        Some(f_) => f_(k_, regs_),
+        None => unknown_(k_, regs_),
     }}
+}}
+
+/// A syscall number no method has.
+#[cold]
+#[inline(never)]
+fn unknown_<K: AllSyscalls>(_k: &mut K, regs_: &mut [u64; 6]) -> u64 {{
+    failed_(regs_, {st}::UNKNOWN_METHOD)
 }}
 
 /// A failed syscall: all six result registers zero, the status for rax.

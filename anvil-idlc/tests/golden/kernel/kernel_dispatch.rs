@@ -548,27 +548,62 @@ pub trait ClashySyscalls: Kernel {
 pub trait AllSyscalls: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls {}
 impl<K: Kernel + WidgetSyscalls + PortSyscalls + ClashySyscalls> AllSyscalls for K {}
 
+/// The lowest syscall number, and how many numbers from it the dispatch table covers (every
+/// number from the lowest syscall to the highest: at most 255 objects of 64 methods each).
+pub const SYSCALL_BASE: u64 = 193;
+pub const SYSCALL_SPAN: usize = 132;
+
+/// The function that decodes one syscall.
+type SysFn_<K> = fn(&mut K, &mut [u64; 6]) -> u64;
+
+/// The dispatch table: each syscall's function at its number minus `SYSCALL_BASE`, and
+/// `unknown_` at numbers no method has.
+const fn table_<K: AllSyscalls>() -> [SysFn_<K>; SYSCALL_SPAN] {
+    #[allow(unused_mut)]
+    let mut t_: [SysFn_<K>; SYSCALL_SPAN] = [unknown_::<K>; SYSCALL_SPAN];
+    t_[(SYS_WIDGET_CREATE - SYSCALL_BASE) as usize] = sys_widget_create_::<K>;
+    t_[(SYS_WIDGET_POKE - SYSCALL_BASE) as usize] = sys_widget_poke_::<K>;
+    t_[(SYS_WIDGET_LOAD - SYSCALL_BASE) as usize] = sys_widget_load_::<K>;
+    t_[(SYS_WIDGET_INSPECT - SYSCALL_BASE) as usize] = sys_widget_inspect_::<K>;
+    t_[(SYS_WIDGET_WAIT - SYSCALL_BASE) as usize] = sys_widget_wait_::<K>;
+    t_[(SYS_WIDGET_HALT - SYSCALL_BASE) as usize] = sys_widget_halt_::<K>;
+    t_[(SYS_WIDGET_RECORD - SYSCALL_BASE) as usize] = sys_widget_record_::<K>;
+    t_[(SYS_PORT_CREATE - SYSCALL_BASE) as usize] = sys_port_create_::<K>;
+    t_[(SYS_CLASHY_CALL - SYSCALL_BASE) as usize] = sys_clashy_call_::<K>;
+    t_[(SYS_CLASHY_MORE - SYSCALL_BASE) as usize] = sys_clashy_more_::<K>;
+    t_[(SYS_CLASHY_STOP - SYSCALL_BASE) as usize] = sys_clashy_stop_::<K>;
+    t_[(SYS_CLASHY_TYPED - SYSCALL_BASE) as usize] = sys_clashy_typed_::<K>;
+    t_
+}
+
+/// The table as a constant of every kernel type, so that it is built at compile time and a
+/// reference to it is a static.
+trait Table_: AllSyscalls + Sized {
+    const TABLE_: [SysFn_<Self>; SYSCALL_SPAN];
+}
+impl<K: AllSyscalls> Table_ for K {
+    const TABLE_: [SysFn_<Self>; SYSCALL_SPAN] = table_::<K>();
+}
+
 /// Decodes syscall `nr` from the six argument registers `regs` (in ABI order), calls the
 /// handler, and writes its results into the same registers; returns the status for rax.
 /// A syscall refused here returns all six registers zero; one that succeeds (or blocks, and
 /// ends later with its waker's status) leaves the registers it has no result for as the
 /// caller passed them.
+#[inline]
 pub fn dispatch<K: AllSyscalls>(k_: &mut K, nr_: u64, regs_: &mut [u64; 6]) -> u64 {
-    match nr_ {
-SYS_WIDGET_CREATE => sys_widget_create_(k_, regs_),
-SYS_WIDGET_POKE => sys_widget_poke_(k_, regs_),
-SYS_WIDGET_LOAD => sys_widget_load_(k_, regs_),
-SYS_WIDGET_INSPECT => sys_widget_inspect_(k_, regs_),
-SYS_WIDGET_WAIT => sys_widget_wait_(k_, regs_),
-SYS_WIDGET_HALT => sys_widget_halt_(k_, regs_),
-SYS_WIDGET_RECORD => sys_widget_record_(k_, regs_),
-SYS_PORT_CREATE => sys_port_create_(k_, regs_),
-SYS_CLASHY_CALL => sys_clashy_call_(k_, regs_),
-SYS_CLASHY_MORE => sys_clashy_more_(k_, regs_),
-SYS_CLASHY_STOP => sys_clashy_stop_(k_, regs_),
-SYS_CLASHY_TYPED => sys_clashy_typed_(k_, regs_),
-        _ => failed_(regs_, base::Status::UNKNOWN_METHOD),
+    let t_ = &<K as Table_>::TABLE_;
+    match t_.get(nr_.wrapping_sub(SYSCALL_BASE) as usize) {
+        Some(f_) => f_(k_, regs_),
+        None => unknown_(k_, regs_),
     }
+}
+
+/// A syscall number no method has.
+#[cold]
+#[inline(never)]
+fn unknown_<K: AllSyscalls>(_k: &mut K, regs_: &mut [u64; 6]) -> u64 {
+    failed_(regs_, base::Status::UNKNOWN_METHOD)
 }
 
 /// A failed syscall: all six result registers zero, the status for rax.
