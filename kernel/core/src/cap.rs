@@ -660,7 +660,7 @@ mod tests {
         let svc = s.create_cnode(16).unwrap();
         ins(&mut s, init, 1, 100, 0xff); // the service's quota
         s.derive(init, 1, svc, 1, 0xff, None, 0).unwrap(); // the service's copy of it
-                                                        // Objects made with either capability are children of it.
+                                                           // Objects made with either capability are children of it.
         s.insert(svc, 2, 200, 0xff, Some(Loc::new(svc, 1))).unwrap();
         s.insert(init, 2, 300, 0xff, Some(Loc::new(init, 1))).unwrap();
         s.derive(svc, 2, init, 3, 0x1, None, 0).unwrap(); // a copy handed elsewhere
