@@ -74,12 +74,18 @@ pub fn queue_bytes() -> usize {
     queues().heap_bytes()
 }
 
-/// Makes `t` (or nobody) this CPU's current thread. `CURRENT` takes over the reference;
-/// `PerCpu::current` gets the same pointer (only this CPU writes or reads its own).
-fn set_current(cpu: usize, t: Option<Arc<Tcb>>) {
-    let p = t.map_or(core::ptr::null_mut(), |t| Arc::into_raw(t).cast_mut());
+/// Makes `t`, marked running, this CPU's current thread, ready to be switched to: its FPU
+/// state, kernel stack and address space loaded (`prepare`), and `CURRENT` taking over the
+/// reference (`PerCpu::current` gets the same pointer; only this CPU writes or reads its
+/// own). Returns the kernel context to switch to.
+#[inline(always)]
+fn make_current(cpu: usize, t: Arc<Tcb>) -> u64 {
+    prepare(cpu, &t);
+    let ksp = t.ksp.load(Ordering::Relaxed);
+    let p = Arc::into_raw(t).cast_mut();
     CURRENT[cpu].store(p, Ordering::Relaxed);
     gdt::this_cpu().current.store(p.cast::<u8>(), Ordering::Release);
+    ksp
 }
 
 /// Takes this CPU's current thread out of `CURRENT`, with the reference it held, leaving
@@ -90,7 +96,7 @@ fn take_current(cpu: usize) -> Option<Arc<Tcb>> {
         return None;
     }
     gdt::this_cpu().current.store(core::ptr::null_mut(), Ordering::Release);
-    // SAFETY: a non-null entry came from `Arc::into_raw` in `set_current` on this CPU, and the
+    // SAFETY: a non-null entry came from `Arc::into_raw` in `make_current` on this CPU, and the
     // swap took it out: the reference is taken over exactly once.
     Some(unsafe { Arc::from_raw(p) })
 }
@@ -378,12 +384,7 @@ fn switch_away(cpu: usize, next: Option<Arc<Tcb>>) {
     unsafe { cur.fpu.save() };
     set_prev(cur);
     let load = match next {
-        Some(n) => {
-            prepare(cpu, &n);
-            let sp = n.ksp.load(Ordering::Relaxed);
-            set_current(cpu, Some(n));
-            sp
-        }
+        Some(n) => make_current(cpu, n),
         None => {
             load_vspace(cpu, core::ptr::null_mut());
             IDLE_KSP[cpu].load(Ordering::Relaxed)
@@ -478,9 +479,7 @@ pub fn run() -> ! {
     loop {
         match next_for(cpu) {
             Some(n) => {
-                prepare(cpu, &n);
-                let load = n.ksp.load(Ordering::Relaxed);
-                set_current(cpu, Some(n));
+                let load = make_current(cpu, n);
                 // SAFETY: `IDLE_KSP[cpu]` is this CPU's idle slot in static scheduler state;
                 // `load` is a context saved by `switch` or built by `initial_stack`.
                 unsafe { switch::switch(IDLE_KSP[cpu].as_ptr(), load) };

@@ -91,10 +91,7 @@ fn finish(after: After, thread: &Arc<Tcb>, frame: &mut TrapFrame) {
             // Woken by the partner of the IPC operation (or a stop), which set its result.
             set_result(thread, frame);
         }
-        After::SwitchTo(next) => {
-            sched::switch_to(next);
-            set_result(thread, frame);
-        }
+        After::SwitchTo(next) => return switch_to(next, thread, frame),
         After::Yield => sched::yield_now(),
         After::Stop => sched::block(),
         After::Exit(code) => exit(code, frame),

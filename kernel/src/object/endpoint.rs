@@ -835,9 +835,8 @@ fn fast_call_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, badge: u64, from: u64, len: u
     {
         let mut ri = r.inner.lock();
         ri.reply_to = Some((me.clone(), token));
-        ri.wait = Wait::None;
-        ri.state = State::Runnable;
-        r.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
+        // Already marked running above; `claim` completes the hand-over.
+        claim(&r, &mut ri);
     }
     drop(q);
     FAST_CALLS.fetch_add(1, Ordering::Relaxed);
@@ -885,10 +884,7 @@ fn fast_reply_recv_to(me: &Arc<Tcb>, ep: &Arc<Endpoint>, from: u64, len: usize) 
         let mut ci = caller.inner.lock();
         if to != 0 && ci.awaits_reply(token) && may_switch_to(&ci, prio) {
             copy_small(from, to, len, 0);
-            ci.running = true;
-            ci.wait = Wait::None;
-            ci.state = State::Runnable;
-            caller.wake_status.store(u64::from(Status::OK.0), Ordering::Release);
+            claim(&caller, &mut ci);
             true
         } else {
             false

@@ -31,7 +31,7 @@ pub struct PerCpu {
     pub index: u32,
     pub apic_id: u32,
     tss: *mut TaskStateSegment,
-    /// The scheduler's word for the thread this CPU runs (opaque here; see `sched::set_current`).
+    /// The scheduler's word for the thread this CPU runs (opaque here; see `sched::make_current`).
     /// Only this CPU writes it, so reading it is one load from the block.
     pub current: core::sync::atomic::AtomicPtr<u8>,
     /// The reaper's flag: this CPU's list of objects to drop may hold something (see
